@@ -1,0 +1,180 @@
+"""Read, write and resample audio with soundfile and soxr.
+
+Conventions
+-----------
+* Inside rnnoise-kit, audio handed to the DSP is float32 in **int16 scale** (about +-32768),
+  as RNNoise's C tools see it. :func:`read_mono_48k` returns that.
+* :func:`read_audio` returns float64 in [-1, 1] with shape (n, channels), plus the rate and
+  soundfile's subtype, so writers can keep the input's format.
+* ``.raw`` files are headerless little-endian int16 mono at 48 kHz (the C tools' format).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from rnnoise_kit.errors import AudioError
+from rnnoise_kit.fileio import atomic_path
+
+SAMPLE_RATE = 48000
+"""The only rate the RNNoise DSP runs at."""
+
+INT16_SCALE = 32768.0
+"""Float audio in [-1, 1] is multiplied by this to reach the C tools' int16 scale."""
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64", ".raw",
+     ".opus"}
+)
+"""File suffixes that folder scans treat as audio (``.raw`` means 48 kHz s16 mono)."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What soundfile says about a file: rate, channels, frames and subtype."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    subtype: str
+    format: str
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Describe an audio file without decoding it (``.raw``: 48 kHz s16 mono)."""
+    path = Path(path)
+    _check_exists(path)
+    if path.suffix.lower() == ".raw":
+        size = path.stat().st_size
+        return AudioInfo(SAMPLE_RATE, 1, size // 2, "PCM_16", "RAW")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types for non-audio data
+        raise AudioError(path, f"not a readable audio file ({_short(exc)})") from exc
+    return AudioInfo(info.samplerate, info.channels, info.frames, info.subtype, info.format)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[-1] if text else type(exc).__name__
+    # soundfile repeats the path in its messages; keep the reason only
+    return msg.split(": ", 1)[-1] if "Error opening" in msg else msg
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int, str]:
+    """Read an audio file.
+
+    Parameters
+    ----------
+    path : path-like
+        Anything soundfile reads (wav, flac, ogg, mp3, ...) or a ``.raw`` s16 48 kHz mono file.
+
+    Returns
+    -------
+    audio : np.ndarray, float64, shape (n, channels)
+        Samples in [-1, 1].
+    sample_rate : int
+    subtype : str
+        soundfile's subtype (``"PCM_16"``, ``"FLOAT"``, ...), to write outputs alike.
+
+    Raises
+    ------
+    AudioError
+        Missing, unreadable, empty, or containing NaN/inf samples.
+    """
+    path = Path(path)
+    _check_exists(path)
+    if path.suffix.lower() == ".raw":
+        data = np.fromfile(path, dtype="<i2")
+        audio = (data.astype(np.float64) / INT16_SCALE)[:, None]
+        rate, subtype = SAMPLE_RATE, "PCM_16"
+    else:
+        try:
+            audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
+            subtype = sf.info(str(path)).subtype
+        except Exception as exc:
+            raise AudioError(path, f"not a readable audio file ({_short(exc)})") from exc
+    if audio.shape[0] == 0:
+        raise AudioError(path, "contains no samples")
+    if not np.isfinite(audio).all():
+        raise AudioError(path, "contains NaN or infinite samples")
+    return audio, int(rate), subtype
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Mix (n, channels) down to (n,) by averaging channels; (n,) passes through."""
+    audio = np.asarray(audio)
+    return audio if audio.ndim == 1 else audio.mean(axis=1)
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample with soxr (high quality). Shape (n,) or (n, channels); dtype kept float."""
+    if rate_in == rate_out:
+        return audio
+    return soxr.resample(audio, rate_in, rate_out, quality="HQ")
+
+
+def read_mono_48k(path: str | os.PathLike, *, notes: list[str] | None = None) -> np.ndarray:
+    """Read a file as the DSP wants it: mono, 48 kHz, float32 in int16 scale.
+
+    Parameters
+    ----------
+    path : path-like
+    notes : list of str, optional
+        When given, a one-line note is appended for each conversion made (mix-down,
+        resampling), so commands can tell the user.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n,)
+    """
+    audio, rate, _ = read_audio(path)
+    if audio.shape[1] > 1:
+        if notes is not None:
+            notes.append(f"{path}: mixed {audio.shape[1]} channels down to mono")
+        audio = to_mono(audio)
+    else:
+        audio = audio[:, 0]
+    if rate != SAMPLE_RATE:
+        if notes is not None:
+            notes.append(f"{path}: resampled {rate} Hz -> {SAMPLE_RATE} Hz (soxr)")
+        audio = resample(audio, rate, SAMPLE_RATE)
+    return (audio * INT16_SCALE).astype(np.float32)
+
+
+def write_audio(
+    path: str | os.PathLike,
+    audio: np.ndarray,
+    sample_rate: int,
+    subtype: str | None = None,
+) -> None:
+    """Write audio atomically (temp file, then rename). Float data is in [-1, 1].
+
+    ``.raw`` writes little-endian int16 (clipped, rounded); any other suffix goes to
+    soundfile, with ``subtype`` (default: soundfile's default for the format).
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".raw":
+            pcm = np.clip(np.round(np.asarray(audio) * INT16_SCALE), -32768, 32767)
+            pcm.astype("<i2").tofile(tmp)
+        else:
+            sf.write(str(tmp), audio, sample_rate, subtype=subtype, format=_format_for(path))
+
+
+def _format_for(path: Path) -> str | None:
+    ext = path.suffix.lower().lstrip(".")
+    return {"oga": "OGG", "opus": "OGG", "aif": "AIFF"}.get(ext, ext.upper() or None)

@@ -1,0 +1,40 @@
+"""Shared fixtures. Reference data lives in ``../shared/reference`` beside the repository.
+
+Tests that need it use the ``reference`` fixture: where it is missing they are skipped on a
+developer's machine but **fail** under CI (``CI=true``), so a CI run can never pass by
+silently skipping every parity check.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = Path(os.environ.get("RNNOISE_KIT_REFERENCE", REPO.parent / "shared" / "reference"))
+
+
+def _need(what: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is required under CI=true but is missing")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    """Path of ``../shared/reference`` (fails under CI when missing)."""
+    if not (REFERENCE / "README.md").is_file():
+        _need(f"reference data ({REFERENCE})")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    """Path of the ffmpeg binary (fails under CI when missing: .ci/run installs it)."""
+    path = shutil.which("ffmpeg")
+    if path is None:
+        _need("ffmpeg")
+    return path
