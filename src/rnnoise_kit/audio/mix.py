@@ -1,0 +1,339 @@
+"""``rnnoise-kit mix``: synthesize noisy/clean test sets, like the DNS Challenge synthesizer.
+
+For each item, a random clip of speech and one of noise, ``seconds`` long, are drawn: a
+random file is chosen and, for the first piece, a random start in it; while the clip is
+short, further random files (the same one again, looping, when there is only one) are
+appended from their start. Clips are mono, 48 kHz, float in [-1, 1].
+
+Levels and SNR (the *documented rule*, :func:`active_power`):
+
+* the speech clip is cut into 20 ms frames (960 samples); a frame is *active* when its
+  mean square is within 40 dB of the loudest frame's (and not zero); the speech power is
+  the mean square over the active frames;
+* the noise power is the mean square of the whole noise clip;
+* ``snr = 10 log10(speech power / noise power)``, measured on the written files;
+* ``level`` is the speech power in dBFS, ``10 log10(speech power)`` with full scale = 1.0
+  (so a full-scale square wave is 0 dBFS, a full-scale sine -3 dBFS);
+* the clean clip is scaled to the drawn level, the noise to the drawn SNR; if a peak of the
+  clean, noise or noisy signal would exceed 0.99, the three are scaled down together (the
+  SNR is kept, the level written to ``mix.csv`` is the one measured after that).
+
+Clean and noise are rounded to int16 and the noisy file is their exact sum, so
+``noisy == clean + noise`` holds sample by sample in the written files.
+
+Outputs: ``DIR/clean/``, ``DIR/noise/``, ``DIR/noisy/`` with the same names
+(``mix_0001.wav``, ...; 48 kHz mono s16 WAV) and ``DIR/mix.csv``. ``DIR`` must be empty or
+absent (nothing is overwritten). The same seed and sources give the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_mono_48k
+from rnnoise_kit.audio.scan import SkippedFile, scan_audio
+from rnnoise_kit.errors import InputError
+from rnnoise_kit.fileio import atomic_path, atomic_write_text
+from rnnoise_kit.progress import progress_bar
+
+FRAME = 960
+"""Frame length of the activity rule: 20 ms at 48 kHz."""
+ACTIVITY_RANGE_DB = 40.0
+"""Frames more than this far below the loudest frame are inactive."""
+PEAK_LIMIT = 0.99
+"""No written signal peaks above this (linear, full scale 1.0)."""
+
+
+def active_power(speech: np.ndarray, frame: int = FRAME,
+                 range_db: float = ACTIVITY_RANGE_DB) -> float:
+    """Mean square of ``speech`` over its active frames (the module's rule).
+
+    Parameters
+    ----------
+    speech : np.ndarray, shape (n,)
+        Any scale; the result is in that scale squared.
+    frame : int
+        Frame length in samples (a shorter last frame counts as a frame).
+    range_db : float
+        Frames whose mean square is more than this below the loudest frame's are inactive.
+
+    Returns
+    -------
+    float
+        0.0 for silence.
+    """
+    x = np.asarray(speech, dtype=np.float64)
+    if x.size == 0:
+        return 0.0
+    n_frames = -(-x.size // frame)
+    padded = np.zeros(n_frames * frame)
+    padded[: x.size] = x
+    sq = padded.reshape(n_frames, frame) ** 2
+    lengths = np.full(n_frames, frame, dtype=np.float64)
+    lengths[-1] = x.size - (n_frames - 1) * frame
+    energy = sq.sum(axis=1) / lengths
+    peak = energy.max()
+    if peak <= 0:
+        return 0.0
+    active = (energy > 0) & (energy >= peak * 10 ** (-range_db / 10))
+    return float(sq[active].sum() / lengths[active].sum())
+
+
+def measure_snr(clean: np.ndarray, noise: np.ndarray) -> float:
+    """SNR in dB by the module's rule: active speech power over whole-clip noise power."""
+    p_noise = float(np.mean(np.asarray(noise, dtype=np.float64) ** 2))
+    p_speech = active_power(clean)
+    if p_noise <= 0:
+        return float("inf")
+    if p_speech <= 0:
+        return float("-inf")
+    return 10 * np.log10(p_speech / p_noise)
+
+
+def measure_level(clean: np.ndarray) -> float:
+    """Active speech level in dBFS (full scale 1.0) by the module's rule."""
+    p = active_power(clean)
+    return 10 * np.log10(p) if p > 0 else float("-inf")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of a source file used in a clip."""
+
+    path: Path
+    start: float
+    """Seconds into the source (48 kHz)."""
+    duration: float
+
+    def __str__(self) -> str:
+        return f"{self.path}@{self.start:.3f}+{self.duration:.3f}"
+
+
+@dataclass(frozen=True)
+class MixItem:
+    """One written triplet."""
+
+    name: str
+    snr: float
+    """Measured on the written files, dB."""
+    level: float
+    """Active speech level of the written clean file, dBFS."""
+    target_snr: float
+    target_level: float
+    gain: float
+    """Scaling applied to avoid clipping, dB (0 when none)."""
+    speech: tuple[Piece, ...]
+    noise: tuple[Piece, ...]
+
+
+@dataclass
+class MixReport:
+    """What :func:`mix` wrote."""
+
+    output: Path
+    items: list[MixItem] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    csv_path: Path | None = None
+
+
+class _Pool:
+    """The usable files of one kind, read on demand (a few kept in memory)."""
+
+    def __init__(self, kind: str, files: list[Path], skipped: list[SkippedFile], keep: int = 8):
+        self.kind, self.files, self.skipped = kind, list(files), skipped
+        self._cache: OrderedDict[Path, np.ndarray] = OrderedDict()
+        self._keep = keep
+
+    def _load(self, path: Path) -> np.ndarray | None:
+        if path in self._cache:
+            self._cache.move_to_end(path)
+            return self._cache[path]
+        try:
+            audio = read_mono_48k(path).astype(np.float64) / INT16_SCALE
+            if audio.size == 0:
+                raise InputError(path, "contains no samples")
+        except InputError as exc:
+            self.skipped.append(SkippedFile(path, exc.problem))
+            self.files.remove(path)
+            return None
+        self._cache[path] = audio
+        if len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+        return audio
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, tuple[Piece, ...]]:
+        """A clip of ``n`` samples and the pieces it is made of."""
+        out = np.empty(n)
+        pieces: list[Piece] = []
+        have = 0
+        while have < n:
+            if not self.files:
+                raise InputError(None, f"no usable {self.kind} files left")
+            path = self.files[int(rng.integers(len(self.files)))]
+            audio = self._load(path)
+            if audio is None:
+                continue
+            start = 0
+            if have == 0 and audio.size > n:
+                start = int(rng.integers(audio.size - n + 1))
+            take = min(n - have, audio.size - start)
+            out[have: have + take] = audio[start: start + take]
+            pieces.append(Piece(path, start / SAMPLE_RATE, take / SAMPLE_RATE))
+            have += take
+        return out, tuple(pieces)
+
+
+def _parse_range(value: str | Sequence[float] | float, what: str) -> tuple[float, float]:
+    if isinstance(value, str):
+        parts = value.split(":")
+        try:
+            nums = [float(p) for p in parts]
+        except ValueError:
+            raise InputError(None, f"{what} must be LO:HI in dB (got {value!r})") from None
+    elif isinstance(value, (int, float)):
+        nums = [float(value)]
+    else:
+        nums = [float(v) for v in value]
+    if len(nums) == 1:
+        nums = nums * 2
+    if len(nums) != 2 or not all(np.isfinite(nums)) or nums[0] > nums[1]:
+        raise InputError(None, f"{what} must be LO:HI with LO <= HI (got {value!r})")
+    return nums[0], nums[1]
+
+
+def mix(
+    speech: Sequence[str | os.PathLike],
+    noise: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    count: int,
+    seconds: float = 10.0,
+    snr: str | Sequence[float] = (0.0, 20.0),
+    level: str | Sequence[float] = (-35.0, -15.0),
+    seed: int = 0,
+) -> MixReport:
+    """Write ``count`` clean/noise/noisy triplets of ``seconds`` each.
+
+    Parameters
+    ----------
+    speech, noise : sequence of path-like
+        Audio files and folders (scanned recursively).
+    output : path-like
+        Folder to create (must be empty or absent).
+    count : int
+        Number of triplets.
+    seconds : float
+        Length of each.
+    snr, level : "LO:HI" or (lo, hi)
+        Uniform ranges for the SNR (dB) and the active speech level (dBFS).
+    seed : int
+        Seed of every random draw.
+
+    Returns
+    -------
+    MixReport
+
+    Raises
+    ------
+    InputError
+        Bad arguments, a missing source, no usable speech or noise, or a non-empty output.
+    """
+    snr_lo, snr_hi = _parse_range(snr, "--snr")
+    lvl_lo, lvl_hi = _parse_range(level, "--level")
+    if count < 1:
+        raise InputError(None, f"--count must be at least 1 (got {count})")
+    n = int(round(seconds * SAMPLE_RATE)) if np.isfinite(seconds) else 0
+    if n < FRAME:
+        raise InputError(None, f"--seconds must be at least {FRAME / SAMPLE_RATE} (got {seconds})")
+    if lvl_hi >= 0:
+        raise InputError(None, f"--level must be below 0 dBFS (got {lvl_lo:g}:{lvl_hi:g})")
+    output = Path(output)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise InputError(output, "exists and is not an empty folder; choose a new one")
+
+    report = MixReport(output)
+    pools = []
+    for kind, sources in (("speech", speech), ("noise", noise)):
+        if not sources:
+            raise InputError(None, f"no {kind} sources given")
+        files, skipped = scan_audio(sources)
+        report.skipped.extend(skipped)
+        if not files:
+            raise InputError(None, f"no usable {kind} files in "
+                             + ", ".join(str(s) for s in sources))
+        pools.append(_Pool(kind, files, report.skipped))
+    speech_pool, noise_pool = pools
+
+    rng = np.random.default_rng(seed)
+    width = max(4, len(str(count)))
+    dirs = {k: output / k for k in ("clean", "noise", "noisy")}
+    with progress_bar(count, "mix") as bar:
+        for i in range(1, count + 1):
+            item, signals = _make_item(rng, speech_pool, noise_pool, n, f"mix_{i:0{width}d}",
+                                       (snr_lo, snr_hi), (lvl_lo, lvl_hi))
+            for kind, pcm in signals.items():
+                dest = dirs[kind] / f"{item.name}.wav"
+                with atomic_path(dest) as tmp:
+                    sf.write(str(tmp), pcm, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            report.items.append(item)
+            bar.advance(1)
+    report.csv_path = output / "mix.csv"
+    atomic_write_text(report.csv_path, _csv_text(report.items))
+    return report
+
+
+def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
+               snr_range: tuple[float, float], level_range: tuple[float, float],
+               tries: int = 20) -> tuple[MixItem, dict[str, np.ndarray]]:
+    for _ in range(tries):
+        clean, s_pieces = speech_pool.draw(rng, n)
+        noise, n_pieces = noise_pool.draw(rng, n)
+        target_snr = float(rng.uniform(*snr_range))
+        target_level = float(rng.uniform(*level_range))
+        p_speech, p_noise = active_power(clean), float(np.mean(noise**2))
+        if p_speech <= 0 or p_noise <= 0:
+            continue  # a silent clip: draw again
+        clean = clean * np.sqrt(10 ** (target_level / 10) / p_speech)
+        p_speech = 10 ** (target_level / 10)
+        noise = noise * np.sqrt(p_speech / 10 ** (target_snr / 10) / p_noise)
+        peak = max(np.abs(clean).max(), np.abs(noise).max(), np.abs(clean + noise).max())
+        gain = min(1.0, PEAK_LIMIT / peak)
+        clean_q = np.round(clean * gain * INT16_SCALE).astype(np.int32)
+        noise_q = np.round(noise * gain * INT16_SCALE).astype(np.int32)
+        noisy_q = clean_q + noise_q
+        if not (np.any(clean_q) and np.any(noise_q)):
+            continue  # too quiet to survive int16
+        item = MixItem(
+            name=name,
+            snr=float(measure_snr(clean_q, noise_q)),
+            level=float(measure_level(clean_q / INT16_SCALE)),
+            target_snr=target_snr,
+            target_level=target_level,
+            gain=float(20 * np.log10(gain)),
+            speech=s_pieces,
+            noise=n_pieces,
+        )
+        signals = {k: v.astype(np.int16) for k, v in
+                   (("clean", clean_q), ("noise", noise_q), ("noisy", noisy_q))}
+        return item, signals
+    raise InputError(None, f"{name}: drew only silent speech or noise clips in {tries} tries")
+
+
+def _csv_text(items: list[MixItem]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "snr_db", "level_dbfs", "target_snr_db", "target_level_dbfs",
+                "clip_gain_db", "speech_sources", "noise_sources"])
+    for it in items:
+        w.writerow([f"{it.name}.wav", f"{it.snr:.3f}", f"{it.level:.3f}",
+                    f"{it.target_snr:.3f}", f"{it.target_level:.3f}", f"{it.gain:.3f}",
+                    ";".join(str(p) for p in it.speech), ";".join(str(p) for p in it.noise)])
+    return buf.getvalue()

@@ -1,0 +1,277 @@
+"""``rnnoise-kit prepare``: concatenate a dataset into one 48 kHz s16 mono ``.raw`` file.
+
+This replaces step 3 of the manual RNNoise recipe (``prepare_dataset_for_training.py``):
+every audio file under the sources (see :mod:`rnnoise_kit.audio.scan`) is mixed down to
+mono, resampled to 48 kHz with soxr, converted to int16 (``round(x * 32768)``, values out
+of range clipped and counted) and appended, in natural-sort order, to the output.
+
+Files that cannot be used are skipped and listed (``strict=True`` makes them fatal). The
+output is written under a temporary name and renamed at the end, so an interrupted run
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_audio, resample, to_mono
+from rnnoise_kit.audio.scan import SkippedFile, scan_audio
+from rnnoise_kit.errors import InputError
+from rnnoise_kit.fileio import atomic_path, atomic_write_text
+from rnnoise_kit.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """One input as it lies in the output: where it starts and how long it is (48 kHz)."""
+
+    path: Path
+    offset: int
+    """First sample of this file in the output."""
+    samples: int
+    source_rate: int
+    channels: int
+    clipped: int
+    """Samples clipped to the int16 range."""
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.samples / SAMPLE_RATE
+
+
+@dataclass
+class PrepareReport:
+    """What :func:`prepare` wrote."""
+
+    output: Path
+    files: list[PreparedFile] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    manifest: Path | None = None
+    preview: Path | None = None
+
+    @property
+    def total_samples(self) -> int:
+        """Samples in the output (48 kHz mono)."""
+        return sum(f.samples for f in self.files)
+
+    @property
+    def duration(self) -> float:
+        """Length of the output in seconds."""
+        return self.total_samples / SAMPLE_RATE
+
+    @property
+    def clipped(self) -> int:
+        """Samples clipped to the int16 range, all files together."""
+        return sum(f.clipped for f in self.files)
+
+    def to_dict(self) -> dict:
+        """The manifest's content (JSON-ready)."""
+        return {
+            "output": str(self.output),
+            "format": "raw s16le mono",
+            "sample_rate": SAMPLE_RATE,
+            "total_samples": self.total_samples,
+            "duration": self.duration,
+            "clipped_samples": self.clipped,
+            "files": [
+                {**asdict(f), "path": str(f.path), "duration": f.duration} for f in self.files
+            ],
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
+        }
+
+
+def preview_path(output: str | os.PathLike) -> Path:
+    """Where ``--preview`` writes: ``OUT.raw`` -> ``OUT.preview.wav`` beside it."""
+    output = Path(output)
+    return output.with_name(output.stem + ".preview.wav")
+
+
+def to_int16(audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """Float [-1, 1] to int16 (``round(x * 32768)``, clipped).
+
+    Returns
+    -------
+    pcm : np.ndarray, int16
+    clipped : int
+        How many samples fell outside the int16 range.
+    """
+    scaled = np.round(np.asarray(audio, dtype=np.float64) * INT16_SCALE)
+    clipped = int(np.count_nonzero((scaled > 32767) | (scaled < -32768)))
+    return np.clip(scaled, -32768, 32767).astype(np.int16), clipped
+
+
+def decode_file(path: str | os.PathLike) -> tuple[np.ndarray, int, int, int]:
+    """Read one file as 48 kHz mono int16.
+
+    Returns
+    -------
+    pcm : np.ndarray, int16
+    clipped : int
+    source_rate : int
+    channels : int
+
+    Raises
+    ------
+    AudioError
+        Unreadable, empty or non-finite.
+    """
+    audio, rate, _ = read_audio(path)
+    channels = audio.shape[1]
+    mono = to_mono(audio)
+    mono = resample(mono, rate, SAMPLE_RATE)
+    if mono.size == 0:
+        raise InputError(path, "contains no samples after resampling to 48 kHz")
+    pcm, clipped = to_int16(mono)
+    return pcm, clipped, rate, channels
+
+
+def _decode_or_reason(path: Path) -> tuple[np.ndarray, int, int, int] | str:
+    """Worker: the decoded file, or the one-line reason it cannot be used."""
+    try:
+        return decode_file(path)
+    except InputError as exc:
+        return exc.problem
+    except Exception as exc:  # a decoder failing in an unforeseen way: skip, not crash
+        return f"cannot decode ({type(exc).__name__}: {exc})"
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the main process, which cancels the pool and cleans up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _decoded_in_order(
+    files: Sequence[Path], jobs: int
+) -> Iterator[tuple[np.ndarray, int, int, int] | str]:
+    """Decode ``files`` (in a process pool when ``jobs > 1``), yielding results in order.
+
+    At most ``2 * jobs`` files are in flight, so memory stays bounded.
+    """
+    if jobs <= 1 or len(files) <= 1:
+        for path in files:
+            yield _decode_or_reason(path)
+        return
+    # forkserver: workers start from a clean process, not a fork of this threaded one
+    # (rich's refresh thread, BLAS threads); Python 3.14 makes it the default on Linux.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
+    pending: deque[Future] = deque()
+    it = iter(files)
+    try:
+        for path in it:
+            pending.append(pool.submit(_decode_or_reason, path))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(_decode_or_reason, nxt))
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def prepare(
+    sources: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    manifest: str | os.PathLike | None = None,
+    jobs: int = 1,
+    preview: int = 0,
+    strict: bool = False,
+) -> PrepareReport:
+    """Concatenate every audio file under ``sources`` into one 48 kHz s16 mono raw file.
+
+    Parameters
+    ----------
+    sources : sequence of path-like
+        Audio files and folders (scanned recursively, natural-sort order per source).
+    output : path-like
+        The ``.raw`` file to write (headerless little-endian int16, 48 kHz, mono).
+    manifest : path-like, optional
+        JSON file listing each input with its offset (samples) and duration in the output,
+        plus the skipped files with reasons.
+    jobs : int
+        Decoding processes (1: decode in this process).
+    preview : int
+        When > 0, also write the first ``preview`` files as a WAV beside the output
+        (:func:`preview_path`) for listening.
+    strict : bool
+        Make any skipped file fatal (nothing is written).
+
+    Returns
+    -------
+    PrepareReport
+
+    Raises
+    ------
+    InputError
+        A source is missing, no file is usable, or (``strict``) some file is not.
+    """
+    if not sources:
+        raise InputError(None, "no sources given")
+    if jobs < 1:
+        raise InputError(None, f"--jobs must be at least 1 (got {jobs})")
+    if preview < 0:
+        raise InputError(None, f"--preview must be 0 or more (got {preview})")
+    output = Path(output)
+    if output.is_dir():
+        raise InputError(output, "is a folder; give the .raw file to write")
+    prev_path = preview_path(output) if preview else None
+    own = [p for p in (output, manifest, prev_path) if p is not None]
+    files, skipped = scan_audio(sources, exclude=own)
+    if strict and skipped:
+        raise InputError(skipped[0].path, f"{skipped[0].reason} (--strict; "
+                         f"{len(skipped)} unusable file(s), nothing written)")
+    if not files:
+        where = ", ".join(str(s) for s in sources)
+        raise InputError(None, f"no usable audio files in {where}")
+
+    report = PrepareReport(output=output, skipped=list(skipped))
+    preview_parts: list[np.ndarray] = []
+    offset = 0
+    with (
+        atomic_path(output) as tmp,
+        open(tmp, "wb") as fh,
+        progress_bar(len(files), "prepare") as bar,
+    ):
+        for path, result in zip(files, _decoded_in_order(files, jobs), strict=True):
+            bar.advance(1)
+            if isinstance(result, str):
+                if strict:
+                    raise InputError(path, f"{result} (--strict; nothing written)")
+                report.skipped.append(SkippedFile(path, result))
+                continue
+            pcm, clipped, rate, channels = result
+            fh.write(pcm.astype("<i2", copy=False).tobytes())
+            report.files.append(PreparedFile(path, offset, int(pcm.size), rate, channels,
+                                             clipped))
+            offset += int(pcm.size)
+            if len(preview_parts) < preview:
+                preview_parts.append(pcm)
+        if not report.files:
+            raise InputError(None, "no usable audio files: every file was skipped "
+                             f"(first: {report.skipped[0]})")
+        fh.flush()
+    if prev_path is not None:
+        with atomic_path(prev_path) as ptmp:
+            sf.write(str(ptmp), np.concatenate(preview_parts), SAMPLE_RATE,
+                     subtype="PCM_16", format="WAV")
+        report.preview = prev_path
+    if manifest is not None:
+        report.manifest = Path(manifest)
+        atomic_write_text(manifest, json.dumps(report.to_dict(), indent=2) + "\n")
+    return report
