@@ -1,0 +1,56 @@
+"""The fused per-block analysis kernel: one numba call per block (offline) or frame (streaming).
+
+Both paths run this same code, so they agree bit for bit by construction; the tests also check
+it against the step-by-step composition of the smaller kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnoise_kit.dsp._kernels import features_frames, pitch_frames
+from rnnoise_kit.dsp._kissfft import forward_windowed, forward_windowed_lanes
+from rnnoise_kit.dsp.tables import WINDOW
+
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+
+# frame t's analysis window starts at 480 t + 1248 in (pitch_buf ++ new samples)
+_X_OFFSET = 1728 - 960 + 480
+
+
+@njit(**_JIT)
+def _spectra(xp, starts, out):
+    # identical bits either way; the lanes version pays off from a few frames on
+    if starts.shape[0] >= 4:
+        forward_windowed_lanes(xp, starts, WINDOW, out)
+    else:
+        forward_windowed(xp, starts, WINDOW, out)
+
+
+@njit(**_JIT)
+def analyse_block(
+    xp, n, last_period, last_gain, training, lowpass, cmem, memid,
+    xf, pf, ex, ep, exp_, feats, silence, periods, gains, energy,
+):  # fmt: skip
+    """Analyse n frames of ``xp`` (1728 + 480 n,) = previous pitch buffer ++ new samples.
+
+    ``lowpass`` (n,) int64: bins >= lowpass[t] of X are zeroed (481 = none). Outputs are
+    written into the preallocated arrays; ``cmem`` is updated in place.
+    Returns (last_period, last_gain, memid)."""
+    last_period, last_gain = pitch_frames(xp, n, last_period, last_gain, periods, gains)
+    starts = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        starts[t] = 480 * t + _X_OFFSET
+    _spectra(xp, starts, xf)
+    for t in range(n):
+        for k in range(lowpass[t], 481):
+            xf[t, 2 * k] = np.float32(0)
+            xf[t, 2 * k + 1] = np.float32(0)
+    for t in range(n):
+        starts[t] = 480 * t + _X_OFFSET - periods[t]
+    _spectra(xp, starts, pf)
+    memid = features_frames(
+        xf, pf, periods, training, cmem, memid, feats, silence, ex, ep, exp_, energy
+    )
+    return last_period, last_gain, memid
