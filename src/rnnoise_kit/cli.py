@@ -224,9 +224,303 @@ def _run_mix(args) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- features
+
+
+def _add_features(sub) -> None:
+    p = sub.add_parser(
+        "features",
+        help="generate a training matrix (RNNoise v0.1 denoise_training), convert or inspect one",
+        description=(
+            "Generate the (rows, 87) float32 training matrix of RNNoise v0.1's denoise_training "
+            "from clean speech and noise (a .raw 48 kHz s16 file, an audio file or a folder of "
+            "audio files each), or convert a .f32 matrix to .h5 (--convert), or summarise one "
+            "(--inspect). See docs/training-matrix.md."
+        ),
+    )
+    p.add_argument("--speech", metavar="SRC", help="clean speech: .raw file, audio file or folder")
+    p.add_argument("--noise", metavar="SRC", help="noise: .raw file, audio file or folder")
+    p.add_argument("--frames", type=int, metavar="N", help="number of rows (10 ms frames)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output matrix, .f32 or .h5")
+    p.add_argument(
+        "--compat", action="store_true",
+        help="reproduce C denoise_training exactly (glibc rand() seed 1, one process)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="default mode: random seed (default 0)")
+    p.add_argument(
+        "--jobs", type=int, default=1, metavar="J",
+        help="default mode: worker processes (output does not depend on it; default 1)",
+    )
+    p.add_argument("--convert", nargs=2, metavar=("IN.f32", "OUT.h5"),
+                   help="convert a .f32 matrix to .h5 (dataset /data), chunk by chunk")
+    p.add_argument("--inspect", metavar="FILE",
+                   help="summarise a .f32 or .h5 matrix: rows, ignored gains, VAD, ranges")
+    p.set_defaults(func=_run_features)
+
+
+def _run_features(args) -> int:
+    from rnnoise_kit.errors import InputError
+
+    gen_args = [args.speech, args.noise, args.frames, args.output]
+    generating = any(a is not None for a in gen_args)
+    modes = [args.convert is not None, args.inspect is not None, generating]
+    if sum(modes) != 1:
+        raise InputError(None, "features: give either --speech/--noise/--frames/-o, "
+                               "or --convert IN OUT, or --inspect FILE")
+    if args.convert is not None:
+        from rnnoise_kit.training.matrix import convert
+
+        rows = convert(*args.convert)
+        print(f"{args.convert[1]}: {rows} rows x 87 (dataset /data)")
+        return EXIT_OK
+    if args.inspect is not None:
+        import os
+
+        from rnnoise_kit.training.matrix import inspect
+
+        try:
+            for line in inspect(args.inspect).lines():
+                print(line)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader left (``| head``): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    missing = [n for n, v in zip(("--speech", "--noise", "--frames", "-o"), gen_args, strict=True)
+               if v is None]
+    if missing:
+        raise InputError(None, f"features: missing {', '.join(missing)}")
+    from rnnoise_kit.training.generator import generate
+
+    if args.compat and (args.seed != 0 or args.jobs != 1):
+        _note("--compat uses glibc rand() with seed 1 in one process: --seed/--jobs ignored")
+    res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
+                   seed=args.seed, jobs=args.jobs)
+    for path, reason in res.skipped:
+        _note(f"skipped {path}: {reason}")
+    rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
+    print(f"{res.output}: {res.rows} rows x 87 ({res.seconds:.1f} s, {rate:.0f} frames/s)")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _add_model(sub) -> None:
+    p = sub.add_parser(
+        "model",
+        help="convert and inspect RNNoise v0.1 model files (.rnnn, .c, Keras .hdf5)",
+        description="Model files of the RNNoise v0.1 network (not RNNoise 0.2+).",
+    )
+    msub = p.add_subparsers(dest="model_command", metavar="MODEL_COMMAND", parser_class=_Parser)
+    c = msub.add_parser(
+        "convert",
+        help="convert a model between formats",
+        description=(
+            "Read IN (.rnnn, rnn_data.c-style .c, or Keras .hdf5/.h5) and write OUT as .rnnn "
+            "(for rnnoise_model_from_file and FFmpeg arnndn) or .c (+ .h, for the v0.1 build)."
+        ),
+    )
+    c.add_argument("input", metavar="IN", help="model file to read")
+    c.add_argument(
+        "output", metavar="OUT", help="output file: .rnnn, or .c (a .h is written beside)"
+    )
+    c.add_argument(
+        "--activations",
+        metavar="A,A,A,A,A,A",
+        help="Keras input only: six activations (tanh/sigmoid/relu) in layer order, for "
+        "weights-only files or to override the saved config",
+    )
+    c.add_argument(
+        "--name", default="orig", help="C output: model symbol rnnoise_model_NAME (default orig)"
+    )
+    c.set_defaults(func=_run_model_convert)
+    i = msub.add_parser(
+        "info",
+        help="show a model's format, topology, activations, weights and where it runs",
+    )
+    i.add_argument("path", metavar="PATH", help="model file")
+    i.add_argument("--json", action="store_true", help="print the facts as JSON")
+    i.set_defaults(func=_run_model_info)
+    p.set_defaults(func=_run_model_help, _model_parser=p)
+
+
+def _run_model_help(args) -> int:
+    args._model_parser.print_help(sys.stderr)
+    return EXIT_FAILED
+
+
+def _run_model_convert(args) -> int:
+    from rnnoise_kit.model import load_model, save_model
+
+    acts = None
+    if args.activations:
+        acts = [a.strip() for a in args.activations.split(",")]
+        if len(acts) != 6:
+            _err(f"--activations needs 6 names, got {len(acts)}")
+            return EXIT_FAILED
+    model = load_model(args.input, activations=acts)
+    written = save_model(model, args.output, name=args.name)
+    print(", ".join(str(w) for w in written))
+    return EXIT_OK
+
+
+def _run_model_info(args) -> int:
+    import json
+
+    from rnnoise_kit.model.info import format_info, model_info
+
+    info = model_info(args.path)
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- denoise
+
+
+def _add_denoise(sub) -> None:
+    p = sub.add_parser(
+        "denoise",
+        help="denoise audio files with an RNNoise v0.1 model",
+        description=(
+            "Denoise each input (any format soundfile reads, any rate, any channel count) "
+            "and write it with the same rate, channels and sample format. A file that "
+            "fails is reported and skipped; the exit code is then 1 (2 if none succeeded)."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="audio files")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
+    out.add_argument("--out-dir", metavar="DIR", help="write each output as DIR/<input name>")
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="model file (.rnnn, .c, Keras .hdf5, checkpoint) or public model name "
+                        "(see `rnnoise-kit model list`); default: the bundled model")
+    p.add_argument("--vad-threshold", type=float, metavar="P",
+                   help="drop 10 ms frames whose speech probability is below P")
+    p.add_argument("--no-delay-compensation", action="store_true",
+                   help="keep the 480-sample (10 ms) algorithmic delay, as the C library does")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help="files denoised in parallel (default 1)")
+    p.set_defaults(func=_run_denoise)
+
+
+def _run_denoise(args) -> int:
+    from pathlib import Path
+
+    from rnnoise_kit.denoise import Denoiser, denoise_files
+    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.progress import progress_bar
+
+    if args.output and len(args.inputs) != 1:
+        raise InputError(None, "-o takes one input; use --out-dir for several")
+    if args.output:
+        pairs = [(args.inputs[0], args.output)]
+    else:
+        names = [Path(i).name for i in args.inputs]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise InputError(None, f"several inputs are named {sorted(dupes)[0]!r}; "
+                                   "--out-dir needs distinct names")
+        pairs = [(i, str(Path(args.out_dir) / Path(i).name)) for i in args.inputs]
+    for src, dst in pairs:
+        if Path(src).resolve() == Path(dst).resolve():
+            raise InputError(dst, "output would overwrite its input")
+    denoiser = Denoiser(args.model, compensate_delay=not args.no_delay_compensation,
+                        vad_threshold=args.vad_threshold)
+    with progress_bar(len(pairs), "denoise") as bar:
+        failures = denoise_files(pairs, denoiser, jobs=args.jobs,
+                                 on_done=lambda src, err: bar.advance())
+    done = len(pairs) - len(failures)
+    for src, dst in pairs:
+        if src not in failures:
+            print(dst)
+    if failures and done == 0:
+        if len(failures) == 1:
+            src, reason = next(iter(failures.items()))
+            raise InputError(src, reason)
+        for src, reason in failures.items():
+            _err(f"{src}: {reason}")
+        _err("no file could be denoised")
+        return EXIT_FAILED
+    if failures:
+        raise PartialFailure(failures, done)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="denoise a test set with several models and write an HTML/CSV quality report",
+        description=(
+            "Denoise every file with every --model (plus the untouched noisy input as the "
+            "baseline row) and score each output: PESQ wideband, STOI, eSTOI, SI-SDR and "
+            "segmental SNR against the clean reference when there is one (outputs aligned "
+            "to it first), DNSMOS P.835 SIG/BAK/OVRL always, mean VAD and speed. Writes "
+            "REPORT_DIR/index.html (audio, spectrograms, charts beside it), metrics.csv and "
+            "summary.json, and prints a summary table. Needs the eval extra "
+            "(pip install 'rnnoise-kit[eval]')."
+        ),
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--testset", metavar="DIR",
+                     help="folder made by rnnoise-kit mix (clean/, noisy/, mix.csv)")
+    src.add_argument("--noisy", metavar="DIR", help="folder (or file) of noisy audio")
+    p.add_argument("--clean", metavar="DIR",
+                   help="with --noisy: clean references, matched by relative path")
+    p.add_argument("--model", "-m", action="append", required=True, metavar="MODEL",
+                   help="model file or name, LABEL=PATH, or rnnoise-0.2 (needs pyrnnoise); "
+                        "repeat for each model")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
+                   help="report folder")
+    p.add_argument("--jobs", "-j", type=int, default=2, metavar="J",
+                   help="worker processes (default: 2)")
+    p.add_argument("--max-lag", type=float, default=0.05, metavar="SECONDS",
+                   help="largest delay the alignment searches (default: 0.05)")
+    p.add_argument("--no-spectrograms", action="store_true", help="skip the spectrograms")
+    p.set_defaults(func=_run_compare)
+
+
+def _run_compare(args) -> int:
+    from rich.console import Console
+
+    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.evaluation.compare import compare
+    from rnnoise_kit.evaluation.report import summary_table
+
+    console = Console(width=max(160, Console().width))
+    if args.clean and not args.noisy:
+        raise InputError(None, "--clean goes with --noisy (a --testset has its own clean/)")
+    if args.jobs < 1:
+        raise InputError(None, f"--jobs must be at least 1 (got {args.jobs})")
+    try:
+        res = compare(args.output, args.model, testset=args.testset, noisy=args.noisy,
+                      clean=args.clean, jobs=args.jobs, max_lag_s=args.max_lag,
+                      spectrograms=not args.no_spectrograms)
+    except PartialFailure as exc:
+        res = getattr(exc, "result", None)
+        if res is not None:
+            console.print(summary_table(res.summary))
+        raise
+    console.print(summary_table(res.summary))
+    print(f"{res.output}/index.html: {len(res.files)} file(s) x {len(res.models) + 1} row(s) "
+          f"in {res.seconds:.1f} s")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- main
 
-_SECTIONS: list[Callable] = [_add_dump_features, _add_prepare, _add_balance, _add_mix]
+_SECTIONS: list[Callable] = [
+    _add_dump_features,
+    _add_prepare,
+    _add_balance,
+    _add_mix,
+    _add_features,
+    _add_model,
+    _add_denoise,
+    _add_compare,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

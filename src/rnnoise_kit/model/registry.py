@@ -1,0 +1,150 @@
+"""The public RNNoise v0.1 models: names, checksums, download cache.
+
+These are the ``.rnnn`` files published for FFmpeg's ``arnndn`` filter (the arnndn-models
+and rnnoise-models repositories): RNNoise v0.1.1's default model (``std``) and the five
+rnnoise-nu models. ``rnnoise-kit model get NAME`` downloads one into the user cache, checks
+its sha256 and renames it into place only when it matches, so the cache never holds a
+partial or wrong file.
+
+Environment:
+
+* ``RNNOISE_KIT_MODEL_URL``: base URL the files are fetched from (``<base>/<file>``);
+  default: the arnndn-models repository.
+* ``RNNOISE_KIT_CACHE``: cache folder; default ``$XDG_CACHE_HOME/rnnoise-kit/models``
+  (``~/.cache/rnnoise-kit/models``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from rnnoise_kit.errors import InputError
+from rnnoise_kit.fileio import atomic_path, sha256_file
+
+DEFAULT_BASE_URL = "https://raw.githubusercontent.com/richardpl/arnndn-models/master"
+
+
+@dataclass(frozen=True)
+class PublicModel:
+    """One published model: registry name, file name, sha256, and what it is."""
+
+    name: str
+    filename: str
+    sha256: str
+    description: str
+
+
+PUBLIC_MODELS: dict[str, PublicModel] = {
+    m.name: m
+    for m in [
+        PublicModel("std", "std.rnnn",
+                    "6b8943dc4a9b6b24425873992a44f29c0577503276456af46a8854774faeb294",
+                    "RNNoise v0.1.1's built-in default model (general speech)"),
+        PublicModel("bd", "bd.rnnn",
+                    "ae3f7411e1e6a884f839a4a145c394408398f09854dbc1216ee02faafc98a17b",
+                    "rnnoise-nu beguiling-drafter: general, recording noise"),
+        PublicModel("cb", "cb.rnnn",
+                    "f1357c4e5be9dee8467bead486dfced2d75b640c26ad0b594fa7f102322371d9",
+                    "rnnoise-nu conjoined-burgers: general, recording noise"),
+        PublicModel("lq", "lq.rnnn",
+                    "1957528b752799fddf06270bc5469af7cf54c3badc358544ae2abed730943ff9",
+                    "rnnoise-nu leavened-quisling: general, voice only"),
+        PublicModel("mp", "mp.rnnn",
+                    "4e84a448a4baf937992aaf4d10c8258007ec5d24219b6647dfd5fb4b563ad231",
+                    "rnnoise-nu marathon-prescription: speech, recording noise"),
+        PublicModel("sh", "sh.rnnn",
+                    "70bb6685eb0c2a1d18e2918dca3fbfbd39317010b1802eb1b6ea73a92f3fdec0",
+                    "rnnoise-nu somnolent-hogwash: speech, voice only"),
+    ]
+}
+
+
+def base_url() -> str:
+    """Where models are downloaded from (``RNNOISE_KIT_MODEL_URL`` overrides)."""
+    return os.environ.get("RNNOISE_KIT_MODEL_URL", DEFAULT_BASE_URL).rstrip("/")
+
+
+def cache_dir() -> Path:
+    """The model cache folder (``RNNOISE_KIT_CACHE`` overrides)."""
+    env = os.environ.get("RNNOISE_KIT_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(xdg) / "rnnoise-kit" / "models"
+
+
+def is_registry_name(name: str) -> bool:
+    """True for a public model name (``std``, ``sh``, ...)."""
+    return name in PUBLIC_MODELS
+
+
+def _entry(name: str) -> PublicModel:
+    try:
+        return PUBLIC_MODELS[name]
+    except KeyError:
+        known = ", ".join(PUBLIC_MODELS)
+        raise InputError(None, f"unknown model name {name!r} (public models: {known})") from None
+
+
+def cached_path(name: str) -> Path:
+    """Path of a fetched public model; a clear error telling how to fetch it otherwise."""
+    entry = _entry(name)
+    path = cache_dir() / entry.filename
+    if not path.is_file():
+        raise InputError(
+            None, f"model {name!r} is not in the cache ({path}); "
+                  f"fetch it with `rnnoise-kit model get {name}`"
+        )
+    return path
+
+
+def is_cached(name: str) -> bool:
+    """Whether a public model is in the cache (present; the checksum was checked on fetch)."""
+    return (cache_dir() / _entry(name).filename).is_file()
+
+
+def fetch(name: str, force: bool = False, timeout: float = 60.0) -> Path:
+    """Download a public model into the cache, check its sha256, and return its path.
+
+    The file is streamed to a temporary name and renamed only when the checksum matches;
+    a wrong checksum or a failed download leaves nothing behind and raises InputError.
+    """
+    entry = _entry(name)
+    target = cache_dir() / entry.filename
+    if target.is_file() and not force and sha256_file(target) == entry.sha256:
+        return target
+    url = f"{base_url()}/{entry.filename}"
+    digest = hashlib.sha256()
+    try:
+        with atomic_path(target) as tmp, urllib.request.urlopen(url, timeout=timeout) as resp:
+            with open(tmp, "wb") as f:
+                while block := resp.read(1 << 16):
+                    digest.update(block)
+                    f.write(block)
+            if digest.hexdigest() != entry.sha256:
+                raise InputError(
+                    url, f"checksum mismatch: got sha256 {digest.hexdigest()}, "
+                         f"expected {entry.sha256}; nothing was saved"
+                )
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InputError(url, f"download failed ({reason})") from exc
+    return target
+
+
+def default_model_path() -> Path:
+    """The bundled default model (used when no ``--model`` is given)."""
+    ref = resources.files("rnnoise_kit") / "data" / "default.rnnn"
+    path = Path(str(ref))
+    if not path.is_file():
+        raise InputError(
+            None, "no model given and no bundled default model in this build; "
+                  "fetch a public one with `rnnoise-kit model get std` and pass --model std"
+        )
+    return path
