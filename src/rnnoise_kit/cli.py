@@ -341,6 +341,20 @@ def _add_model(sub) -> None:
     i.add_argument("path", metavar="PATH", help="model file")
     i.add_argument("--json", action="store_true", help="print the facts as JSON")
     i.set_defaults(func=_run_model_info)
+    lst = msub.add_parser("list", help="list the public RNNoise v0.1 models and their status")
+    lst.set_defaults(func=_run_model_list)
+    g = msub.add_parser(
+        "get",
+        help="download public models into the cache (sha256 checked)",
+        description=(
+            "Download public models into the user cache, checking each file's sha256; a "
+            "partial or wrong download is never kept. Base URL: $RNNOISE_KIT_MODEL_URL; "
+            "cache: $RNNOISE_KIT_CACHE (default ~/.cache/rnnoise-kit/models)."
+        ),
+    )
+    g.add_argument("names", nargs="+", metavar="NAME", help="model names (or 'all')")
+    g.add_argument("--force", action="store_true", help="download again even if cached")
+    g.set_defaults(func=_run_model_get)
     p.set_defaults(func=_run_model_help, _model_parser=p)
 
 
@@ -371,6 +385,44 @@ def _run_model_info(args) -> int:
 
     info = model_info(args.path)
     print(json.dumps(info, indent=2) if args.json else format_info(info))
+    return EXIT_OK
+
+
+def _run_model_list(args) -> int:
+    from rich.table import Table
+
+    from rnnoise_kit.model.registry import PUBLIC_MODELS, cache_dir, is_cached
+    from rnnoise_kit.progress import console
+
+    table = Table(title=f"Public RNNoise v0.1 models (cache: {cache_dir()})")
+    for col in ("name", "file", "cached", "description"):
+        table.add_column(col)
+    for m in PUBLIC_MODELS.values():
+        table.add_row(m.name, m.filename, "yes" if is_cached(m.name) else "no", m.description)
+    console().print(table)
+    print("These run in RNNoise v0.1.x, its forks and FFmpeg arnndn (not RNNoise 0.2+). "
+          "Fetch with `rnnoise-kit model get NAME`.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_model_get(args) -> int:
+    from rnnoise_kit.model.registry import PUBLIC_MODELS, fetch
+
+    names = list(PUBLIC_MODELS) if args.names == ["all"] else args.names
+    failures: dict[str, str] = {}
+    for name in names:
+        try:
+            print(fetch(name, force=args.force))
+        except RnnoiseKitError as exc:
+            if len(names) == 1:
+                raise
+            failures[name] = str(exc)
+    if failures:
+        if len(failures) == len(names):
+            for name, reason in failures.items():
+                _err(f"{name}: {reason}")
+            return EXIT_FAILED
+        raise PartialFailure(failures, len(names) - len(failures))
     return EXIT_OK
 
 

@@ -48,19 +48,19 @@ PUBLIC_MODELS: dict[str, PublicModel] = {
                     "RNNoise v0.1.1's built-in default model (general speech)"),
         PublicModel("bd", "bd.rnnn",
                     "ae3f7411e1e6a884f839a4a145c394408398f09854dbc1216ee02faafc98a17b",
-                    "rnnoise-nu beguiling-drafter: general, recording noise"),
+                    "rnnoise-nu model beguiling-drafter (GregorR/rnnoise-models)"),
         PublicModel("cb", "cb.rnnn",
                     "f1357c4e5be9dee8467bead486dfced2d75b640c26ad0b594fa7f102322371d9",
-                    "rnnoise-nu conjoined-burgers: general, recording noise"),
+                    "rnnoise-nu model conjoined-burgers (GregorR/rnnoise-models)"),
         PublicModel("lq", "lq.rnnn",
                     "1957528b752799fddf06270bc5469af7cf54c3badc358544ae2abed730943ff9",
-                    "rnnoise-nu leavened-quisling: general, voice only"),
+                    "rnnoise-nu model leavened-quisling (GregorR/rnnoise-models)"),
         PublicModel("mp", "mp.rnnn",
                     "4e84a448a4baf937992aaf4d10c8258007ec5d24219b6647dfd5fb4b563ad231",
-                    "rnnoise-nu marathon-prescription: speech, recording noise"),
+                    "rnnoise-nu model marathon-prescription (GregorR/rnnoise-models)"),
         PublicModel("sh", "sh.rnnn",
                     "70bb6685eb0c2a1d18e2918dca3fbfbd39317010b1802eb1b6ea73a92f3fdec0",
-                    "rnnoise-nu somnolent-hogwash: speech, voice only"),
+                    "rnnoise-nu model somnolent-hogwash (GregorR/rnnoise-models)"),
     ]
 }
 
@@ -138,10 +138,18 @@ def fetch(name: str, force: bool = False, timeout: float = 60.0) -> Path:
     return target
 
 
+def _bundled_path() -> Path:
+    return Path(str(resources.files("rnnoise_kit") / "data" / "default.rnnn"))
+
+
+def has_bundled_model() -> bool:
+    """Whether this build ships a default model."""
+    return _bundled_path().is_file()
+
+
 def default_model_path() -> Path:
     """The bundled default model (used when no ``--model`` is given)."""
-    ref = resources.files("rnnoise_kit") / "data" / "default.rnnn"
-    path = Path(str(ref))
+    path = _bundled_path()
     if not path.is_file():
         raise InputError(
             None, "no model given and no bundled default model in this build; "

@@ -1,0 +1,486 @@
+"""The Denoiser: RNNoise v0.1 DSP + network, on arrays, files and streams.
+
+``rnnoise_process_frame`` (spec section 9) for every 480-sample frame, computed in blocks:
+the analysis (:func:`rnnoise_kit.dsp.analyse`), the network over the block
+(:class:`rnnoise_kit.model.Network`), then the pitch filter, the ``lastg`` gain smoothing and
+the band gains, and the overlap-add synthesis. Results equal the C library's frame by frame.
+
+There is one processing path. :meth:`Denoiser.denoise` is a :class:`DenoiseStream` fed the
+whole signal at once and flushed, so offline and streaming outputs are identical by
+construction (soxr's streaming resampler gives the same samples however the input is cut).
+
+>>> from rnnoise_kit import Denoiser                         # doctest: +SKIP
+>>> clean, vad = Denoiser("std.rnnn").denoise(noisy, 16000)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+import soxr
+
+from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_audio, write_audio
+from rnnoise_kit.dsp import AnalysisState, analyse, pitch_filter, synthesize
+from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
+from rnnoise_kit.errors import AudioError, InputError
+from rnnoise_kit.model import Network, RNNoiseModel, RNNState
+
+BLOCK_FRAMES = 2048
+"""Frames analysed per batch: large enough to amortise the per-call cost, small enough that
+the block's spectra (about 8 KB a frame) stay in memory comfortably."""
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@numba.njit(cache=True)
+def _smooth_and_apply(X, g, silence, lastg):  # pragma: no cover - compiled
+    """``lastg`` smoothing, ``interp_band_gain`` and ``X *= gf`` for consecutive frames.
+
+    X: (n, 962) float32 (interleaved re/im), modified in place; g: (n, 22) raw gains;
+    silence: (n,) bool (frames left untouched); lastg: (22,) float32, updated in place.
+    All float32, in the C order: ``a = .6f*lastg; g = g > a ? g : a``; then for each band
+    ``gf = (1-frac)*g[b] + frac*g[b+1]`` (bins 400..480 stay 0) multiplies re and im.
+    """
+    n = X.shape[0]
+    six = np.float32(0.6)
+    one = np.float32(1.0)
+    gs = np.empty(NB_BANDS, dtype=np.float32)
+    gf = np.zeros(FREQ_SIZE, dtype=np.float32)
+    for t in range(n):
+        if silence[t]:
+            continue
+        for b in range(NB_BANDS):
+            a = six * lastg[b]
+            v = g[t, b]
+            gs[b] = v if v > a else a
+            lastg[b] = gs[b]
+        for b in range(NB_BANDS - 1):
+            lo = EDGE[b]
+            width = EDGE[b + 1] - lo
+            for j in range(width):
+                frac = np.float32(j) / np.float32(width)
+                gf[lo + j] = (one - frac) * gs[b] + frac * gs[b + 1]
+        for k in range(FREQ_SIZE):
+            X[t, 2 * k] = X[t, 2 * k] * gf[k]
+            X[t, 2 * k + 1] = X[t, 2 * k + 1] * gf[k]
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class ChannelState:
+    """Everything ``struct DenoiseState`` carries for one channel (all zero at the start)."""
+
+    analysis: AnalysisState = field(default_factory=AnalysisState)
+    rnn: RNNState | None = None
+    lastg: np.ndarray = field(default_factory=lambda: np.zeros(NB_BANDS, np.float32))
+    synthesis_mem: np.ndarray = field(default_factory=lambda: np.zeros(FRAME_SIZE, np.float32))
+
+
+def process_frames(
+    net: Network, x: np.ndarray, state: ChannelState
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rnnoise_process_frame`` on consecutive whole frames of one channel.
+
+    Parameters
+    ----------
+    net : Network
+    x : np.ndarray, float32, shape (480 n,)
+        48 kHz samples in int16 scale.
+    state : ChannelState
+        Updated in place.
+
+    Returns
+    -------
+    out : np.ndarray, float32, shape (480 n,)
+        What the C library outputs for these frames (480-sample delay included).
+    vad : np.ndarray, float32, shape (n,)
+        Speech probability per frame (0 on silent frames).
+    """
+    if state.rnn is None:
+        state.rnn = net.new_state()
+    fa = analyse(x, state.analysis)
+    net_out = net.process(fa.features, fa.silence, state.rnn)
+    X = fa.X
+    active = ~fa.silence
+    if active.all():
+        X = pitch_filter(fa.X, fa.P, fa.Ex, fa.Ep, fa.Exp, net_out.gains)
+    elif active.any():
+        X = X.copy()
+        X[active] = pitch_filter(
+            fa.X[active], fa.P[active], fa.Ex[active], fa.Ep[active], fa.Exp[active],
+            net_out.gains[active],
+        )  # fmt: skip
+    X = np.ascontiguousarray(X, dtype=np.complex64)
+    _smooth_and_apply(X.view(np.float32), net_out.gains, fa.silence, state.lastg)
+    out, state.synthesis_mem = synthesize(X, state.synthesis_mem)
+    return out, net_out.vad
+
+
+# --------------------------------------------------------------------------- model lookup
+
+
+def resolve_model(model: RNNoiseModel | str | os.PathLike | None) -> RNNoiseModel:
+    """A model from an :class:`RNNoiseModel`, a file path, or a public model name.
+
+    Files: ``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``/``.h5``, training checkpoints. Names
+    (``std``, ``sh``, ...) are looked up in the download cache (``rnnoise-kit model get``).
+    ``None`` means the bundled default model.
+    """
+    from rnnoise_kit.model import load_model
+    from rnnoise_kit.model.registry import cached_path, default_model_path, is_registry_name
+
+    if isinstance(model, RNNoiseModel):
+        return model
+    if model is None:
+        return load_model(default_model_path())
+    text = os.fspath(model)
+    if not Path(text).exists() and is_registry_name(text):
+        return load_model(cached_path(text))
+    if not Path(text).exists():
+        raise InputError(text, "no such model file (and not a public model name: "
+                               "see `rnnoise-kit model list`)")
+    return load_model(text)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+class DenoiseStream:
+    """Chunked denoising with state carried between calls (see :meth:`Denoiser.stream`).
+
+    ``process(chunk)`` takes any number of samples (shape (n,) or (n, channels), int16 or
+    float in [-1, 1]) and returns the output that is ready, in the same dtype and number of
+    dimensions as the first chunk; ``flush()``
+    returns the rest. The concatenated outputs equal :meth:`Denoiser.denoise` on the
+    concatenated input. The stream never resets itself: feeding several files through one
+    stream carries the state across them, as a long-lived C ``DenoiseState`` does; call
+    :meth:`reset` to start afresh.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        sample_rate: int,
+        channels: int = 1,
+        compensate_delay: bool = True,
+        vad_threshold: float | None = None,
+    ):
+        if int(sample_rate) <= 0:
+            raise InputError(None, f"sample rate must be positive, got {sample_rate}")
+        if int(channels) < 1:
+            raise InputError(None, f"channels must be at least 1, got {channels}")
+        self.net = net
+        self.sample_rate = int(sample_rate)
+        self.channels = int(channels)
+        self.compensate_delay = bool(compensate_delay)
+        self.vad_threshold = vad_threshold
+        self.reset()
+
+    def reset(self) -> None:
+        """Start afresh: zero DSP and network states, empty buffers."""
+        self._states = [ChannelState() for _ in range(self.channels)]
+        self._pending = np.zeros((0, self.channels), np.float32)  # 48 kHz, int16 scale
+        self._skip = FRAME_SIZE if self.compensate_delay else 0  # 48 kHz samples to drop
+        self._in_48k = 0  # 48 kHz samples received (the output length to reach)
+        self._out_48k = 0  # 48 kHz timeline samples produced (kept or dropped)
+        self._vad: list[np.ndarray] = []
+        self._dtype: np.dtype | None = None
+        self._flat: bool | None = None  # 1-D chunks in, 1-D chunks out
+        self._flushed = False
+        if self.sample_rate != SAMPLE_RATE:
+            self._rs_in = soxr.ResampleStream(
+                self.sample_rate, SAMPLE_RATE, self.channels, dtype="float64", quality="HQ"
+            )
+            self._rs_out = soxr.ResampleStream(
+                SAMPLE_RATE, self.sample_rate, self.channels, dtype="float64", quality="HQ"
+            )
+
+    @property
+    def vad(self) -> np.ndarray:
+        """Speech probability of every frame processed so far, shape (frames, channels)."""
+        if not self._vad:
+            return np.zeros((0, self.channels), np.float32)
+        return np.concatenate(self._vad)
+
+    def _to_float(self, chunk: np.ndarray) -> np.ndarray:
+        a = np.asarray(chunk)
+        if self._flat is None:
+            self._flat = a.ndim == 1
+        if a.ndim == 1:
+            a = a[:, None]
+        if a.ndim != 2 or a.shape[1] != self.channels:
+            raise InputError(
+                None, f"chunk must have shape (n,) or (n, {self.channels}), got {a.shape}"
+            )
+        if self._dtype is None:
+            self._dtype = a.dtype
+        if a.dtype.kind in "iu":
+            x = a.astype(np.float64)
+            if a.dtype != np.int16:
+                x = x / (np.iinfo(a.dtype).max + 1.0) * INT16_SCALE
+        elif a.dtype.kind == "f":
+            if not np.isfinite(a).all():
+                raise AudioError(None, "audio contains NaN or infinite samples")
+            x = a.astype(np.float64) * INT16_SCALE
+        else:
+            raise InputError(None, f"unsupported audio dtype {a.dtype}")
+        return x
+
+    def _from_float(self, y: np.ndarray) -> np.ndarray:
+        """48 kHz-domain int16-scale float back to the caller's dtype."""
+        dtype = self._dtype if self._dtype is not None else np.dtype(np.float32)
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            scale = (info.max + 1.0) / INT16_SCALE
+            return np.clip(np.rint(y * scale), info.min, info.max).astype(dtype)
+        return (y / INT16_SCALE).astype(dtype)
+
+    def _run(self, x48: np.ndarray, final: bool) -> np.ndarray:
+        """Frame, process and delay-align 48 kHz samples; returns 48 kHz output."""
+        self._in_48k += x48.shape[0]
+        buf = np.concatenate([self._pending, x48.astype(np.float32)]) if x48.size else (
+            self._pending
+        )
+        if final:
+            # enough zeros to push every real sample (plus the delay) out of the frames
+            need = self._in_48k + self._skip - (self._out_48k + buf.shape[0])
+            need = max(0, need)
+            total = buf.shape[0] + need
+            total += (-total) % FRAME_SIZE
+            buf = np.concatenate([buf, np.zeros((total - buf.shape[0], self.channels),
+                                                np.float32)])
+        n_frames = buf.shape[0] // FRAME_SIZE
+        used = n_frames * FRAME_SIZE
+        self._pending = buf[used:]
+        if n_frames == 0:
+            return np.zeros((0, self.channels), np.float64)
+        outs = np.empty((used, self.channels), np.float32)
+        vads = np.empty((n_frames, self.channels), np.float32)
+        for start in range(0, n_frames, BLOCK_FRAMES):
+            stop = min(n_frames, start + BLOCK_FRAMES)
+            seg = slice(start * FRAME_SIZE, stop * FRAME_SIZE)
+            for c, st in enumerate(self._states):
+                outs[seg, c], vads[start:stop, c] = process_frames(
+                    self.net, np.ascontiguousarray(buf[seg, c]), st
+                )
+        self._vad.append(vads)
+        return self._align(outs.astype(np.float64), vads)
+
+    def _align(self, out: np.ndarray, vads: np.ndarray) -> np.ndarray:
+        """Drop the delay, frames below the VAD threshold, and samples past the input."""
+        n = out.shape[0]
+        pos = self._out_48k + np.arange(n)  # position in the undelayed output timeline
+        keep = pos >= self._skip
+        if self.vad_threshold is not None:
+            quiet = (vads < self.vad_threshold).all(axis=1)
+            keep &= ~np.repeat(quiet, FRAME_SIZE)
+        keep &= pos - self._skip < self._in_48k
+        self._out_48k += n
+        return out[keep]
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        """Denoise a chunk; returns the output ready so far (possibly empty)."""
+        if self._flushed:
+            raise InputError(None, "stream already flushed; call reset() to reuse it")
+        x = self._to_float(chunk)
+        if self.sample_rate != SAMPLE_RATE:
+            x = self._rs_in.resample_chunk(x)
+        y = self._run(x, final=False)
+        return self._finish(y, last=False)
+
+    def flush(self) -> np.ndarray:
+        """Process what is buffered (zero-padded to whole frames) and return the rest."""
+        x = np.zeros((0, self.channels), np.float64)
+        if self.sample_rate != SAMPLE_RATE:
+            x = self._rs_in.resample_chunk(x, last=True)
+        y = self._run(x, final=True)
+        out = self._finish(y, last=True)
+        self._flushed = True
+        return out
+
+    def _finish(self, y48: np.ndarray, last: bool) -> np.ndarray:
+        if self.sample_rate != SAMPLE_RATE:
+            y48 = self._rs_out.resample_chunk(y48, last=last)
+        y = self._from_float(y48)
+        return y[:, 0] if self._flat else y
+
+
+# --------------------------------------------------------------------------- Denoiser
+
+
+class Denoiser:
+    """Denoise audio with an RNNoise v0.1 model, exactly as librnnoise v0.1.1 does.
+
+    Parameters
+    ----------
+    model : RNNoiseModel, path or str, optional
+        A model object, a model file (``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``, training
+        checkpoint) or a public model name (``std``, ``sh``, ... once fetched with
+        ``rnnoise-kit model get``). Default: the bundled model.
+    compensate_delay : bool
+        Remove the algorithm's 480-sample (10 ms at 48 kHz) delay so the output lines up
+        with the input. ``False`` gives what the C library produces frame after frame,
+        first frame included.
+    vad_threshold : float, optional
+        Drop output frames whose speech probability is below this (every channel below it,
+        for multi-channel audio). The one case where the output is shorter than the input.
+
+    Notes
+    -----
+    Calls are independent: each starts from a fresh state and leaves the Denoiser
+    unchanged, so one Denoiser may serve several threads.
+    """
+
+    def __init__(
+        self,
+        model: RNNoiseModel | str | os.PathLike | None = None,
+        compensate_delay: bool = True,
+        vad_threshold: float | None = None,
+    ):
+        self.model = resolve_model(model)
+        self.net = Network(self.model)
+        self.compensate_delay = compensate_delay
+        if vad_threshold is not None and not 0.0 <= float(vad_threshold) <= 1.0:
+            raise InputError(None, f"vad threshold must be within [0, 1], got {vad_threshold}")
+        self.vad_threshold = None if vad_threshold is None else float(vad_threshold)
+
+    def stream(self, sample_rate: int, channels: int = 1) -> DenoiseStream:
+        """A :class:`DenoiseStream` for chunks at ``sample_rate`` with ``channels`` channels."""
+        return DenoiseStream(
+            self.net, sample_rate, channels, self.compensate_delay, self.vad_threshold
+        )
+
+    def denoise(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """Denoise a whole signal.
+
+        Parameters
+        ----------
+        audio : np.ndarray, shape (n,) or (n, channels)
+            int16, or float in [-1, 1] (scaled by 32768, as the C tools see int16). Each
+            channel is denoised with its own state.
+        sample_rate : int
+            Any rate; other than 48 kHz is resampled with soxr to 48 kHz and back.
+
+        Returns
+        -------
+        denoised : np.ndarray
+            Same shape, dtype and rate as ``audio`` (shorter only with ``vad_threshold``).
+        vad : np.ndarray, float32
+            Speech probability per 10 ms frame: shape (frames,) for 1-D input,
+            (frames, channels) otherwise.
+        """
+        a = np.asarray(audio)
+        if a.ndim not in (1, 2) or a.shape[0] == 0 or (a.ndim == 2 and a.shape[1] == 0):
+            raise AudioError(None, f"audio must be a non-empty (n,) or (n, channels) array, "
+                                   f"got shape {a.shape}")
+        stream = self.stream(sample_rate, 1 if a.ndim == 1 else a.shape[1])
+        out = np.concatenate([stream.process(a), stream.flush()])
+        vad = stream.vad
+        return out, (vad[:, 0] if a.ndim == 1 else vad)
+
+    def denoise_file(self, src: str | os.PathLike, dst: str | os.PathLike) -> np.ndarray:
+        """Denoise an audio file into ``dst``, keeping rate, channels and subtype.
+
+        Anything soundfile reads (wav, flac, ogg, mp3, ...). ``dst`` is written atomically;
+        its format follows its suffix. Returns the per-frame VAD, shape (frames, channels).
+        """
+        audio, rate, subtype = read_audio(src)
+        if subtype == "PCM_16":
+            # exact: read_audio gave int16/32768, so the int16 path keeps every sample as is
+            audio = np.rint(audio * INT16_SCALE).astype(np.int16)
+        try:
+            out, vad = self.denoise(audio, rate)
+        except AudioError as exc:
+            raise AudioError(src, exc.problem) from exc
+        write_audio(dst, out, rate, subtype=_writable_subtype(dst, subtype))
+        return vad
+
+
+def _writable_subtype(dst: str | os.PathLike, subtype: str) -> str | None:
+    """The input's subtype when the output format supports it, else the format's default."""
+    import soundfile as sf
+
+    suffix = Path(dst).suffix.lower().lstrip(".")
+    fmt = {"oga": "OGG", "opus": "OGG", "aif": "AIFF"}.get(suffix, suffix.upper())
+    try:
+        ok = sf.check_format(fmt, subtype)
+    except (ValueError, TypeError):
+        ok = False
+    return subtype if ok else None
+
+
+# --------------------------------------------------------------------------- many files
+
+_worker: Denoiser | None = None
+
+
+def _init_worker(model: RNNoiseModel, compensate_delay: bool, vad_threshold) -> None:
+    global _worker
+    _worker = Denoiser(model, compensate_delay, vad_threshold)
+
+
+def _denoise_one(src: str, dst: str) -> str | None:
+    """Denoise one file in a worker; returns None or the one-line reason it failed."""
+    assert _worker is not None
+    try:
+        _worker.denoise_file(src, dst)
+    except InputError as exc:
+        return exc.problem if exc.path in (None, src) else str(exc)
+    return None
+
+
+def denoise_files(
+    pairs: list[tuple[str | os.PathLike, str | os.PathLike]],
+    denoiser: Denoiser,
+    jobs: int = 1,
+    on_done=None,
+) -> dict[str, str]:
+    """Denoise (source, destination) pairs, in parallel processes when ``jobs > 1``.
+
+    A file that fails is reported and skipped; the others are still processed.
+
+    Parameters
+    ----------
+    pairs : list of (src, dst)
+    denoiser : Denoiser
+        Its model and options are used in every worker.
+    jobs : int
+    on_done : callable(src, error_or_None), optional
+        Called as each file finishes (progress reporting).
+
+    Returns
+    -------
+    dict
+        Failed sources mapped to their one-line reasons (empty when all succeeded).
+    """
+    failures: dict[str, str] = {}
+    args = (denoiser.model, denoiser.compensate_delay, denoiser.vad_threshold)
+    items = [(os.fspath(s), os.fspath(d)) for s, d in pairs]
+
+    def done(src: str, err: str | None) -> None:
+        if err is not None:
+            failures[src] = err
+        if on_done is not None:
+            on_done(src, err)
+
+    if jobs <= 1 or len(items) <= 1:
+        global _worker
+        _worker = denoiser
+        for src, dst in items:
+            done(src, _denoise_one(src, dst))
+        return failures
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(jobs, len(items)), initializer=_init_worker,
+                             initargs=args) as pool:
+        futures = {pool.submit(_denoise_one, s, d): s for s, d in items}
+        for fut, src in futures.items():
+            done(src, fut.result())
+    return failures

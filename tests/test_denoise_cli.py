@@ -1,0 +1,90 @@
+"""`rnnoise-kit denoise`: files of every kind, exit codes, one-line errors, atomic outputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rnnoise_kit.cli import main as cli
+from rnnoise_kit.model import save_model
+from test_denoise_api import noisy_signal, random_model
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "random.rnnn"
+    save_model(random_model(), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("suffix", "rate", "channels", "subtype"),
+    [("wav", 16000, 1, "PCM_16"), ("wav", 44100, 2, "FLOAT"), ("flac", 48000, 2, "PCM_24"),
+     ("ogg", 48000, 1, "VORBIS")],
+)
+def test_file_keeps_rate_channels_subtype(tmp_path, model_file, suffix, rate, channels, subtype):
+    src = tmp_path / f"in.{suffix}"
+    sf.write(src, noisy_signal(0.5, rate, channels), rate, subtype=subtype)
+    dst = tmp_path / f"out.{suffix}"
+    assert cli(["denoise", str(src), "-o", str(dst), "--model", str(model_file)]) == 0
+    info, src_info = sf.info(dst), sf.info(src)
+    assert (info.samplerate, info.channels, info.subtype) == (rate, channels, subtype)
+    assert abs(info.frames - src_info.frames) <= (0 if suffix != "ogg" else 1024)
+
+
+def test_out_dir_with_a_bad_file_is_partial(tmp_path, model_file, capsys):
+    good = tmp_path / "good.wav"
+    sf.write(good, noisy_signal(0.3, 16000), 16000)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEnot audio")
+    out = tmp_path / "out"
+    rc = cli(["denoise", str(good), str(bad), "--out-dir", str(out), "--model", str(model_file)])
+    assert rc == 1
+    assert (out / "good.wav").is_file()
+    assert not (out / "bad.wav").exists()
+    assert "bad.wav" in capsys.readouterr().err
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnoise_kit", *args],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "empty", "nan", "bad-model"])
+def test_bad_input_one_line_exit_2_no_output(tmp_path, model_file, case):
+    src = tmp_path / "in.wav"
+    model = model_file
+    if case == "corrupt":
+        src.write_bytes(b"\x00\x01garbage" * 10)
+    elif case == "empty":
+        sf.write(src, np.zeros((0, 1)), 48000)
+    elif case == "nan":
+        sf.write(src, np.array([0.1, np.nan, 0.2] * 1000), 48000, subtype="FLOAT")
+    elif case == "bad-model":
+        sf.write(src, noisy_signal(0.2, 48000), 48000)
+        model = tmp_path / "cut.rnnn"
+        model.write_text(model_file.read_text()[:5000])
+    out = tmp_path / "out.wav"
+    r = run_cli("denoise", str(src), "-o", str(out), "--model", str(model))
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert (model.name if case == "bad-model" else src.name) in lines[0]
+    assert not out.exists()
+    assert list(tmp_path.glob(".out.wav*")) == []
+
+
+def test_no_model_says_how_to_get_one(tmp_path, monkeypatch):
+    from rnnoise_kit.model import registry
+
+    src = tmp_path / "in.wav"
+    sf.write(src, noisy_signal(0.2, 48000), 48000)
+    if registry.has_bundled_model():
+        pytest.skip("this build bundles a default model")
+    r = run_cli("denoise", str(src), "-o", str(tmp_path / "o.wav"))
+    assert r.returncode == 2
+    assert "rnnoise-kit model get" in r.stderr

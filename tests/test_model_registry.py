@@ -1,0 +1,87 @@
+"""Public model registry: `model list`, `model get` against a local HTTP server on 127.0.0.1.
+
+The server serves ../shared/reference/models (the published files), so the real sha256 values
+are checked; a second server serves a tampered file to check that a wrong checksum leaves
+nothing in the cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+
+from rnnoise_kit.cli import main as cli
+from rnnoise_kit.model.registry import PUBLIC_MODELS, cache_dir
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep stderr for the CLI's own messages
+        pass
+
+
+@pytest.fixture()
+def serve(monkeypatch, tmp_path):
+    servers = []
+
+    def start(folder):
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        monkeypatch.setenv("RNNOISE_KIT_MODEL_URL", f"http://127.0.0.1:{srv.server_port}")
+        return srv
+
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_get_all_checks_sha256_and_model_names_work(reference, serve, tmp_path, capsys):
+    serve(reference / "models")
+    assert cli(["model", "get", "all"]) == 0
+    for m in PUBLIC_MODELS.values():
+        assert (cache_dir() / m.filename).read_bytes() == (
+            reference / "models" / m.filename
+        ).read_bytes()
+    wav = tmp_path / "in.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(wav, np.random.default_rng(0).uniform(-0.1, 0.1, 9600), 48000)
+    assert cli(["denoise", str(wav), "-o", str(tmp_path / "o.wav"), "--model", "sh"]) == 0
+    assert cli(["model", "list"]) == 0
+
+
+def test_wrong_checksum_leaves_nothing(serve, tmp_path, capsys):
+    bad = tmp_path / "srv"
+    bad.mkdir()
+    (bad / "std.rnnn").write_text("rnnoise-nu model file version 1\n0 0 0\n")
+    serve(bad)
+    assert cli(["model", "get", "std"]) == 2
+    err = capsys.readouterr().err
+    assert "checksum mismatch" in err and len(err.strip().splitlines()) == 1
+    assert not cache_dir().exists() or list(cache_dir().iterdir()) == []
+
+
+def test_missing_file_on_server_and_unknown_name(serve, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    serve(empty)
+    assert cli(["model", "get", "sh"]) == 2
+    assert "download failed" in capsys.readouterr().err
+    assert cli(["model", "get", "nope"]) == 2
+    assert "unknown model name" in capsys.readouterr().err
+
+
+def test_uncached_name_says_how_to_fetch(monkeypatch, tmp_path):
+    from rnnoise_kit.denoise import Denoiser
+    from rnnoise_kit.errors import InputError
+
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "nothing"))
+    with pytest.raises(InputError, match="rnnoise-kit model get std"):
+        Denoiser("std")
