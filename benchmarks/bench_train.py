@@ -1,0 +1,140 @@
+"""Training-speed benchmark of the RNNoise network (one epoch of synthetic data).
+
+Builds a synthetic (frames x 87) training matrix with realistic ranges, cuts it into
+``window``-frame sequences and trains epochs of ``batch``-sequence batches exactly as
+``rnn_train.py`` does (forward, loss, L2 penalty, backward, Adam with eps 1e-7, weight clipping).
+A warm-up batch runs first so Numba compilation/cache loading is not counted; the epoch time is the
+median of ``--epochs`` epochs. Prints one JSON line::
+
+    {"cpu_s_per_epoch": ..., "peak_rss_mb": ...[, "cuda_s_per_epoch": ...]}
+
+Usage: ``python benchmarks/bench_train.py [--device cpu|cuda] [--frames 500000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from rnnoise_kit.training.gru import keep_freed_memory
+from rnnoise_kit.training.loss import rnnoise_loss
+from rnnoise_kit.training.network import RNNoiseNet
+
+
+def synthetic_matrix(frames: int, seed: int = 0) -> np.ndarray:
+    """A (frames, 87) float32 matrix shaped like the ``denoise_training`` output.
+
+    Columns 0:42 features (N(0, 1) times per-column scales), 42:64 gains in [0, 1] with ~20 % -1,
+    64:86 noise-band energies (unused), 86 VAD in {0, 0.5, 1}.
+    """
+    rng = np.random.default_rng(seed)
+    data = np.empty((frames, 87), dtype=np.float32)
+    scales = rng.uniform(0.3, 3.0, size=42).astype(np.float32)
+    data[:, :42] = rng.standard_normal((frames, 42), dtype=np.float32) * scales
+    gains = rng.random((frames, 22), dtype=np.float32)
+    gains[rng.random((frames, 22)) < 0.2] = -1.0
+    data[:, 42:64] = gains
+    data[:, 64:86] = rng.standard_normal((frames, 22), dtype=np.float32)
+    data[:, 86] = rng.choice(np.array([0.0, 0.5, 1.0], dtype=np.float32), size=frames)
+    return data
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _make_optimizer(model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
+    try:
+        return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # pragma: no cover - fused unsupported
+        return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+
+
+def _step(model, opt, x, y, v) -> float:
+    opt.zero_grad(set_to_none=True)
+    gains, vad = model(x)
+    parts = rnnoise_loss(gains, y, vad, v)
+    loss = parts.total + model.regularization_loss()
+    loss.backward()
+    opt.step()
+    model.clip_weights_(0.499)
+    return float(loss.detach())
+
+
+def time_epochs(
+    seqs: np.ndarray, device: torch.device, batch: int, epochs: int, seed: int = 0
+) -> tuple[float, list[float]]:
+    """Train ``epochs`` epochs after one warm-up batch; return (median seconds, losses)."""
+    torch.manual_seed(seed)
+    model = RNNoiseNet().to(device)
+    opt = _make_optimizer(model, device)
+    rng = np.random.default_rng(seed)
+
+    def batch_tensors(idx: np.ndarray):
+        b = torch.from_numpy(seqs[np.sort(idx)]).to(device, non_blocking=True)
+        return b[..., :42], b[..., 42:64], b[..., 86:87]
+
+    _step(model, opt, *batch_tensors(np.arange(min(batch, len(seqs)))))  # warm-up
+    _sync(device)
+    times, losses = [], []
+    for _ in range(epochs):
+        perm = rng.permutation(len(seqs))
+        t0 = time.perf_counter()
+        total = 0.0
+        for i in range(0, len(seqs), batch):
+            total += _step(model, opt, *batch_tensors(perm[i : i + batch]))
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+        losses.append(total / -(-len(seqs) // batch))
+    return statistics.median(times), losses
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print one JSON line."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--frames", type=int, default=500_000)
+    ap.add_argument("--window", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--verbose", action="store_true", help="also print losses to stderr")
+    ap.add_argument(
+        "--no-malloc-tuning", action="store_true", help="do not call keep_freed_memory()"
+    )
+    args = ap.parse_args(argv)
+
+    if not args.no_malloc_tuning:
+        keep_freed_memory()
+
+    torch.set_num_threads(args.threads)
+    data = synthetic_matrix(args.frames)
+    nseq = args.frames // args.window
+    seqs = np.ascontiguousarray(data[: nseq * args.window].reshape(nseq, args.window, 87))
+    del data
+
+    result: dict[str, float] = {}
+    cpu_s, cpu_losses = time_epochs(seqs, torch.device("cpu"), args.batch, args.epochs)
+    result["cpu_s_per_epoch"] = round(cpu_s, 3)
+    if args.device == "cuda":
+        cuda_s, cuda_losses = time_epochs(seqs, torch.device("cuda"), args.batch, args.epochs)
+        result["cuda_s_per_epoch"] = round(cuda_s, 3)
+        if args.verbose:
+            print("cuda losses", cuda_losses, file=sys.stderr)
+    if args.verbose:
+        print("cpu losses", cpu_losses, file=sys.stderr)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

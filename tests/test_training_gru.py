@@ -1,0 +1,213 @@
+"""The fused GRU recurrence and the RNNoise network against plain autograd references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rnnoise_kit.training.gru import (  # noqa: E402
+    GRU,
+    gru_recurrence,
+    naive_gru,
+    numba_available,
+)
+from rnnoise_kit.training.network import LAYER_NAMES, RNNoiseNet  # noqa: E402
+
+ACTS = ("tanh", "relu", "sigmoid")
+BACKENDS = ["torch"] + (["numba"] if numba_available() else [])
+
+
+def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
+    a, ref = a.detach(), ref.detach()
+    return float((a - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
+
+
+def _problem(dtype, b=3, t=9, m=5, n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape, scale=1.0):
+        return (torch.randn(*shape, generator=g, dtype=dtype) * scale).requires_grad_()
+
+    return (
+        rnd(b, t, m),
+        rnd(m, 3 * n, scale=0.5),
+        rnd(n, 3 * n, scale=0.5),
+        rnd(3 * n, scale=0.3),
+        rnd(b, n, scale=0.5),
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+def test_fused_matches_autograd(backend, act, dtype, tol):
+    x, w, u, b, h0 = _problem(dtype)
+    leaves = (x, w, u, b, h0)
+    ref = naive_gru(x, w, u, b, act, h0)
+    grad_out = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    ref_grads = torch.autograd.grad(ref, leaves, grad_out)
+    out = gru_recurrence(
+        torch.addmm(b, x.reshape(-1, x.shape[-1]), w).reshape(3, 9, -1), u, act, h0, backend
+    )
+    grads = torch.autograd.grad(out, leaves, grad_out)
+    assert _rel(out, ref) < tol
+    for name, gr, gref in zip("x W U b h0".split(), grads, ref_grads, strict=True):
+        assert _rel(gr, gref) < tol, name
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("act", ACTS)
+def test_gradcheck_float64(backend, act):
+    x, w, u, b, h0 = _problem(torch.float64, b=2, t=4, m=3, n=4)
+
+    def f(x, w, u, b, h0):
+        return gru_recurrence(x @ w + b, u, act, h0, backend)
+
+    # relu is not differentiable at 0; the random pre-activations stay away from it
+    assert torch.autograd.gradcheck(f, (x, w, u, b, h0), eps=1e-6, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zero_initial_state_and_odd_sizes(backend):
+    # N not a multiple of 8, batch 1 and odd batch split over threads
+    for bsz in (1, 5):
+        x, w, u, b, _ = _problem(torch.float64, b=bsz, t=6, m=7, n=5, seed=3)
+        ref = naive_gru(x, w, u, b, "tanh")
+        out = gru_recurrence(x @ w + b, u, "tanh", None, backend)
+        assert _rel(out, ref) < 1e-12
+        gref = torch.autograd.grad(ref.square().sum(), (w, u, b))
+        gout = torch.autograd.grad(out.square().sum(), (w, u, b))
+        for a, r in zip(gout, gref, strict=True):
+            assert _rel(a, r) < 1e-10
+
+
+def test_gru_module_keras_layout():
+    layer = GRU(6, 4, "relu")
+    assert tuple(layer.kernel.shape) == (6, 12)
+    assert tuple(layer.recurrent_kernel.shape) == (4, 12)
+    assert tuple(layer.bias.shape) == (12,)
+    assert torch.count_nonzero(layer.bias) == 0
+    uu = layer.recurrent_kernel.detach() @ layer.recurrent_kernel.detach().T
+    assert torch.allclose(uu, torch.eye(4), atol=1e-5)  # orthogonal rows
+    x = torch.randn(2, 5, 6)
+    ref = naive_gru(x, layer.kernel, layer.recurrent_kernel, layer.bias, "relu")
+    assert torch.allclose(layer(x), ref, atol=1e-5)
+    # list input == concatenation
+    parts = [x[..., :2], x[..., 2:]]
+    assert torch.allclose(layer(parts), layer(x), atol=1e-6)
+
+
+def test_librnnoise_equations_numpy():
+    """One step in NumPy straight from spec 10.3 (reset applied before the recurrent product)."""
+    rng = np.random.default_rng(5)
+    m, n = 4, 3
+    w = rng.normal(size=(m, 3 * n))
+    u = rng.normal(size=(n, 3 * n))
+    b = rng.normal(size=3 * n)
+    x = rng.normal(size=m)
+    h = rng.normal(size=n)
+
+    def sig(v):
+        return 1 / (1 + np.exp(-v))
+
+    z = np.array([sig(b[i] + x @ w[:, i] + h @ u[:, i]) for i in range(n)])
+    r = np.array([sig(b[n + i] + x @ w[:, n + i] + h @ u[:, n + i]) for i in range(n)])
+    c = np.array(
+        [np.tanh(b[2 * n + i] + x @ w[:, 2 * n + i] + (u[:, 2 * n + i] * h) @ r) for i in range(n)]
+    )
+    # NB (u*h)@r above is sum_j U[j,2N+i]*h[j]*r[j]
+    expect = z * h + (1 - z) * c
+    for backend in BACKENDS:
+        out = gru_recurrence(
+            torch.tensor(x @ w + b).reshape(1, 1, -1),
+            torch.tensor(u),
+            "tanh",
+            torch.tensor(h).reshape(1, -1),
+            backend,
+        )
+        np.testing.assert_allclose(out.detach().numpy().ravel(), expect, rtol=1e-12)
+
+
+def test_network_shapes_weights_roundtrip():
+    torch.manual_seed(0)
+    net = RNNoiseNet()
+    x = torch.randn(2, 7, 42)
+    gains, vad = net(x)
+    assert gains.shape == (2, 7, 22) and vad.shape == (2, 7, 1)
+    assert ((gains > 0) & (gains < 1)).all() and ((vad > 0) & (vad < 1)).all()
+    w = net.get_weights()
+    assert list(w) == list(LAYER_NAMES)
+    shapes = {k: [a.shape for a in v] for k, v in w.items()}
+    assert shapes == {
+        "input_dense": [(42, 24), (24,)],
+        "vad_gru": [(24, 72), (24, 72), (72,)],
+        "noise_gru": [(90, 144), (48, 144), (144,)],
+        "denoise_gru": [(114, 288), (96, 288), (288,)],
+        "denoise_output": [(96, 22), (22,)],
+        "vad_output": [(24, 1), (1,)],
+    }
+    assert sum(a.size for v in w.values() for a in v) == 87503
+    assert all(a.dtype == np.float32 for v in w.values() for a in v)
+    other = RNNoiseNet(activations=("relu", "relu", "relu"))
+    other.set_weights(w)
+    assert other.vad_gru.activation == "relu"
+    assert torch.equal(other.denoise_gru.kernel, net.denoise_gru.kernel)
+    same = RNNoiseNet()
+    same.set_weights({k: [a.ravel() for a in v] for k, v in w.items()})  # flat arrays reshape
+    g3, v3 = same(x)
+    assert torch.equal(g3, gains) and torch.equal(v3, vad)
+    info = net.layer_info()
+    assert [i.name for i in info] == list(LAYER_NAMES)
+    assert [i.activation_code for i in info] == [0, 0, 2, 0, 1, 1]
+    with pytest.raises(KeyError):
+        same.set_weights({"input_dense": w["input_dense"]})
+
+
+def test_network_matches_naive_composition():
+    torch.manual_seed(1)
+    net = RNNoiseNet(activations=("relu", "relu", "relu"))
+    x = torch.randn(2, 6, 42, dtype=torch.float64)
+    net = net.double()
+    gains, vad = net(x)
+    d = torch.tanh(x @ net.input_dense.kernel + net.input_dense.bias)
+
+    def g(layer, inp):
+        return naive_gru(inp, layer.kernel, layer.recurrent_kernel, layer.bias, layer.activation)
+
+    vh = g(net.vad_gru, d)
+    nh = g(net.noise_gru, torch.cat([d, vh, x], -1))
+    dh = g(net.denoise_gru, torch.cat([vh, nh, x], -1))
+    ref_g = torch.sigmoid(dh @ net.denoise_output.kernel + net.denoise_output.bias)
+    ref_v = torch.sigmoid(vh @ net.vad_output.kernel + net.vad_output.bias)
+    assert _rel(gains, ref_g) < 1e-12 and _rel(vad, ref_v) < 1e-12
+
+
+def test_clip_weights():
+    net = RNNoiseNet()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(10).add_(0.3)
+    net.clip_weights_(0.499)
+    assert max(float(p.detach().abs().max()) for p in net.parameters()) <= 0.499 + 1e-7
+    assert float(net.regularization_loss().detach()) > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("act", ACTS)
+def test_cuda_backend_matches_naive(act):
+    dev = torch.device("cuda")
+    x, w, u, b, h0 = (t.detach().to(dev).requires_grad_() for t in _problem(torch.float64))
+    leaves = (x, w, u, b, h0)
+    ref = naive_gru(x, w, u, b, act, h0)
+    g = torch.randn_like(ref)
+    ref_grads = torch.autograd.grad(ref, leaves, g)
+    out = gru_recurrence(x @ w + b, u, act, h0)  # "auto" -> torch ops on CUDA
+    grads = torch.autograd.grad(out, leaves, g)
+    assert _rel(out, ref) < 1e-9
+    for gr, gref in zip(grads, ref_grads, strict=True):
+        assert _rel(gr, gref) < 1e-9
+    net = RNNoiseNet().to(dev)
+    gains, vad = net(torch.randn(2, 5, 42, device=dev))
+    assert gains.shape == (2, 5, 22) and vad.device.type == "cuda"
