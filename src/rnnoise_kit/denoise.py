@@ -70,6 +70,18 @@ def _smooth_and_apply(X, g, silence, lastg):  # pragma: no cover - compiled
             X[t, 2 * k + 1] = X[t, 2 * k + 1] * gf[k]
 
 
+@numba.njit(cache=True)
+def _to_int16(y):  # pragma: no cover - compiled
+    """Round to nearest (half to even) and clip to int16; any 2-D float array."""
+    out = np.empty(y.shape, dtype=np.int16)
+    flat_in = y.reshape(-1)
+    flat_out = out.reshape(-1)
+    for i in range(flat_in.shape[0]):
+        v = np.rint(flat_in[i])
+        flat_out[i] = -32768 if v < -32768 else (32767 if v > 32767 else np.int16(v))
+    return out
+
+
 # --------------------------------------------------------------------------- state
 
 
@@ -236,18 +248,23 @@ class DenoiseStream:
     def _from_float(self, y: np.ndarray) -> np.ndarray:
         """48 kHz-domain int16-scale float back to the caller's dtype."""
         dtype = self._dtype if self._dtype is not None else np.dtype(np.float32)
+        if dtype == np.int16:
+            return _to_int16(y)
         if dtype.kind in "iu":
             info = np.iinfo(dtype)
             scale = (info.max + 1.0) / INT16_SCALE
             return np.clip(np.rint(y * scale), info.min, info.max).astype(dtype)
-        return (y / INT16_SCALE).astype(dtype)
+        return (y * (1.0 / INT16_SCALE)).astype(dtype)
 
     def _run(self, x48: np.ndarray, final: bool) -> np.ndarray:
         """Frame, process and delay-align 48 kHz samples; returns 48 kHz output."""
         self._in_48k += x48.shape[0]
-        buf = np.concatenate([self._pending, x48.astype(np.float32)]) if x48.size else (
-            self._pending
-        )
+        if not self._pending.shape[0]:
+            buf = x48.astype(np.float32, copy=False)
+        elif x48.shape[0]:
+            buf = np.concatenate([self._pending, x48.astype(np.float32, copy=False)])
+        else:
+            buf = self._pending
         if final:
             # enough zeros to push every real sample (plus the delay) out of the frames
             need = self._in_48k + self._skip - (self._out_48k + buf.shape[0])
@@ -271,19 +288,20 @@ class DenoiseStream:
                     self.net, np.ascontiguousarray(buf[seg, c]), st
                 )
         self._vad.append(vads)
-        return self._align(outs.astype(np.float64), vads)
+        return self._align(outs, vads)
 
     def _align(self, out: np.ndarray, vads: np.ndarray) -> np.ndarray:
         """Drop the delay, frames below the VAD threshold, and samples past the input."""
         n = out.shape[0]
-        pos = self._out_48k + np.arange(n)  # position in the undelayed output timeline
-        keep = pos >= self._skip
-        if self.vad_threshold is not None:
-            quiet = (vads < self.vad_threshold).all(axis=1)
-            keep &= ~np.repeat(quiet, FRAME_SIZE)
-        keep &= pos - self._skip < self._in_48k
+        start = self._out_48k  # position of out[0] in the undelayed output timeline
         self._out_48k += n
-        return out[keep]
+        # keep timeline positions in [skip, skip + samples received)
+        lo = min(n, max(0, self._skip - start))
+        hi = max(lo, min(n, self._skip + self._in_48k - start))
+        if self.vad_threshold is None:
+            return out[lo:hi]
+        quiet = np.repeat((vads < self.vad_threshold).all(axis=1), FRAME_SIZE)
+        return out[lo:hi][~quiet[lo:hi]]
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Denoise a chunk; returns the output ready so far (possibly empty)."""
@@ -307,7 +325,7 @@ class DenoiseStream:
 
     def _finish(self, y48: np.ndarray, last: bool) -> np.ndarray:
         if self.sample_rate != SAMPLE_RATE:
-            y48 = self._rs_out.resample_chunk(y48, last=last)
+            y48 = self._rs_out.resample_chunk(np.ascontiguousarray(y48, np.float64), last=last)
         y = self._from_float(y48)
         return y[:, 0] if self._flat else y
 
