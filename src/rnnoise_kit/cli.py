@@ -251,6 +251,8 @@ def _add_features(sub) -> None:
         "--jobs", type=int, default=1, metavar="J",
         help="default mode: worker processes (output does not depend on it; default 1)",
     )
+    p.add_argument("--no-hash", action="store_true",
+                   help="do not record the inputs' sha256 in the .h5 attributes (saves a read)")
     p.add_argument("--convert", nargs=2, metavar=("IN.f32", "OUT.h5"),
                    help="convert a .f32 matrix to .h5 (dataset /data), chunk by chunk")
     p.add_argument("--inspect", metavar="FILE",
@@ -294,7 +296,7 @@ def _run_features(args) -> int:
     if args.compat and (args.seed != 0 or args.jobs != 1):
         _note("--compat uses glibc rand() with seed 1 in one process: --seed/--jobs ignored")
     res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
-                   seed=args.seed, jobs=args.jobs)
+                   seed=args.seed, jobs=args.jobs, hashes=not args.no_hash)
     for path, reason in res.skipped:
         _note(f"skipped {path}: {reason}")
     rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
@@ -502,6 +504,8 @@ def _run_denoise(args) -> int:
 
 
 def _add_compare(sub) -> None:
+    import os
+
     p = sub.add_parser(
         "compare",
         help="denoise a test set with several models and write an HTML/CSV quality report",
@@ -526,8 +530,9 @@ def _add_compare(sub) -> None:
                         "repeat for each model")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                    help="report folder")
-    p.add_argument("--jobs", "-j", type=int, default=2, metavar="J",
-                   help="worker processes (default: 2)")
+    default_jobs = min(4, os.cpu_count() or 1)
+    p.add_argument("--jobs", "-j", type=int, default=default_jobs, metavar="J",
+                   help=f"worker processes (default: {default_jobs}; each needs ~0.6 GB)")
     p.add_argument("--max-lag", type=float, default=0.05, metavar="SECONDS",
                    help="largest delay the alignment searches (default: 0.05)")
     p.add_argument("--no-spectrograms", action="store_true", help="skip the spectrograms")
@@ -561,6 +566,200 @@ def _run_compare(args) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- pipeline
+
+
+def _add_pipeline(sub) -> None:
+    p = sub.add_parser(
+        "pipeline",
+        help="prepare, features, train, export and compare in one resumable run directory",
+        description=(
+            "Run every stage in RUN_DIR: hold out files for a test set, prepare the training "
+            "audio, generate the training matrix, train, export model.rnnn and rnn_data.c/.h, "
+            "and compare against the bundled and std models in an HTML report. A stage whose "
+            "inputs and parameters are unchanged is skipped (RUN_DIR/run.json), so the same "
+            "command resumes a killed run."
+        ),
+    )
+    p.add_argument("--speech", nargs="+", metavar="SRC", help="clean speech files or folders")
+    p.add_argument("--noise", nargs="+", metavar="SRC", help="noise files or folders")
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR")
+    p.add_argument("--config", metavar="run.toml",
+                   help="settings file (keys as the options, plus batch_size, window, lr, "
+                        "activations, holdout, test_count, test_seconds, test_snr, ...)")
+    p.add_argument("--frames", type=int, help="training-matrix rows (default 500000)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 120)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device")
+    p.add_argument("--seed", type=int, help="seed of every random choice (default 0)")
+    p.add_argument("--jobs", "-j", type=int, help="worker processes (default 2)")
+    p.set_defaults(func=_run_pipeline)
+
+
+def _pipeline_config(args, **defaults):
+    from rnnoise_kit.pipeline import PipelineConfig
+
+    overrides = {k: getattr(args, k, None) for k in
+                 ("speech", "noise", "frames", "epochs", "device", "seed", "jobs")}
+    if getattr(args, "config", None):
+        return PipelineConfig.from_toml(args.config, **defaults, **overrides)
+    merged = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    return PipelineConfig(**merged)
+
+
+def _finish_pipeline(result) -> int:
+    print(f"model:  {result.model}")
+    print(f"report: {result.report}")
+    print(f"record: {result.run_dir / 'run.json'}")
+    return EXIT_OK
+
+
+def _run_pipeline(args) -> int:
+    from rnnoise_kit.pipeline import run_pipeline
+
+    return _finish_pipeline(run_pipeline(args.output, _pipeline_config(args)))
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="build built-in demo data offline and run the whole pipeline on it (minutes)",
+        description=(
+            "Synthesise multilingual speech (espeak-ng) and seven kinds of noise, then run "
+            "`pipeline` on them at a small scale, ending with the HTML report that compares "
+            "the new model with the bundled one (and std when it is in the model cache)."
+        ),
+    )
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR")
+    p.add_argument("--speech-seconds", type=float, default=150.0, help="speech to synthesise")
+    p.add_argument("--noise-seconds", type=float, default=150.0, help="noise to generate")
+    p.add_argument("--frames", type=int, help="training-matrix rows (default 150000)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 15)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device")
+    p.add_argument("--seed", type=int, help="seed (default 0)")
+    p.add_argument("--jobs", "-j", type=int, help="worker processes (default 2)")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args) -> int:
+    from pathlib import Path
+
+    from rnnoise_kit.audio.demo import make_demo_dataset
+    from rnnoise_kit.pipeline import DEMO_DEFAULTS, run_pipeline
+
+    data = Path(args.output) / "data"
+    make_demo_dataset(data, speech_seconds=args.speech_seconds, noise_seconds=args.noise_seconds,
+                      seed=args.seed or 0)
+    args.speech, args.noise = [str(data / "speech")], [str(data / "noise")]
+    return _finish_pipeline(run_pipeline(args.output, _pipeline_config(args, **DEMO_DEFAULTS)))
+
+
+# --------------------------------------------------------------------------- train / export
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model on a training matrix (the recipe of rnn_train.py)",
+        description=(
+            "Train an RNNoise v0.1 model on a (rows, 87) training matrix (.h5 or .f32, read out "
+            "of core) with the recipe of training/rnn_train.py: batches of 32 sequences of 2000 "
+            "frames, 120 epochs, Adam lr 1e-3, weights clipped to +-0.499, the last 10%% of the "
+            "sequences for validation. Writes RUN_DIR/checkpoint.npz every epoch, metrics.csv, "
+            "and at the end model.rnnn, rnn_data.c/.h and model.pt. Needs PyTorch "
+            "(pip install 'rnnoise-kit[train]'). See docs/training.md."
+        ),
+    )
+    p.add_argument("data", help="training matrix (.h5 with dataset /data, or .f32)")
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
+    p.add_argument("--epochs", type=int, default=120, help="total epochs (default 120)")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per batch (default 32)")
+    p.add_argument("--window", type=int, default=2000, help="frames per sequence (default 2000)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where to train (default auto: cuda when available)")
+    p.add_argument("--seed", type=int, default=0, help="initial weights and shuffles (default 0)")
+    p.add_argument("--init", metavar="MODEL",
+                   help="fine-tune from a model (.rnnn, .c, Keras .hdf5, checkpoint)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--activations", default=None, metavar="A,B,C",
+                   help="vad_gru,noise_gru,denoise_gru activations (default tanh,relu,tanh as "
+                        "rnn_train.py, or those of --init; relu,relu,relu = the released model)")
+    p.add_argument("--bce", choices=("swapped", "textbook"), default="swapped",
+                   help="binary cross-entropy: as Keras >= 2.0.7 ran rnn_train.py (swapped, "
+                        "default) or the textbook one")
+    p.set_defaults(func=_run_train)
+
+
+def _need_torch() -> None:
+    from rnnoise_kit.errors import InputError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise InputError(None, "training needs PyTorch: pip install 'rnnoise-kit[train]'") from None
+
+
+def _run_train(args) -> int:
+    from rnnoise_kit.errors import InputError
+
+    _need_torch()
+    from rnnoise_kit.training.trainer import TrainConfig, train
+
+    acts = args.activations
+    if acts is None and args.init is not None and not args.resume:
+        from rnnoise_kit.model import load_model
+
+        m = load_model(args.init)
+        acts = ",".join(m.activations[n].label.lower()
+                        for n in ("vad_gru", "noise_gru", "denoise_gru"))
+    acts = tuple((acts or "tanh,relu,tanh").replace(" ", "").lower().split(","))
+    if len(acts) != 3:
+        raise InputError(None, f"--activations takes 3 names, e.g. relu,relu,relu (got {acts})")
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, window=args.window,
+                      lr=args.lr, seed=args.seed, bce=args.bce, activations=acts)
+
+    def report(epoch: int, m: dict) -> None:
+        val = "n/a" if m["val_loss"] != m["val_loss"] else f"{m['val_loss']:.4f}"
+        print(f"epoch {epoch}/{cfg.epochs}: loss {m['loss']:.4f}, val_loss {val} "
+              f"({m['seconds']:.1f} s)", flush=True)
+
+    res = train(args.data, args.output, config=cfg, resume=args.resume, init=args.init,
+                device=args.device, callback=report)
+    print(f"{res.model_path}: {res.epochs} epoch(s); checkpoint {res.checkpoint_path}, "
+          f"C source {res.run_dir / 'rnn_data.c'}")
+    return EXIT_OK
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a training checkpoint as a .rnnn or rnn_data.c model",
+        description=(
+            "Quantise a training checkpoint (RUN_DIR/checkpoint.npz, or RUN_DIR) like dump_rnn.py "
+            "and write it as .rnnn (librnnoise, FFmpeg arnndn) or .c (+ .h). No PyTorch needed."
+        ),
+    )
+    p.add_argument("checkpoint", help="checkpoint.npz or the run folder holding it")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.rnnn or OUT.c")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args) -> int:
+    from pathlib import Path
+
+    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.model import save_model
+    from rnnoise_kit.model.checkpoint import read_checkpoint
+
+    if Path(args.output).suffix.lower() not in (".rnnn", ".c"):
+        raise InputError(args.output, "output must end in .rnnn or .c")
+    ck = read_checkpoint(args.checkpoint)
+    written = save_model(ck.model(), args.output)
+    print(f"{', '.join(map(str, written))}: epoch {ck.epoch} of {ck.path}")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- main
 
 _SECTIONS: list[Callable] = [
@@ -572,6 +771,8 @@ _SECTIONS: list[Callable] = [
     _add_model,
     _add_denoise,
     _add_compare,
+    _add_train,
+    _add_export,
 ]
 
 

@@ -1,0 +1,513 @@
+"""``rnnoise-kit compare``: denoise a test set with several models and score every output.
+
+For every input file, the untouched noisy signal (row ``noisy``, the baseline) and the
+output of every model are scored: intrusive metrics (PESQ wideband, STOI, eSTOI, SI-SDR,
+segmental SNR; :mod:`~rnnoise_kit.evaluation.metrics`) where a clean reference exists, after
+aligning the output to it; DNSMOS P.835 (:mod:`~rnnoise_kit.evaluation.dnsmos`) always; the
+mean VAD probability and the denoising speed (x real time) for the models. Files are
+processed in parallel worker processes (``jobs``); each worker denoises, scores, and writes
+the file's audio and spectrograms into the report folder. :mod:`~rnnoise_kit.evaluation.report`
+then writes ``metrics.csv``, ``summary.json``, the charts and ``index.html``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnnoise_kit.audio.io import read_audio, resample, to_mono
+from rnnoise_kit.audio.scan import iter_source_files
+from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError
+from rnnoise_kit.evaluation._deps import require
+from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
+from rnnoise_kit.progress import progress_bar
+
+BASELINE = "noisy"
+"""Label of the untouched-input row."""
+PYRNNOISE_NAME = "rnnoise-0.2"
+"""``--model`` name of the optional RNNoise 0.2 peer (the ``pyrnnoise`` package)."""
+
+METRICS = ("pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig", "dnsmos_bak",
+           "dnsmos_ovrl", "vad_mean", "x_realtime")
+"""Metric columns, in report order."""
+INTRUSIVE = ("pesq", "stoi", "estoi", "si_sdr", "segsnr")
+COLUMNS = ("model", "file", "snr", *METRICS, "delay", "duration")
+"""Columns of ``metrics.csv``."""
+
+_MODEL_SUFFIXES = (".rnnn", ".hdf5", ".h5", ".c", ".pt", ".pth", ".ckpt", ".npz", ".json")
+
+DenoiserFactory = Callable[[str], object]
+"""Builds a denoiser (an object with ``denoise(audio, rate) -> (denoised, vad)``) from a
+``--model`` value; must be picklable (a module-level function) when ``jobs > 1``."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One compared model: its row label and the value handed to the denoiser factory."""
+
+    label: str
+    spec: str
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One test item: the noisy file, its clean reference (if any) and its SNR (if known)."""
+
+    key: str
+    name: str
+    noisy: Path
+    clean: Path | None = None
+    snr: float | None = None
+
+
+@dataclass
+class CompareResult:
+    """What :func:`compare` produced."""
+
+    output: Path
+    rows: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    files: list[InputFile] = field(default_factory=list)
+    models: list[ModelSpec] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
+
+
+def model_specs(models: Sequence[str]) -> list[ModelSpec]:
+    """Row labels for ``--model`` values: ``LABEL=PATH``, a file's stem, or the name.
+
+    Parameters
+    ----------
+    models : sequence of str
+
+    Returns
+    -------
+    list of ModelSpec
+        Labels are unique (``std``, ``std_2``, ...) and never ``noisy`` or ``clean``.
+    """
+    if not models:
+        raise InputError(None, "give at least one --model")
+    out: list[ModelSpec] = []
+    used = {BASELINE, "clean"}
+    for value in models:
+        label, spec = None, value
+        head, sep, tail = value.partition("=")
+        if sep and head and "/" not in head and not Path(value).exists():
+            label, spec = head, tail
+        if label is None:
+            p = Path(spec)
+            is_file = "/" in spec or p.suffix.lower() in _MODEL_SUFFIXES or p.is_file()
+            label = p.stem if is_file and spec != PYRNNOISE_NAME else spec
+        label = _safe(label)
+        base, i = label, 2
+        while label in used:
+            label, i = f"{base}_{i}", i + 1
+        used.add(label)
+        out.append(ModelSpec(label, spec))
+    return out
+
+
+def _read_mix_csv(path: Path) -> dict[str, float]:
+    snrs: dict[str, float] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                value = row.get("snr_db", row.get("snr"))
+                name = row.get("file")
+                if name and value not in (None, ""):
+                    try:
+                        snrs[name] = float(value)
+                    except ValueError:
+                        continue
+    except (OSError, csv.Error) as exc:
+        raise InputError(path, f"cannot read ({exc})") from exc
+    return snrs
+
+
+def find_inputs(testset: str | os.PathLike | None = None,
+                noisy: str | os.PathLike | None = None,
+                clean: str | os.PathLike | None = None) -> list[InputFile]:
+    """List the test items of a ``mix`` folder (``testset``) or of a noisy folder.
+
+    Parameters
+    ----------
+    testset : path-like, optional
+        A folder made by ``rnnoise-kit mix``: ``noisy/``, ``clean/`` and ``mix.csv`` (SNRs).
+    noisy, clean : path-like, optional
+        Without ``testset``: a folder (or file) of noisy audio, scanned recursively, and an
+        optional folder of clean references matched by relative path.
+
+    Returns
+    -------
+    list of InputFile
+
+    Raises
+    ------
+    InputError
+        Missing folders or no audio found.
+    """
+    snrs: dict[str, float] = {}
+    if testset is not None:
+        root = Path(testset)
+        if not root.is_dir():
+            raise InputError(root, "no such test-set folder")
+        noisy_dir, clean_dir = root / "noisy", root / "clean"
+        if not noisy_dir.is_dir():
+            raise InputError(root, "has no noisy/ folder (make one with rnnoise-kit mix)")
+        if (root / "mix.csv").is_file():
+            snrs = _read_mix_csv(root / "mix.csv")
+        clean_root: Path | None = clean_dir if clean_dir.is_dir() else None
+        noisy_root = noisy_dir
+    else:
+        if noisy is None:
+            raise InputError(None, "give --testset DIR or --noisy DIR")
+        noisy_root = Path(noisy)
+        if not noisy_root.exists():
+            raise InputError(noisy_root, "no such file or folder")
+        clean_root = Path(clean) if clean is not None else None
+        if clean_root is not None and not clean_root.exists():
+            raise InputError(clean_root, "no such file or folder")
+    try:
+        paths = list(iter_source_files(noisy_root))
+    except RnnoiseKitError:
+        raise
+    except OSError as exc:
+        raise InputError(noisy_root, f"cannot list ({exc})") from exc
+    if not paths:
+        raise InputError(noisy_root, "no audio files found")
+    items = []
+    width = max(3, len(str(len(paths))))
+    for i, p in enumerate(paths, 1):
+        rel = p.relative_to(noisy_root) if noisy_root.is_dir() else Path(p.name)
+        ref = None
+        if clean_root is not None:
+            cand = clean_root / rel if clean_root.is_dir() else clean_root
+            ref = cand if cand.is_file() else None
+        name = rel.as_posix()
+        items.append(InputFile(key=f"{i:0{width}d}_{_safe(rel.with_suffix('').as_posix())}",
+                               name=name, noisy=p, clean=ref,
+                               snr=snrs.get(name, snrs.get(rel.name))))
+    return items
+
+
+# --------------------------------------------------------------------------- denoisers
+
+
+class _PyRnnoise:
+    """RNNoise 0.2 (the ``librnnoise`` inside the optional ``pyrnnoise`` package), called
+    frame by frame through pyrnnoise's ctypes binding, in the Denoiser interface.
+
+    Resampling to and from 48 kHz is done here with soxr, and the library's delay (960
+    samples at 48 kHz, measured on pyrnnoise 0.4.5) is removed, as
+    ``Denoiser(compensate_delay=True)`` does for v0.1; the alignment catches any rest.
+    """
+
+    DELAY = 960
+
+    def __init__(self) -> None:
+        try:
+            from pyrnnoise import rnnoise as binding  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise InputError(None, f"--model {PYRNNOISE_NAME} needs the pyrnnoise package "
+                                   "(pip install pyrnnoise)") from exc
+        except OSError as exc:  # its shared library failed to load
+            raise InputError(None, f"pyrnnoise cannot load librnnoise ({exc})") from exc
+        self._rn = binding
+
+    def _mono(self, x48: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rn, frame, delay = self._rn, 480, self.DELAY
+        n = x48.size
+        pcm = np.clip(np.round(x48 * 32768.0), -32768, 32767).astype(np.int16)
+        pcm = np.pad(pcm, (0, (-(n + delay)) % frame + delay))  # room for the delay
+        out = np.empty(pcm.size, dtype=np.float64)
+        probs = []
+        state = rn.create()
+        try:
+            for i in range(0, pcm.size, frame):
+                y, p = rn.process_mono_frame(state, pcm[i: i + frame])
+                out[i: i + frame] = y
+                probs.append(float(p))
+        finally:
+            rn.destroy(state)
+        return out[delay: delay + n] / 32768.0, np.asarray(probs[: -(-n // frame)])
+
+    def denoise(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """Denoise ``audio`` (float in [-1, 1] or int16, (n,) or (n, ch)) at any rate."""
+        x = np.asarray(audio)
+        xf = x / 32768.0 if np.issubdtype(x.dtype, np.integer) else x.astype(np.float64)
+        chans = xf[:, None] if xf.ndim == 1 else xf
+        outs, vads = [], []
+        for c in range(chans.shape[1]):
+            y, v = self._mono(resample(chans[:, c], sample_rate, 48000))
+            y = resample(y, 48000, sample_rate)
+            y = np.pad(y[: x.shape[0]], (0, max(0, x.shape[0] - y.size)))
+            outs.append(y)
+            vads.append(v)
+        out = np.stack(outs, axis=1)
+        vad = np.stack(vads, axis=1)
+        if x.ndim == 1:
+            out, vad = out[:, 0], vad[:, 0]
+        if np.issubdtype(x.dtype, np.integer):
+            out = np.clip(np.round(out * 32768.0), -32768, 32767)
+        return out.astype(x.dtype), vad
+
+
+def default_factory(spec: str) -> object:
+    """Build the denoiser for a ``--model`` value (a model file or a built-in name).
+
+    ``rnnoise-0.2`` gives RNNoise 0.2 via ``pyrnnoise`` (when installed); anything else
+    is handed to ``rnnoise_kit.denoise.Denoiser(model=spec, compensate_delay=True)``.
+    """
+    if spec == PYRNNOISE_NAME:
+        return _PyRnnoise()
+    from rnnoise_kit.denoise import Denoiser
+
+    return Denoiser(model=spec, compensate_delay=True)
+
+
+# --------------------------------------------------------------------------- worker
+
+_CACHE: dict = {}
+
+
+def _denoiser(factory: DenoiserFactory, spec: str) -> object:
+    key = (getattr(factory, "__module__", ""), getattr(factory, "__qualname__", id(factory)),
+           spec)
+    if key not in _CACHE:
+        dn = factory(spec)
+        # one short call first, so that JIT compilation and lazy set-up do not count
+        # against the speed measured on the first real file
+        warm = np.random.default_rng(0).standard_normal(4800) * 0.01
+        dn.denoise(warm, 48000)  # type: ignore[attr-defined]
+        _CACHE[key] = dn
+    return _CACHE[key]
+
+
+def _dnsmos():
+    if "dnsmos" not in _CACHE:
+        from rnnoise_kit.evaluation.dnsmos import Dnsmos
+
+        _CACHE["dnsmos"] = Dnsmos(threads=1)
+    return _CACHE["dnsmos"]
+
+
+def _init_worker() -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("RNNOISE_KIT_NO_PROGRESS", "1")
+
+
+@dataclass(frozen=True)
+class _Task:
+    item: InputFile
+    models: tuple[ModelSpec, ...]
+    output: Path
+    factory: DenoiserFactory
+    max_lag_s: float
+    spectrograms: bool
+
+
+def _clip(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.nan_to_num(np.asarray(x, dtype=np.float64)), -1.0, 1.0)
+
+
+def _score(row: dict, clean: np.ndarray | None, signal: np.ndarray, rate: int,
+           max_lag_s: float) -> None:
+    from rnnoise_kit.evaluation.metrics import intrusive_metrics
+
+    row.update(_dnsmos()(signal, rate))
+    if clean is not None:
+        row.update(intrusive_metrics(clean, signal, rate, max_lag_s=max_lag_s))
+
+
+def _process(task: _Task) -> tuple[str, list[dict], dict[str, str]]:
+    """Denoise and score one file; returns (key, rows, {label: spectrogram data})."""
+    from rnnoise_kit.evaluation import report
+
+    item, out = task.item, task.output
+    audio, rate, _ = read_audio(item.noisy)
+    noisy = to_mono(audio)
+    clean = None
+    if item.clean is not None:
+        c, c_rate, _ = read_audio(item.clean)
+        clean = to_mono(c)
+        if c_rate != rate:
+            clean = resample(clean, c_rate, rate)
+    duration = noisy.size / rate
+    base = {"file": item.name, "snr": math.nan if item.snr is None else item.snr,
+            "duration": duration}
+    signals: dict[str, np.ndarray] = {}
+    rows = []
+    row = {"model": BASELINE, **base}
+    _score(row, clean, noisy, rate, task.max_lag_s)
+    rows.append(row)
+    signals[BASELINE] = noisy
+    if clean is not None:
+        signals["clean"] = clean
+    for m in task.models:
+        dn = _denoiser(task.factory, m.spec)
+        t0 = time.perf_counter()
+        den, vad = dn.denoise(noisy, rate)  # type: ignore[attr-defined]
+        elapsed = time.perf_counter() - t0
+        den = _clip(to_mono(np.asarray(den)))
+        if den.size == 0:
+            raise InputError(item.noisy, f"model {m.label} returned no samples")
+        vad = np.asarray(vad, dtype=np.float64).reshape(-1)
+        row = {"model": m.label, **base,
+               "vad_mean": float(np.mean(vad)) if vad.size else math.nan,
+               "x_realtime": duration / elapsed if elapsed > 0 else math.inf}
+        _score(row, clean, den, rate, task.max_lag_s)
+        rows.append(row)
+        signals[m.label] = den
+    media = report.write_file_media(out, item.key, signals, rate, task.spectrograms)
+    return item.key, rows, media
+
+
+def _run_one(task: _Task) -> tuple[str, list[dict] | None, dict, str | None]:
+    try:
+        key, rows, media = _process(task)
+        return key, rows, media, None
+    except RnnoiseKitError as exc:
+        return task.item.key, None, {}, str(exc)
+    except MemoryError:
+        return task.item.key, None, {}, "out of memory"
+    except Exception as exc:  # a bug or a library error on one file must not stop the run
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" ({tb[-1].name}:{tb[-1].lineno})" if tb else ""
+        return task.item.key, None, {}, f"{type(exc).__name__}: {exc}{where}"
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def check_dependencies() -> None:
+    """Raise :class:`InputError` (suggesting the ``eval`` extra) if a metric library is missing."""
+    for mod in ("pesq", "pystoi", "onnxruntime", "matplotlib"):
+        require(mod)
+    from rnnoise_kit.evaluation.dnsmos import model_path
+
+    model_path()
+
+
+def compare(
+    output: str | os.PathLike,
+    models: Sequence[str],
+    *,
+    testset: str | os.PathLike | None = None,
+    noisy: str | os.PathLike | None = None,
+    clean: str | os.PathLike | None = None,
+    jobs: int = 1,
+    max_lag_s: float = DEFAULT_MAX_LAG_S,
+    spectrograms: bool = True,
+    denoiser_factory: DenoiserFactory | None = None,
+) -> CompareResult:
+    """Denoise every file with every model, score all outputs and write the report.
+
+    Parameters
+    ----------
+    output : path-like
+        Report folder (created; files of a previous report there are replaced).
+    models : sequence of str
+        Model files, built-in names, ``LABEL=PATH``, or ``rnnoise-0.2`` (needs pyrnnoise).
+    testset : path-like, optional
+        A folder made by ``rnnoise-kit mix``.
+    noisy, clean : path-like, optional
+        Without ``testset``: noisy audio and (optionally) clean references, matched by name.
+    jobs : int
+        Worker processes (1: everything in this process).
+    max_lag_s : float
+        Largest delay the alignment searches, in seconds.
+    spectrograms : bool
+        Draw a mel spectrogram of every signal.
+    denoiser_factory : callable, optional
+        Builds a denoiser from a model value (default :func:`default_factory`); a hook for
+        tests and other engines. Must be picklable when ``jobs > 1``.
+
+    Returns
+    -------
+    CompareResult
+
+    Raises
+    ------
+    InputError
+        Missing dependencies, bad inputs or models, or no file could be scored.
+    PartialFailure
+        Some files failed; the report for the others was written first.
+    """
+    t_start = time.perf_counter()
+    check_dependencies()
+    specs = model_specs(models)
+    items = find_inputs(testset=testset, noisy=noisy, clean=clean)
+    factory = denoiser_factory or default_factory
+    for m in specs:  # fail early (exit 2) on a missing or broken model
+        _denoiser(factory, m.spec)
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+    tasks = [_Task(it, tuple(specs), out, factory, max_lag_s, spectrograms) for it in items]
+    results: dict[str, tuple[list[dict] | None, dict, str | None]] = {}
+    jobs = max(1, min(int(jobs), len(tasks)))
+    with progress_bar(len(tasks), "compare") as bar:
+        if jobs == 1:
+            for t in tasks:
+                key, rows, media, err = _run_one(t)
+                results[key] = (rows, media, err)
+                bar.advance(1)
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                     initializer=_init_worker) as pool:
+                futures = [pool.submit(_run_one, t) for t in tasks]
+                for fut in as_completed(futures):
+                    key, rows, media, err = fut.result()
+                    results[key] = (rows, media, err)
+                    bar.advance(1)
+
+    from rnnoise_kit.evaluation import report
+
+    result = CompareResult(out, models=specs)
+    media_by_key: dict[str, dict] = {}
+    for it in items:
+        rows, media, err = results[it.key]
+        if err is not None or rows is None:
+            result.failures[str(it.noisy)] = err or "failed"
+            continue
+        result.rows.extend(rows)
+        result.files.append(it)
+        media_by_key[it.key] = media
+    if not result.rows:
+        detail = next(iter(result.failures.values()), "no input")
+        raise InputError(None, f"no file could be scored (first error: {detail})")
+    labels = [BASELINE] + [m.label for m in specs]
+    result.summary = report.summarize(result.rows, labels, result.files, result.failures)
+    result.seconds = time.perf_counter() - t_start
+    result.summary["seconds"] = result.seconds
+    report.write_report(out, result.rows, result.summary, labels, result.files, media_by_key,
+                        result.failures)
+    if result.failures:
+        exc = PartialFailure(result.failures, done=len(result.files))
+        exc.result = result  # type: ignore[attr-defined]
+        raise exc
+    return result

@@ -1,0 +1,432 @@
+"""The ``compare`` report: ``metrics.csv``, ``summary.json``, charts, spectrograms, ``index.html``.
+
+Everything lives in one folder with relative links (``audio/``, ``spectrograms/``,
+``charts/``), so the folder can be zipped and shared. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+from rnnoise_kit.audio.io import write_audio
+from rnnoise_kit.evaluation._deps import matplotlib_pyplot, require
+from rnnoise_kit.fileio import atomic_path, atomic_write_text
+
+HIGHER_IS_BETTER = ("pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig", "dnsmos_bak",
+                    "dnsmos_ovrl", "x_realtime")
+"""Columns whose best value (the highest) is marked; ``vad_mean`` is informative only."""
+
+TITLES = {
+    "pesq": "PESQ-WB", "stoi": "STOI", "estoi": "eSTOI", "si_sdr": "SI-SDR (dB)",
+    "segsnr": "segSNR (dB)", "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK",
+    "dnsmos_ovrl": "DNSMOS OVRL", "vad_mean": "mean VAD", "x_realtime": "x real time",
+}
+_DIGITS = {"si_sdr": 2, "segsnr": 2, "x_realtime": 1}
+CHART_METRICS = ("pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig", "dnsmos_bak",
+                 "dnsmos_ovrl")
+SPEC_RANGE_DB = 80.0
+
+
+def _metrics() -> tuple[str, ...]:
+    from rnnoise_kit.evaluation.compare import METRICS
+
+    return METRICS
+
+
+def _finite(values) -> np.ndarray:
+    a = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    return a[np.isfinite(a)]
+
+
+def fmt(metric: str, value: float | None) -> str:
+    """Format a metric value for tables (``-`` when missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{_DIGITS.get(metric, 3)}f}"
+
+
+# --------------------------------------------------------------------------- spectrograms
+
+
+def _mel_filterbank(n_mels: int, n_fft: int, rate: int, fmin: float = 0.0,
+                    fmax: float | None = None) -> np.ndarray:
+    fmax = fmax or rate / 2
+
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+    pts = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    freqs = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
+    fb = np.zeros((n_mels, freqs.size))
+    for i in range(n_mels):
+        lo, mid, hi = pts[i], pts[i + 1], pts[i + 2]
+        up = (freqs - lo) / max(mid - lo, 1e-9)
+        down = (hi - freqs) / max(hi - mid, 1e-9)
+        fb[i] = np.maximum(0.0, np.minimum(up, down))
+    return fb
+
+
+def mel_spectrogram(audio: np.ndarray, rate: int, n_mels: int = 96, n_fft: int = 2048,
+                    max_columns: int = 1200) -> np.ndarray:
+    """Mel power spectrogram in dB (full scale 1.0 = 0 dB), shape (n_mels, frames).
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (n,)
+    rate : int
+    n_mels, n_fft : int
+    max_columns : int
+        The hop grows (from 10 ms) so that a long file gives at most this many frames.
+
+    Returns
+    -------
+    np.ndarray
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    n_fft = min(n_fft, 1 << int(np.ceil(np.log2(max(32, rate * 0.043)))))
+    hop = max(rate // 100, int(np.ceil(x.size / max_columns)))
+    if x.size < n_fft:
+        x = np.pad(x, (0, n_fft - x.size))
+    n_frames = 1 + (x.size - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    win = np.hanning(n_fft)
+    spec = np.abs(np.fft.rfft(x[idx] * win, axis=1)) ** 2 / (np.sum(win**2) * n_fft / 2)
+    mel = _mel_filterbank(n_mels, n_fft, rate, fmax=min(rate / 2, 20000.0)) @ spec.T
+    return 10.0 * np.log10(np.maximum(mel, 1e-12))
+
+
+def save_spectrogram(path: Path, mel_db: np.ndarray, vmax: float) -> None:
+    """Write a mel spectrogram (low frequencies at the bottom) as a PNG, atomically."""
+    mpl_image = require("matplotlib.image")
+    img = np.repeat(mel_db, 2, axis=0)
+    with atomic_path(path) as tmp:
+        mpl_image.imsave(tmp, img, cmap="magma", vmin=vmax - SPEC_RANGE_DB, vmax=vmax,
+                         origin="lower", format="png",
+                         pil_kwargs={"compress_level": 3})  # zlib's default is 10x slower
+
+
+def write_file_media(out: Path, key: str, signals: dict[str, np.ndarray], rate: int,
+                     spectrograms: bool = True) -> dict[str, dict[str, str]]:
+    """Write one file's audio (16-bit WAV) and mel spectrograms into the report folder.
+
+    Parameters
+    ----------
+    out : Path
+        Report folder.
+    key : str
+        The file's unique, URL-safe name stem.
+    signals : dict
+        Row label (``noisy``, ``clean``, model labels) to mono float signal in [-1, 1].
+    rate : int
+    spectrograms : bool
+
+    Returns
+    -------
+    dict
+        Label to ``{"audio": relative path, "spectrogram": relative path}``.
+    """
+    media: dict[str, dict[str, str]] = {}
+    mels = {}
+    for label, sig in signals.items():
+        rel = f"audio/{key}.{label}.wav"
+        write_audio(out / rel, np.clip(sig, -1.0, 1.0), rate, subtype="PCM_16")
+        media[label] = {"audio": rel}
+        if spectrograms:
+            mels[label] = mel_spectrogram(sig, rate)
+    if mels:
+        vmax = max(float(np.max(m)) for m in mels.values())
+        vmax = max(vmax, -100.0 + SPEC_RANGE_DB)
+        for label, m in mels.items():
+            rel = f"spectrograms/{key}.{label}.png"
+            save_spectrogram(out / rel, m, vmax)
+            media[label]["spectrogram"] = rel
+    return media
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def summarize(rows: Sequence[dict], labels: Sequence[str], files=(),
+              failures: dict[str, str] | None = None) -> dict:
+    """Per-model means (over finite values) and counts.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        One per file and model (``metrics.csv`` rows).
+    labels : sequence of str
+        Row labels in order (``noisy`` first).
+    files : sequence
+        The scored files.
+    failures : dict, optional
+
+    Returns
+    -------
+    dict
+        ``{"models": {label: {metric: mean, ..., "files": n}}, "best": {metric: label},
+        "files": n, "failed": {...}}`` (JSON-ready: missing means are ``None``).
+    """
+    metrics = _metrics()
+    models: dict[str, dict] = {}
+    for label in labels:
+        mine = [r for r in rows if r["model"] == label]
+        entry: dict = {"files": len(mine)}
+        for m in metrics:
+            vals = _finite(r.get(m, math.nan) for r in mine)
+            entry[m] = float(vals.mean()) if vals.size else None
+        models[label] = entry
+    best = {}
+    for m in HIGHER_IS_BETTER:
+        cands = [(v[m], k) for k, v in models.items() if v.get(m) is not None]
+        if cands:
+            best[m] = max(cands)[1]
+    snrs = _finite(r.get("snr", math.nan) for r in rows)
+    return {
+        "models": models,
+        "best": best,
+        "files": len(list(files)),
+        "snr_range": [float(snrs.min()), float(snrs.max())] if snrs.size else None,
+        "failed": dict(failures or {}),
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def metrics_csv_text(rows: Sequence[dict]) -> str:
+    """``metrics.csv`` content: one row per file and model, empty cells for missing values."""
+    from rnnoise_kit.evaluation.compare import COLUMNS
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for r in rows:
+        cells = []
+        for c in COLUMNS:
+            v = r.get(c, "")
+            if isinstance(v, float):
+                v = "" if math.isnan(v) else ("inf" if v == math.inf else
+                                              "-inf" if v == -math.inf else f"{v:.6g}")
+            cells.append(v)
+        w.writerow(cells)
+    return buf.getvalue()
+
+
+def summary_table(summary: dict, title: str = "rnnoise-kit compare: means per model"):
+    """A rich Table of the per-model means, the best value per column in bold green."""
+    from rich.table import Table
+
+    metrics = _metrics()
+    table = Table(title=title)
+    table.add_column("model", style="bold")
+    table.add_column("files", justify="right")
+    for m in metrics:
+        table.add_column(TITLES[m], justify="right")
+    for label, entry in summary["models"].items():
+        cells = [label, str(entry["files"])]
+        for m in metrics:
+            text = fmt(m, entry.get(m))
+            if summary["best"].get(m) == label and m in HIGHER_IS_BETTER:
+                text = f"[bold green]{text}[/]"
+            cells.append(text)
+        table.add_row(*cells)
+    return table
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _save_fig(fig, path: Path) -> None:
+    plt = matplotlib_pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def chart_means(path: Path, summary: dict, labels: Sequence[str]) -> None:
+    """Bar charts of the per-model means, one panel per metric."""
+    plt = matplotlib_pyplot()
+    fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, m in zip(axes.flat, CHART_METRICS, strict=True):
+        vals = [summary["models"][lab].get(m) for lab in labels]
+        heights = [np.nan if v is None else v for v in vals]
+        ax.bar(range(len(labels)), heights,
+               color=[colors[i % len(colors)] for i in range(len(labels))])
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(TITLES[m], fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    _save_fig(fig, path)
+
+
+def chart_per_snr(path: Path, rows: Sequence[dict], labels: Sequence[str]) -> bool:
+    """Metric against input SNR, one line per model; False (nothing written) without SNRs."""
+    snr_rows = [r for r in rows if np.isfinite(r.get("snr", math.nan))]
+    if not snr_rows:
+        return False
+    plt = matplotlib_pyplot()
+    snrs = np.array([r["snr"] for r in snr_rows])
+    n_files = len({r["file"] for r in snr_rows})
+    n_bins = 0 if n_files <= 12 else min(8, max(2, n_files // 4))
+    edges = np.linspace(snrs.min(), snrs.max() + 1e-9, n_bins + 1) if n_bins else None
+    fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
+    for ax, m in zip(axes.flat, CHART_METRICS, strict=True):
+        for label in labels:
+            pts = sorted((r["snr"], r.get(m, math.nan)) for r in snr_rows
+                         if r["model"] == label)
+            pts = [(s, v) for s, v in pts if np.isfinite(v)]
+            if not pts:
+                continue
+            x, y = np.array(pts).T
+            if edges is None:
+                ax.plot(x, y, marker="o", ms=3, label=label)
+            else:
+                ax.scatter(x, y, s=4, alpha=0.25)
+                idx = np.clip(np.digitize(x, edges) - 1, 0, n_bins - 1)
+                cx = [(edges[i] + edges[i + 1]) / 2 for i in range(n_bins) if np.any(idx == i)]
+                cy = [y[idx == i].mean() for i in range(n_bins) if np.any(idx == i)]
+                ax.plot(cx, cy, marker="o", ms=3, label=label)
+        ax.set_title(TITLES[m], fontsize=10)
+        ax.set_xlabel("input SNR (dB)", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=8)
+    _save_fig(fig, path)
+    return True
+
+
+# --------------------------------------------------------------------------- html
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1500px}
+table{border-collapse:collapse;margin:.5em 0 1em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f2f2f2}
+td.best{font-weight:bold;background:#e3f5e1}
+.sig{display:grid;grid-template-columns:22em 1fr;gap:.4em 1em;align-items:center}
+.sig img{width:100%;max-width:1000px;height:auto;border:1px solid #ddd;display:block}
+.file{border-top:2px solid #ddd;margin-top:1.5em;padding-top:.5em}
+.note{color:#555;font-size:90%}
+audio{width:320px;height:32px}
+img.chart{max-width:100%}
+"""
+
+
+def _table_html(rows: Sequence[tuple[str, dict]], metrics: Sequence[str],
+                extra: Sequence[str] = ()) -> str:
+    best: dict[str, float] = {}
+    for m in metrics:
+        if m in HIGHER_IS_BETTER:
+            vals = _finite(r.get(m, math.nan) for _, r in rows)
+            if vals.size:
+                best[m] = float(vals.max())
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("model", *extra)) + "".join(
+        f"<th>{html.escape(TITLES[m])}</th>" for m in metrics)
+    body = []
+    for label, r in rows:
+        cells = [f"<td>{html.escape(label)}</td>"]
+        cells += [f"<td>{html.escape(str(r.get(e, '')))}</td>" for e in extra]
+        for m in metrics:
+            v = r.get(m)
+            is_best = (m in best and v is not None and np.isfinite(v) and v == best[m])
+            cls = ' class="best"' if is_best else ""
+            cells.append(f"<td{cls}>{fmt(m, v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>\n" + "\n".join(body) + "</table>"
+
+
+def _url(rel: str) -> str:
+    return html.escape(quote(rel), quote=True)
+
+
+def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], files,
+                media: dict[str, dict], charts: Sequence[str]) -> str:
+    """The report page (static HTML, no script; every link relative)."""
+    metrics = _metrics()
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>rnnoise-kit compare</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>rnnoise-kit compare</h1>",
+        f'<p class="note">{summary["files"]} file(s); rows: {html.escape(", ".join(labels))}'
+        f'; made {html.escape(summary.get("created", ""))}. Data: '
+        '<a href="metrics.csv">metrics.csv</a>, <a href="summary.json">summary.json</a>. '
+        "Higher is better in every marked column (best value in bold green); "
+        "intrusive metrics (PESQ, STOI, eSTOI, SI-SDR, segSNR) need a clean reference and "
+        "are computed at 16 kHz after aligning each output to it.</p>",
+        "<h2>Means per model</h2>",
+        _table_html([(lab, summary["models"][lab]) for lab in labels], metrics,
+                    extra=("files",)),
+    ]
+    if summary.get("failed"):
+        parts.append("<h2>Failed files</h2><ul>" + "".join(
+            f"<li>{html.escape(k)}: {html.escape(v)}</li>"
+            for k, v in summary["failed"].items()) + "</ul>")
+    parts.append("<h2>Charts</h2>")
+    for rel, alt in charts:
+        parts.append(f"<h3>{html.escape(alt.capitalize())}</h3>"
+                     f'<p><img class="chart" src="{_url(rel)}" alt="{html.escape(alt)}"></p>')
+    parts.append("<h2>Files</h2>")
+    by_file: dict[str, list[dict]] = {}
+    for r in rows:
+        by_file.setdefault(r["file"], []).append(r)
+    for it in files:
+        frows = by_file.get(it.name, [])
+        snr = "" if it.snr is None else f" &mdash; input SNR {it.snr:.1f} dB"
+        parts.append(f'<div class="file" id="{html.escape(it.key)}">'
+                     f"<h3>{html.escape(it.name)}{snr}</h3>")
+        parts.append(_table_html([(r["model"], r) for r in frows], metrics))
+        parts.append('<div class="sig">')
+        order = [lab for lab in ("noisy", "clean", *labels[1:]) if lab in media.get(it.key, {})]
+        for lab in order:
+            m = media[it.key][lab]
+            img = (f'<img src="{_url(m["spectrogram"])}" alt="mel spectrogram, '
+                   f'{html.escape(lab)}">' if "spectrogram" in m else "")
+            parts.append(f"<div><b>{html.escape(lab)}</b><br>"
+                         f'<audio controls preload="metadata" src="{_url(m["audio"])}">'
+                         "</audio></div>"
+                         f"<div>{img}</div>")
+        parts.append("</div></div>")
+    parts.append('<p class="note">Spectrograms: mel scale, 0 Hz to 20 kHz (or the Nyquist '
+                 f"frequency) bottom to top, {SPEC_RANGE_DB:.0f} dB colour range shared by the "
+                 "signals of a file.</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(out: Path, rows: Sequence[dict], summary: dict, labels: Sequence[str],
+                 files, media: dict[str, dict], failures: dict[str, str] | None = None
+                 ) -> Path:
+    """Write ``metrics.csv``, ``summary.json``, the charts and ``index.html`` into ``out``.
+
+    Returns
+    -------
+    Path
+        The ``index.html`` path.
+    """
+    out = Path(out)
+    atomic_write_text(out / "metrics.csv", metrics_csv_text(rows))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False,
+                                                       default=str) + "\n")
+    charts = []
+    chart_means(out / "charts" / "means.png", summary, labels)
+    charts.append(("charts/means.png", "means per model"))
+    if chart_per_snr(out / "charts" / "per_snr.png", rows, labels):
+        charts.append(("charts/per_snr.png", "metrics against input SNR"))
+    index = out / "index.html"
+    atomic_write_text(index, render_html(summary, rows, labels, files, media, charts))
+    return index

@@ -1,0 +1,226 @@
+"""``rnnoise-kit compare`` end to end with a stand-in denoiser (and the real one when present)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("pesq")
+pytest.importorskip("pystoi")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("matplotlib")
+
+from rnnoise_kit.errors import InputError, PartialFailure  # noqa: E402
+from rnnoise_kit.evaluation import compare as cmp  # noqa: E402
+
+COLUMNS = ["model", "file", "pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig",
+           "dnsmos_bak", "dnsmos_ovrl", "vad_mean", "x_realtime", "snr"]
+
+
+class SpectralSubtraction:
+    """Stand-in with the Denoiser interface: spectral subtraction, output delayed 480."""
+
+    def __init__(self, strength: float = 1.0, delay: int = 480):
+        self.strength, self.delay = strength, delay
+
+    def denoise(self, audio, sample_rate):
+        from scipy.signal import istft, stft
+
+        x = np.asarray(audio, dtype=np.float64)
+        _, _, z = stft(x, nperseg=1024)
+        mag = np.abs(z)
+        frame_energy = np.mean(mag**2, axis=0)
+        quiet = frame_energy <= np.quantile(frame_energy, 0.1)
+        noise = mag[:, quiet].mean(axis=1, keepdims=True)
+        gain = np.maximum(0.05, 1.0 - self.strength * noise / np.maximum(mag, 1e-12))
+        _, y = istft(z * gain, nperseg=1024)
+        y = np.concatenate([np.zeros(self.delay), y])[: x.size]
+        y = np.pad(y, (0, x.size - y.size)).astype(np.asarray(audio).dtype)
+        n_frames = x.size // 480
+        e = np.mean(x[: n_frames * 480].reshape(n_frames, 480) ** 2, axis=1)
+        vad = (e > np.median(e)).astype(np.float64)
+        return y, vad
+
+
+def standin_factory(spec: str):
+    """Module-level (picklable) factory: 'ss' and 'ss_half' stand-ins; anything else fails."""
+    if spec == "ss":
+        return SpectralSubtraction(1.0)
+    if spec == "ss_half":
+        return SpectralSubtraction(0.5, delay=0)
+    if spec == "broken":
+        raise InputError(spec, "no such model")
+    raise InputError(spec, "unknown stand-in model")
+
+
+@pytest.fixture(scope="module")
+def testset(reference, tmp_path_factory) -> Path:
+    from rnnoise_kit.audio.mix import mix
+
+    out = tmp_path_factory.mktemp("ev") / "set"
+    a = reference / "audio"
+    mix([a / "speech_a.wav"], [a / "noise_a.wav"], out, count=4, seconds=10.0,
+        snr=(0.0, 10.0), seed=3)
+    return out
+
+
+def _csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_model_specs_labels():
+    specs = cmp.model_specs(["/m/std.rnnn", "x/std.rnnn", "mine=/m/sh.rnnn", "noisy",
+                             "rnnoise-0.2", "sh", "a.rnnn"])
+    assert [s.label for s in specs] == ["std", "std_2", "mine", "noisy_2", "rnnoise-0.2",
+                                        "sh", "a"]
+    assert specs[2].spec == "/m/sh.rnnn"
+    with pytest.raises(InputError):
+        cmp.model_specs([])
+
+
+def test_compare_standin(testset, tmp_path):
+    out = tmp_path / "report"
+    res = cmp.compare(out, ["ss", "ss_half"], testset=testset, jobs=2,
+                      denoiser_factory=standin_factory)
+    for name in ("index.html", "metrics.csv", "summary.json", "charts/means.png",
+                 "charts/per_snr.png"):
+        assert (out / name).is_file(), name
+    rows = _csv(out / "metrics.csv")
+    assert set(COLUMNS) <= set(rows[0])
+    assert len(rows) == 4 * 3
+    assert [r["model"] for r in rows[:3]] == ["noisy", "ss", "ss_half"]
+    mix_snr = {r["file"]: float(r["snr_db"]) for r in _csv(testset / "mix.csv")}
+    for r in rows:
+        assert float(r["snr"]) == pytest.approx(mix_snr[r["file"]], abs=1e-3)
+        assert 1.0 <= float(r["pesq"]) <= 4.65
+        assert 0.0 <= float(r["dnsmos_ovrl"]) <= 5.0
+        if r["model"] == "noisy":
+            assert r["x_realtime"] == "" and r["vad_mean"] == ""
+            assert int(float(r["delay"])) == 0
+        else:
+            assert float(r["x_realtime"]) > 0
+    # the stand-in delays its output by 480 samples: alignment must find it
+    assert {int(float(r["delay"])) for r in rows if r["model"] == "ss"} == {480}
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["models"]) == {"noisy", "ss", "ss_half"}
+    assert summary["models"]["ss"]["pesq"] > summary["models"]["noisy"]["pesq"]
+    assert summary["files"] == 4 and res.failures == {}
+    page = (out / "index.html").read_text()
+    assert page.count("<audio") == 4 * 4  # noisy, clean and two models per file
+    assert page.count('class="best"') > 0
+    for rel in ("audio/", "spectrograms/"):
+        assert rel in page
+    assert not list(out.rglob(".*"))  # no temporary files left
+
+
+def test_compare_noisy_only_and_partial(testset, tmp_path):
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    for p in sorted((testset / "noisy").iterdir())[:2]:
+        (noisy / p.name).write_bytes(p.read_bytes())
+    (noisy / "bad.wav").write_bytes(b"not audio at all")
+    out = tmp_path / "rep"
+    with pytest.raises(PartialFailure) as info:
+        cmp.compare(out, ["ss"], noisy=noisy, jobs=1, denoiser_factory=standin_factory)
+    assert list(info.value.failures) == [str(noisy / "bad.wav")]
+    rows = _csv(out / "metrics.csv")
+    assert len(rows) == 4
+    assert all(r["pesq"] == "" and r["snr"] == "" and r["dnsmos_ovrl"] != "" for r in rows)
+    assert (out / "index.html").is_file() and not (out / "charts/per_snr.png").exists()
+
+
+def test_compare_errors(testset, tmp_path):
+    with pytest.raises(InputError, match="no such model"):
+        cmp.compare(tmp_path / "r", ["broken"], testset=testset,
+                    denoiser_factory=standin_factory)
+    with pytest.raises(InputError, match="noisy/"):
+        cmp.compare(tmp_path / "r", ["ss"], testset=tmp_path,
+                    denoiser_factory=standin_factory)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.wav").write_bytes(b"junk")
+    with pytest.raises(InputError, match="no file could be scored"):
+        cmp.compare(tmp_path / "r2", ["ss"], noisy=empty, denoiser_factory=standin_factory)
+
+
+def test_pyrnnoise_missing_is_clear():
+    try:
+        import pyrnnoise  # noqa: F401
+    except ImportError:
+        with pytest.raises(InputError, match="pyrnnoise"):
+            cmp.default_factory(cmp.PYRNNOISE_NAME)
+    else:
+        pytest.skip("pyrnnoise is installed")
+
+
+def test_pyrnnoise_row_when_installed(testset, tmp_path):
+    pytest.importorskip("pyrnnoise")
+    out = tmp_path / "rep"
+    cmp.compare(out, [cmp.PYRNNOISE_NAME], testset=testset, jobs=1)
+    rows = _csv(out / "metrics.csv")
+    assert {r["model"] for r in rows} == {"noisy", "rnnoise-0.2"}
+
+
+def _real_denoiser_available() -> bool:
+    try:
+        from rnnoise_kit.denoise import Denoiser  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _real_denoiser_available() and os.environ.get("CI") != "true",
+                    reason="rnnoise_kit.denoise not available yet")
+def test_acceptance_real_models(testset, reference, tmp_path):
+    """Issue 9 acceptance: std.rnnn and sh.rnnn both beat the noisy baseline on PESQ."""
+    from rnnoise_kit.cli import main
+
+    out = tmp_path / "report"
+    models = reference / "models"
+    code = main(["compare", "--testset", str(testset), "--model", str(models / "std.rnnn"),
+                 "--model", str(models / "sh.rnnn"), "-o", str(out), "--jobs", "2"])
+    assert code == 0
+    rows = _csv(out / "metrics.csv")
+    assert set(COLUMNS) <= set(rows[0]) and len(rows) == 12
+    assert (out / "index.html").is_file()
+    summary = json.loads((out / "summary.json").read_text())["models"]
+    for m in ("std", "sh"):
+        assert summary[m]["pesq"] > summary["noisy"]["pesq"], (m, summary)
+        assert abs(sf.info(str(next((out / "audio").glob(f"*.{m}.wav")))).duration - 10) < 1e-3
+
+
+@pytest.mark.skipif(not _real_denoiser_available() and os.environ.get("CI") != "true",
+                    reason="rnnoise_kit.denoise not available yet")
+def test_cli_exit_codes(testset, reference, tmp_path, capsys):
+    from rnnoise_kit.cli import main
+
+    std = str(reference / "models" / "std.rnnn")
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    src = sorted((testset / "noisy").iterdir())[0]
+    (noisy / src.name).write_bytes(src.read_bytes())
+    (noisy / "zz_bad.wav").write_bytes(b"RIFF....WAVEjunk")
+    out = tmp_path / "rep"
+    assert main(["compare", "--noisy", str(noisy), "--clean", str(testset / "clean"),
+                 "--model", std, "-o", str(out), "-j", "1", "--no-spectrograms"]) == 1
+    err = capsys.readouterr().err
+    assert "zz_bad.wav" in err and "1 input(s) failed" in err
+    rows = _csv(out / "metrics.csv")
+    assert [r["model"] for r in rows] == ["noisy", "std"] and rows[1]["pesq"] != ""
+    assert not (out / "spectrograms").exists()
+    # nothing usable, a missing model, bad arguments: exit 2, one line
+    assert main(["compare", "--noisy", str(tmp_path / "none"), "--model", std,
+                 "-o", str(out)]) == 2
+    assert main(["compare", "--testset", str(testset), "--model",
+                 str(tmp_path / "missing.rnnn"), "-o", str(out)]) == 2
+    assert main(["compare", "--testset", str(testset), "--clean", str(testset),
+                 "--model", std, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("rnnoise-kit: ") for line in err)
