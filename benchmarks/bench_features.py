@@ -11,7 +11,9 @@
 
 Throughput is measured in CPU time of the calling thread (``time.thread_time``): the work runs
 on one core (``NUMBA_NUM_THREADS=1``, no parallel kernels), and CPU time keeps the figure
-meaningful on a shared machine where wall time swings twofold with other load.
+meaningful on a shared machine where wall time swings twofold with other load. Thread CPU time
+includes the kernel time of the thread, i.e. the page faults of the freshly allocated output
+arrays (X and P alone are 7.7 kB a frame), which are a real part of the offline cost.
 
 Runs without the reference data. Usage: ``python benchmarks/bench_features.py [--quick]``.
 """

@@ -77,3 +77,43 @@ def test_multi_dot_and_coarse_numba_vs_python():
     K.coarse_xcorr(lp, c1)
     K.coarse_xcorr.py_func(lp, c2)
     assert np.array_equal(c1, c2)
+
+
+def test_fused_doubling_pass_sequential_sums():
+    # _dots8_yy: 8 sequential dot products fused with remove_doubling's running energy yyl
+    lp = pitch_downsample(_voiced_buf(5, 211))
+    x = lp[384:]
+    xx = f32(0)
+    for j in range(480):
+        xx = xx + x[j] * x[j]
+    yyl_ref = np.empty(385, np.float32)
+    yyl_ref[0] = yy = xx
+    for i in range(1, 385):
+        yy = (yy + lp[384 - i] * lp[384 - i]) - lp[864 - i] * lp[864 - i]
+        yyl_ref[i] = max(f32(0), yy)
+    for nl in (1, 3, 8, 11):
+        offs = np.zeros(32, np.int64)
+        offs[:nl] = 384 - np.array([100, 51, 150, 34, 200, 40, 90, 120, 30, 60, 70])[:nl]
+        out = np.full(32, np.nan, np.float32)
+        yyl = np.empty(385, np.float32)
+        K._dots8_yy(x, lp, offs, out, nl, lp, yyl, xx)
+        assert np.array_equal(yyl.view(np.uint32), yyl_ref.view(np.uint32))
+        for m in range(min(nl, 8)):
+            s = f32(0)
+            for j in range(480):
+                s = s + x[j] * lp[offs[m] + j]
+            assert out[m] == s
+        assert np.all(np.isnan(out[min(nl, 8) :]))
+
+
+def test_fine_search_xx_is_the_doubling_energy():
+    for seed, period in [(6, 140), (7, 420)]:
+        lp = pitch_downsample(_voiced_buf(seed, period))
+        coarse = np.empty(147, np.float32)
+        K.coarse_xcorr(lp, coarse)
+        lag, xx = K._pitch_search_fine(lp, coarse)
+        assert lag == K.pitch_search(lp)
+        s = f32(0)
+        for j in range(480):
+            s = s + lp[384 + j] * lp[384 + j]
+        assert xx == s

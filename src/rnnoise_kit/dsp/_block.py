@@ -2,13 +2,22 @@
 
 Both paths run this same code, so they agree bit for bit by construction; the tests also check
 it against the step-by-step composition of the smaller kernels.
+
+Numba's on-disk cache keys a function on its own source file only, so a cached
+``analyse_block`` would keep running the old code of the kernels it calls after ``_kernels.py``
+or ``_kissfft.py`` change. The kernels here are therefore closures over a hash of those files:
+numba hashes closure variables into the cache key, so any edit there recompiles them.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from numba import njit
 
+from rnnoise_kit.dsp import _kernels, _kissfft, constants, tables
 from rnnoise_kit.dsp._kernels import features_frames, pitch_frames
 from rnnoise_kit.dsp._kissfft import forward_windowed, forward_windowed_lanes
 from rnnoise_kit.dsp.tables import WINDOW
@@ -19,38 +28,59 @@ _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 _X_OFFSET = 1728 - 960 + 480
 
 
-@njit(**_JIT)
-def _spectra(xp, starts, out):
-    # identical bits either way; the lanes version pays off from a few frames on
-    if starts.shape[0] >= 4:
-        forward_windowed_lanes(xp, starts, WINDOW, out)
-    else:
-        forward_windowed(xp, starts, WINDOW, out)
+def _deps_key() -> int:
+    h = hashlib.sha256()
+    for mod in (_kernels, _kissfft, tables, constants):
+        h.update(Path(mod.__file__).read_bytes())
+    return int.from_bytes(h.digest()[:7], "little")
 
 
-@njit(**_JIT)
-def analyse_block(
-    xp, n, last_period, last_gain, training, lowpass, cmem, memid,
-    xf, pf, ex, ep, exp_, feats, silence, periods, gains, energy,
-):  # fmt: skip
-    """Analyse n frames of ``xp`` (1728 + 480 n,) = previous pitch buffer ++ new samples.
+def _build_spectra(deps: int):
+    @njit(**_JIT)
+    def _spectra(xp, starts, out):
+        # identical bits either way; the lanes version pays off from a few frames on
+        if starts.shape[0] >= 4 + 0 * deps:
+            forward_windowed_lanes(xp, starts, WINDOW, out)
+        else:
+            forward_windowed(xp, starts, WINDOW, out)
 
-    ``lowpass`` (n,) int64: bins >= lowpass[t] of X are zeroed (481 = none). Outputs are
-    written into the preallocated arrays; ``cmem`` is updated in place.
-    Returns (last_period, last_gain, memid)."""
-    last_period, last_gain = pitch_frames(xp, n, last_period, last_gain, periods, gains)
-    starts = np.empty(n, dtype=np.int64)
-    for t in range(n):
-        starts[t] = 480 * t + _X_OFFSET
-    _spectra(xp, starts, xf)
-    for t in range(n):
-        for k in range(lowpass[t], 481):
-            xf[t, 2 * k] = np.float32(0)
-            xf[t, 2 * k + 1] = np.float32(0)
-    for t in range(n):
-        starts[t] = 480 * t + _X_OFFSET - periods[t]
-    _spectra(xp, starts, pf)
-    memid = features_frames(
-        xf, pf, periods, training, cmem, memid, feats, silence, ex, ep, exp_, energy
-    )
-    return last_period, last_gain, memid
+    return _spectra
+
+
+_spectra = _build_spectra(_deps_key())
+
+
+def _build_block(deps: int):
+    # closes over ``deps`` only (an int); ``_spectra`` is a module global: a dispatcher in a
+    # closure cell would be pickled into the cache key, differently in every process
+    @njit(**_JIT)
+    def analyse_block(
+        xp, n, last_period, last_gain, training, lowpass, cmem, memid,
+        xf, pf, ex, ep, exp_, feats, silence, periods, gains, energy,
+    ):  # fmt: skip
+        """Analyse n frames of ``xp`` (1728 + 480 n,) = previous pitch buffer ++ new samples.
+
+        ``lowpass`` (n,) int64: bins >= lowpass[t] of X are zeroed (481 = none). Outputs are
+        written into the preallocated arrays; ``cmem`` is updated in place.
+        Returns (last_period, last_gain, memid)."""
+        last_period, last_gain = pitch_frames(xp, n, last_period, last_gain, periods, gains)
+        starts = np.empty(n, dtype=np.int64)
+        for t in range(n):
+            starts[t] = 480 * t + _X_OFFSET + 0 * deps
+        _spectra(xp, starts, xf)
+        for t in range(n):
+            for k in range(lowpass[t], 481):
+                xf[t, 2 * k] = np.float32(0)
+                xf[t, 2 * k + 1] = np.float32(0)
+        for t in range(n):
+            starts[t] = 480 * t + _X_OFFSET - periods[t]
+        _spectra(xp, starts, pf)
+        memid = features_frames(
+            xf, pf, periods, training, cmem, memid, feats, silence, ex, ep, exp_, energy
+        )
+        return last_period, last_gain, memid
+
+    return analyse_block
+
+
+analyse_block = _build_block(_deps_key())

@@ -25,6 +25,7 @@ _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 NBANDS = 22
 NBINS = 400  # bins covered by bands
 BAND_START = np.asarray(EDGE, dtype=np.int64)
+_PITCH_CHUNK = 32
 SECOND_CHECK = np.array([0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2], dtype=np.int64)
 
 
@@ -35,6 +36,13 @@ SECOND_CHECK = np.array([0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2], dtype=
 def biquad(x, mem, b0, b1, a0, a1):
     """Filter float32 ``x`` (n,); ``mem`` (2,) float32 is updated in place. Returns y (n,)."""
     y = np.empty(x.shape[0], dtype=np.float32)
+    biquad_into(x, mem, b0, b1, a0, a1, y)
+    return y
+
+
+@njit(**_JIT)
+def biquad_into(x, mem, b0, b1, a0, a1, y):
+    """:func:`biquad` writing into ``y`` (n,) float32 (may be a view of a larger buffer)."""
     m0 = mem[0]
     m1 = mem[1]
     fb0 = np.float64(b0)
@@ -51,7 +59,6 @@ def biquad(x, mem, b0, b1, a0, a1):
         y[i] = yi
     mem[0] = m0
     mem[1] = m1
-    return y
 
 
 # ----------------------------------------------------------------------------- bands (§3)
@@ -69,6 +76,27 @@ def band_energy_1(xf, out):
         v = re * re + im * im
         out[b] = out[b] + BIN_FRAC_LO[k] * v
         out[b + 1] = out[b + 1] + BIN_FRAC[k] * v
+    out[0] = out[0] * np.float32(2)
+    out[NBANDS - 1] = out[NBANDS - 1] * np.float32(2)
+
+
+@njit(**_JIT)
+def band_energy_reg(xf, out):
+    """:func:`band_energy_1` with the running sums in registers (band by band, as
+    :func:`band_all_1`): the same per-band order, so the same bits, without the
+    store-to-load chain through ``out``."""
+    cx = np.float32(0)
+    for b in range(NBANDS - 1):
+        nx = np.float32(0)
+        for k in range(BAND_START[b], BAND_START[b + 1]):
+            re = xf[2 * k]
+            im = xf[2 * k + 1]
+            v = re * re + im * im
+            cx = cx + BIN_FRAC_LO[k] * v
+            nx = nx + BIN_FRAC[k] * v
+        out[b] = cx
+        cx = nx
+    out[NBANDS - 1] = cx
     out[0] = out[0] * np.float32(2)
     out[NBANDS - 1] = out[NBANDS - 1] * np.float32(2)
 
@@ -93,7 +121,7 @@ def band_energy_batch(xf):
     n = xf.shape[0]
     out = np.empty((n, NBANDS), dtype=np.float32)
     for t in range(n):
-        band_energy_1(xf[t], out[t])
+        band_energy_reg(xf[t], out[t])
     return out
 
 
@@ -261,31 +289,38 @@ def find_best_pitch(xc, y, length, max_pitch):
     syy = np.float32(1)
     for j in range(length):
         syy = syy + y[j] * y[j]
+    return _best_pitch(xc, y, length, max_pitch, syy)
+
+
+@njit(**_JIT)
+def _best_pitch(xc, y, length, max_pitch, syy):
+    """:func:`find_best_pitch` after its initial sum ``syy = 1 + y[:length]·y[:length]``."""
     num0 = np.float32(-1)
     num1 = np.float32(-1)
     den0 = np.float32(0)
     den1 = np.float32(0)
     best0 = 0
     best1 = 1
+    yl = y[length : length + max_pitch]  # yl[i] = y[i + length], no wraparound check
     for i in range(max_pitch):
-        if xc[i] > np.float32(0):
-            t = xc[i] * np.float32(1e-12)
-            nn = t * t
-            if nn * den1 > num1 * syy:
-                if nn * den0 > num0 * syy:
-                    num1 = num0
-                    den1 = den0
-                    best1 = best0
-                    num0 = nn
-                    den0 = syy
-                    best0 = i
-                else:
-                    num1 = nn
-                    den1 = syy
-                    best1 = i
-        syy = syy + (y[i + length] * y[i + length] - y[i] * y[i])
-        if np.float32(1) > syy:
-            syy = np.float32(1)
+        # branch-free form of RNNoise's nested ifs (noisy xc signs mispredict): nn is
+        # computed for every lag, but only used where xc[i] > 0, as in C
+        xi = xc[i]
+        t = xi * np.float32(1e-12)
+        nn = t * t
+        c0 = (xi > np.float32(0)) & (nn * den1 > num1 * syy)
+        c1 = c0 & (nn * den0 > num0 * syy)
+        n1 = num0 if c1 else (nn if c0 else num1)
+        d1 = den0 if c1 else (syy if c0 else den1)
+        b1 = best0 if c1 else (i if c0 else best1)
+        num0 = nn if c1 else num0
+        den0 = syy if c1 else den0
+        best0 = i if c1 else best0
+        num1 = n1
+        den1 = d1
+        best1 = b1
+        syy = syy + (yl[i] * yl[i] - y[i] * y[i])
+        syy = np.float32(1) if np.float32(1) > syy else syy
     return best0, best1
 
 
@@ -302,15 +337,32 @@ def coarse_xcorr(lp, xc):
         y4[j] = lp[2 * j]
     for i in range(147):
         xc[i] = np.float32(0)
-    for j in range(240):
-        xj = x4[j]
+    # eight j per pass, written out in sequential order: one load/store of xc per 8 terms
+    for j in range(0, 240, 8):
+        x0 = x4[j]
+        x1 = x4[j + 1]
+        x2 = x4[j + 2]
+        x3 = x4[j + 3]
+        x5 = x4[j + 4]
+        x6 = x4[j + 5]
+        x7 = x4[j + 6]
+        x8 = x4[j + 7]
+        y = y4[j:]
         for i in range(147):
-            xc[i] = xc[i] + xj * y4[i + j]
+            s = (((xc[i] + x0 * y[i]) + x1 * y[i + 1]) + x2 * y[i + 2]) + x3 * y[i + 3]
+            xc[i] = (((s + x5 * y[i + 4]) + x6 * y[i + 5]) + x7 * y[i + 6]) + x8 * y[i + 7]
 
 
 @njit(**_JIT)
 def pitch_search_fine(lp, coarse):
     """§6.2 after the coarse correlation ``coarse`` (147,): returns the 48 kHz lag."""
+    return _pitch_search_fine(lp, coarse)[0]
+
+
+@njit(**_JIT)
+def _pitch_search_fine(lp, coarse):
+    """:func:`pitch_search_fine`, also returning xx = lp[384:864]·lp[384:864] (the first sum of
+    remove_doubling, computed here in a spare accumulator of the fine pass)."""
     xc = np.zeros(294, dtype=np.float32)
     for i in range(147):
         xc[i] = coarse[i]
@@ -318,18 +370,23 @@ def pitch_search_fine(lp, coarse):
     for j in range(387):
         y4[j] = lp[2 * j]
     b0, b1 = find_best_pitch(xc, y4, 240, 147)
-    # fine: only lags within 2 of 2*b0 or 2*b1, at 24 kHz
-    lags = np.empty(10, dtype=np.int64)
+    # fine: only lags within 2 of 2*b0 or 2*b1, at 24 kHz, plus offset 384 (xx)
+    lags = np.empty(16, dtype=np.int64)
     nl = 0
     for i in range(294):
         if abs(i - 2 * b0) <= 2 or abs(i - 2 * b1) <= 2:
             lags[nl] = i
             nl += 1
-    acc = np.zeros(10, dtype=np.float32)
+    lags[nl] = 384
+    nl += 1
+    for m in range(nl, 16):
+        lags[m] = 384
+    acc = np.zeros(16, dtype=np.float32)
     multi_dot(lp[384:], lp, lags, nl, 480, acc)
+    xx = acc[nl - 1]
     for i in range(294):
         xc[i] = np.float32(0)
-    for m in range(nl):
+    for m in range(nl - 1):
         s = acc[m]
         xc[lags[m]] = np.float32(-1) if np.float32(-1) > s else s
     b0, b1 = find_best_pitch(xc, lp, 480, 294)
@@ -342,7 +399,7 @@ def pitch_search_fine(lp, coarse):
             off = 1
         elif (a - c) > np.float32(0.7) * (b - c):
             off = -1
-    return 2 * b0 - off
+    return 2 * b0 - off, xx
 
 
 @njit(**_JIT)
@@ -372,6 +429,15 @@ def _dots8(x, y, offs, out, m0, nl, length):
     o5 = offs[m0 + 5] if m0 + 5 < nl else o0
     o6 = offs[m0 + 6] if m0 + 6 < nl else o0
     o7 = offs[m0 + 7] if m0 + 7 < nl else o0
+    # one slice per offset: y0[j] with j from range() needs no negative-index wraparound
+    y0 = y[o0 : o0 + length]
+    y1 = y[o1 : o1 + length]
+    y2 = y[o2 : o2 + length]
+    y3 = y[o3 : o3 + length]
+    y4 = y[o4 : o4 + length]
+    y5 = y[o5 : o5 + length]
+    y6 = y[o6 : o6 + length]
+    y7 = y[o7 : o7 + length]
     a0 = np.float32(0)
     a1 = np.float32(0)
     a2 = np.float32(0)
@@ -382,14 +448,14 @@ def _dots8(x, y, offs, out, m0, nl, length):
     a7 = np.float32(0)
     for j in range(length):
         xj = x[j]
-        a0 = a0 + xj * y[o0 + j]
-        a1 = a1 + xj * y[o1 + j]
-        a2 = a2 + xj * y[o2 + j]
-        a3 = a3 + xj * y[o3 + j]
-        a4 = a4 + xj * y[o4 + j]
-        a5 = a5 + xj * y[o5 + j]
-        a6 = a6 + xj * y[o6 + j]
-        a7 = a7 + xj * y[o7 + j]
+        a0 = a0 + xj * y0[j]
+        a1 = a1 + xj * y1[j]
+        a2 = a2 + xj * y2[j]
+        a3 = a3 + xj * y3[j]
+        a4 = a4 + xj * y4[j]
+        a5 = a5 + xj * y5[j]
+        a6 = a6 + xj * y6[j]
+        a7 = a7 + xj * y7[j]
     out[m0] = a0
     if m0 + 1 < nl:
         out[m0 + 1] = a1
@@ -414,16 +480,20 @@ def _dots4(x, y, offs, out, m0, nl, length):
     o1 = offs[m0 + 1] if m0 + 1 < nl else o0
     o2 = offs[m0 + 2] if m0 + 2 < nl else o0
     o3 = offs[m0 + 3] if m0 + 3 < nl else o0
+    y0 = y[o0 : o0 + length]
+    y1 = y[o1 : o1 + length]
+    y2 = y[o2 : o2 + length]
+    y3 = y[o3 : o3 + length]
     a0 = np.float32(0)
     a1 = np.float32(0)
     a2 = np.float32(0)
     a3 = np.float32(0)
     for j in range(length):
         xj = x[j]
-        a0 = a0 + xj * y[o0 + j]
-        a1 = a1 + xj * y[o1 + j]
-        a2 = a2 + xj * y[o2 + j]
-        a3 = a3 + xj * y[o3 + j]
+        a0 = a0 + xj * y0[j]
+        a1 = a1 + xj * y1[j]
+        a2 = a2 + xj * y2[j]
+        a3 = a3 + xj * y3[j]
     out[m0] = a0
     if m0 + 1 < nl:
         out[m0 + 1] = a1
@@ -431,6 +501,81 @@ def _dots4(x, y, offs, out, m0, nl, length):
         out[m0 + 2] = a2
     if m0 + 3 < nl:
         out[m0 + 3] = a3
+
+
+@njit(**_JIT)
+def _dots8_yy(x, y, offs, out, nl, lp, yyl, xx):
+    """:func:`_dots8` for slots 0..7, fused with remove_doubling's running energy
+    ``yyl[i]`` (i = 0..384, a sequential chain from ``xx``), which has no data dependence
+    on the dot products: the chain's latency hides under their throughput."""
+    o0 = offs[0]
+    o1 = offs[1] if 1 < nl else o0
+    o2 = offs[2] if 2 < nl else o0
+    o3 = offs[3] if 3 < nl else o0
+    o4 = offs[4] if 4 < nl else o0
+    o5 = offs[5] if 5 < nl else o0
+    o6 = offs[6] if 6 < nl else o0
+    o7 = offs[7] if 7 < nl else o0
+    y0 = y[o0 : o0 + 480]
+    y1 = y[o1 : o1 + 480]
+    y2 = y[o2 : o2 + 480]
+    y3 = y[o3 : o3 + 480]
+    y4 = y[o4 : o4 + 480]
+    y5 = y[o5 : o5 + 480]
+    y6 = y[o6 : o6 + 480]
+    y7 = y[o7 : o7 + 480]
+    # yyl[i] uses lp[384 - i] and lp[864 - i], i = j + 1
+    lo = lp[:384]
+    hi = lp[480:864]
+    a0 = np.float32(0)
+    a1 = np.float32(0)
+    a2 = np.float32(0)
+    a3 = np.float32(0)
+    a4 = np.float32(0)
+    a5 = np.float32(0)
+    a6 = np.float32(0)
+    a7 = np.float32(0)
+    yyl[0] = xx
+    yy = xx
+    for j in range(384):
+        xj = x[j]
+        a0 = a0 + xj * y0[j]
+        a1 = a1 + xj * y1[j]
+        a2 = a2 + xj * y2[j]
+        a3 = a3 + xj * y3[j]
+        a4 = a4 + xj * y4[j]
+        a5 = a5 + xj * y5[j]
+        a6 = a6 + xj * y6[j]
+        a7 = a7 + xj * y7[j]
+        u = lo[383 - j]
+        v = hi[383 - j]
+        yy = (yy + u * u) - v * v
+        yyl[j + 1] = np.float32(0) if np.float32(0) > yy else yy
+    for j in range(384, 480):
+        xj = x[j]
+        a0 = a0 + xj * y0[j]
+        a1 = a1 + xj * y1[j]
+        a2 = a2 + xj * y2[j]
+        a3 = a3 + xj * y3[j]
+        a4 = a4 + xj * y4[j]
+        a5 = a5 + xj * y5[j]
+        a6 = a6 + xj * y6[j]
+        a7 = a7 + xj * y7[j]
+    out[0] = a0
+    if 1 < nl:
+        out[1] = a1
+    if 2 < nl:
+        out[2] = a2
+    if 3 < nl:
+        out[3] = a3
+    if 4 < nl:
+        out[4] = a4
+    if 5 < nl:
+        out[5] = a5
+    if 6 < nl:
+        out[6] = a6
+    if 7 < nl:
+        out[7] = a7
 
 
 @njit(**_JIT)
@@ -458,15 +603,23 @@ def _multi_dot(lp, lags, nl, acc):
 @njit(**_JIT)
 def remove_doubling(lp, t0_in, prev_period, prev_gain):
     """§6.3 with maxperiod 768, minperiod 60, N 960. Returns (period, gain)."""
+    lags = np.zeros(1, dtype=np.int64)
+    acc = np.empty(1, dtype=np.float32)
+    _multi_dot(lp, lags, 1, acc)
+    return _remove_doubling(lp, t0_in, prev_period, prev_gain, acc[0])
+
+
+@njit(**_JIT)
+def _remove_doubling(lp, t0_in, prev_period, prev_gain, xx):
+    """:func:`remove_doubling` given xx = lp[384:864]·lp[384:864] (sequential sum)."""
     t0 = t0_in // 2
     prev = prev_period // 2
     if t0 >= 384:
         t0 = 383
     # all the lags the search may look at depend on t0 only: correlate them in one pass
     lags = np.empty(32, dtype=np.int64)
-    lags[0] = 0
-    lags[1] = t0
-    nl = 2
+    lags[0] = t0
+    nl = 1
     kmax = 1
     for k in range(2, 16):
         t1 = (2 * t0 + k) // (2 * k)
@@ -480,16 +633,35 @@ def remove_doubling(lp, t0_in, prev_period, prev_gain):
         lags[nl + 1] = t1b
         nl += 2
         kmax = k
-    acc = np.empty(32, dtype=np.float32)
-    _multi_dot(lp, lags, nl, acc)
-    xx = acc[0]
-    xy = acc[1]
+    # many second-check lags repeat others (t1b(k) = t1(k/2) for even k, t1b(3) = t0, ...):
+    # correlate each distinct lag once (the same sequential sum, so the same bits)
+    slot = np.empty(32, dtype=np.int64)
+    offs = np.empty(32, dtype=np.int64)
+    nu = 0
+    for m in range(nl):
+        u = 0
+        while u < nu and offs[u] != 384 - lags[m]:
+            u += 1
+        if u == nu:
+            offs[nu] = 384 - lags[m]
+            nu += 1
+        slot[m] = u
+    dots = np.empty(32, dtype=np.float32)
     yyl = np.empty(385, dtype=np.float32)
-    yyl[0] = xx
-    yy = xx
-    for i in range(1, 385):
-        yy = (yy + lp[384 - i] * lp[384 - i]) - lp[864 - i] * lp[864 - i]
-        yyl[i] = np.float32(0) if np.float32(0) > yy else yy
+    x = lp[384:]
+    _dots8_yy(x, lp, offs, dots, nu, lp, yyl, xx)
+    m0 = 8
+    while m0 < nu:
+        if nu - m0 > 4:
+            _dots8(x, lp, offs, dots, m0, nu, 480)
+            m0 += 8
+        else:
+            _dots4(x, lp, offs, dots, m0, nu, 480)
+            m0 += 4
+    acc = np.empty(32, dtype=np.float32)
+    for m in range(nl):
+        acc[m] = dots[slot[m]]
+    xy = acc[0]
     yy = yyl[t0]
     best_xy = xy
     best_yy = yy
@@ -497,7 +669,7 @@ def remove_doubling(lp, t0_in, prev_period, prev_gain):
     g = g0
     t = t0
     for k in range(2, kmax + 1):
-        m = 2 * (k - 1)
+        m = 2 * k - 3
         t1 = lags[m]
         t1b = lags[m + 1]
         xy1 = np.float32(0.5) * (acc[m] + acc[m + 1])
@@ -551,22 +723,27 @@ def pitch_frames(xp, n, last_period, last_gain, periods, gains):
     """Pitch of ``n`` consecutive frames. ``xp`` (1728 + 480 n,) is the previous pitch buffer
     followed by the new (high-passed) samples; frame t's buffer is ``xp[480(t+1):][:1728]``.
     Writes ``periods`` and ``gains``; returns the final (last_period, last_gain)."""
-    # independent per frame: whitening and the coarse search
-    lps = np.empty((n, 864), dtype=np.float32)
-    for t in range(n):
-        pitch_downsample(xp[480 * (t + 1) : 480 * (t + 1) + 1728], lps[t])
-    coarse = np.empty((n, 147), dtype=np.float32)
-    for t in range(n):
-        coarse_xcorr(lps[t], coarse[t])
-    # sequential through the previous period and gain
-    for t in range(n):
-        lp = lps[t]
-        idx = 768 - pitch_search_fine(lp, coarse[t])
-        period, gain = remove_doubling(lp, idx, last_period, last_gain)
-        last_period = period
-        last_gain = gain
-        periods[t] = period
-        gains[t] = gain
+    # chunks of _PITCH_CHUNK frames: the whitened buffers stay in cache, and no (n, 864)
+    # temporary is allocated (fresh pages cost about as much as the work on them)
+    lps = np.empty((_PITCH_CHUNK, 864), dtype=np.float32)
+    coarse = np.empty((_PITCH_CHUNK, 147), dtype=np.float32)
+    for c0 in range(0, n, _PITCH_CHUNK):
+        m = min(_PITCH_CHUNK, n - c0)
+        # independent per frame: whitening and the coarse search
+        for t in range(m):
+            s = 480 * (c0 + t + 1)
+            pitch_downsample(xp[s : s + 1728], lps[t])
+        for t in range(m):
+            coarse_xcorr(lps[t], coarse[t])
+        # sequential through the previous period and gain
+        for t in range(m):
+            lp = lps[t]
+            lag, xx = _pitch_search_fine(lp, coarse[t])
+            period, gain = _remove_doubling(lp, 768 - lag, last_period, last_gain, xx)
+            last_period = period
+            last_gain = gain
+            periods[c0 + t] = period
+            gains[c0 + t] = gain
     return last_period, last_gain
 
 
@@ -582,6 +759,8 @@ def features_frames(
     n = xf.shape[0]
     ly = np.empty(NBANDS, dtype=np.float32)
     tmp = np.empty(NBANDS, dtype=np.float32)
+    dist = np.zeros((8, 8), dtype=np.float32)
+    dist_ok = False
     for t in range(n):
         f = features[t]
         exr = ex[t]
@@ -632,6 +811,7 @@ def features_frames(
             f[i] = tmp[i]
         f[0] = f[0] - np.float32(12)
         f[1] = f[1] - np.float32(4)
+        row = memid
         c0 = cmem[memid]
         c1 = cmem[(memid + 7) % 8]
         c2 = cmem[(memid + 6) % 8]
@@ -644,15 +824,31 @@ def features_frames(
             f[28 + i] = (c0[i] - np.float32(2) * c1[i]) + c2[i]
         if memid == 8:
             memid = 0
+        # spectral variability: the 8x8 distances of the ring are kept across the frames of
+        # the block; a frame changes one row, so only its 2 x 7 distances are recomputed
+        # (each the same sequential sum as a full recomputation would give)
+        for i in range(8):
+            if dist_ok and i != row:
+                continue
+            for j in range(8):
+                if j != i:
+                    d = np.float32(0)
+                    for k in range(NBANDS):
+                        tt = cmem[i, k] - cmem[j, k]
+                        d = d + tt * tt
+                    dist[i, j] = d
+                    d = np.float32(0)
+                    for k in range(NBANDS):
+                        tt = cmem[j, k] - cmem[i, k]
+                        d = d + tt * tt
+                    dist[j, i] = d
+        dist_ok = True
         sv = np.float32(0)
         for i in range(8):
             md = np.float32(1e15)
             for j in range(8):
-                d = np.float32(0)
-                for k in range(NBANDS):
-                    tt = cmem[i, k] - cmem[j, k]
-                    d = d + tt * tt
                 if j != i:
+                    d = dist[i, j]
                     md = md if md < d else d
             sv = sv + md
         f[41] = np.float32(np.float64(sv / np.float32(8)) - 2.1)
@@ -696,7 +892,7 @@ def pitch_filter_batch(xf, pf, ex, ep, exp_, g):
         for k in range(481):
             o[2 * k] = x[2 * k] + rf[k] * p[2 * k]
             o[2 * k + 1] = x[2 * k + 1] + rf[k] * p[2 * k + 1]
-        band_energy_1(o, newe)
+        band_energy_reg(o, newe)
         for b in range(NBANDS):
             r[b] = np.float32(math.sqrt(np.float64(ex[t, b]) / (1e-8 + np.float64(newe[b]))))
         interp_band_gain_1(r, rf)

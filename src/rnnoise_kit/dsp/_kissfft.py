@@ -41,6 +41,7 @@ def _perm() -> np.ndarray:
 
 PERM = _perm()
 """PERM[pos] = input index stored at position pos before the butterflies."""
+PERM_U = PERM.astype(np.uint64)  # unsigned: numba indexes without a wraparound check
 SCALE = np.float32(1.0 / 960)
 
 
@@ -284,10 +285,10 @@ _LANES = 16
 
 
 @njit(**_JIT)
-def _m_radix4_m1(ar, ai, nb):
+def _m_radix4_m1(ar, ai):
     for g in range(240):
         i0 = 4 * g
-        for f in range(nb):
+        for f in range(_LANES):
             f0r = ar[i0, f]
             f0i = ai[i0, f]
             t1r = ar[i0 + 1, f]
@@ -315,7 +316,7 @@ def _m_radix4_m1(ar, ai, nb):
 
 
 @njit(**_JIT)
-def _m_radix4(ar, ai, nb, m, ngroups, mm, fs):
+def _m_radix4(ar, ai, m, ngroups, mm, fs):
     for g in range(ngroups):
         base = g * mm
         for u in range(m):
@@ -329,7 +330,7 @@ def _m_radix4(ar, ai, nb, m, ngroups, mm, fs):
             w2i = TW_I[2 * u * fs]
             w3r = TW_R[3 * u * fs]
             w3i = TW_I[3 * u * fs]
-            for f in range(nb):
+            for f in range(_LANES):
                 f0r = ar[i0, f]
                 f0i = ai[i0, f]
                 t1r = ar[i1, f] * w1r - ai[i1, f] * w1i
@@ -357,7 +358,7 @@ def _m_radix4(ar, ai, nb, m, ngroups, mm, fs):
 
 
 @njit(**_JIT)
-def _m_radix3(ar, ai, nb, m, ngroups, mm, fs):
+def _m_radix3(ar, ai, m, ngroups, mm, fs):
     e = TW_I[fs * m]
     half = np.float32(0.5)
     for g in range(ngroups):
@@ -370,7 +371,7 @@ def _m_radix3(ar, ai, nb, m, ngroups, mm, fs):
             w1i = TW_I[u * fs]
             w2r = TW_R[2 * u * fs]
             w2i = TW_I[2 * u * fs]
-            for f in range(nb):
+            for f in range(_LANES):
                 f0r = ar[i0, f]
                 f0i = ai[i0, f]
                 t1r = ar[i1, f] * w1r - ai[i1, f] * w1i
@@ -394,7 +395,7 @@ def _m_radix3(ar, ai, nb, m, ngroups, mm, fs):
 
 
 @njit(**_JIT)
-def _m_radix5(ar, ai, nb, m, fs):
+def _m_radix5(ar, ai, m, fs):
     yar = TW_R[fs * m]
     yai = TW_I[fs * m]
     ybr = TW_R[2 * fs * m]
@@ -413,7 +414,7 @@ def _m_radix5(ar, ai, nb, m, fs):
         w3i = TW_I[3 * u * fs]
         w4r = TW_R[4 * u * fs]
         w4i = TW_I[4 * u * fs]
-        for f in range(nb):
+        for f in range(_LANES):
             f0r = ar[i0, f]
             f0i = ai[i0, f]
             t1r = ar[i1, f] * w1r - ai[i1, f] * w1i
@@ -453,26 +454,142 @@ def _m_radix5(ar, ai, nb, m, fs):
 
 
 @njit(**_JIT)
+def _lanes_fft(ar, ai):
+    """The butterflies of :func:`fft960` on (960, 16) lanes already permuted and scaled."""
+    _m_radix4_m1(ar, ai)
+    _m_radix4(ar, ai, 4, 60, 16, 60)
+    _m_radix4(ar, ai, 16, 15, 64, 15)
+    _m_radix3(ar, ai, 64, 5, 192, 5)
+    _m_radix5(ar, ai, 192, 1)
+
+
+@njit(**_JIT)
+def _lanes_out(ar, ai, out, t0, nb):
+    # bins 0..480 of lanes 0..nb-1 into out[t0 + f] (re/im pairs); lanes inner, so the
+    # reads of ar/ai are contiguous
+    o = out[t0 : t0 + nb]
+    for k in range(481):
+        for f in range(nb):
+            o[f, 2 * k] = ar[k, f]
+            o[f, 2 * k + 1] = ai[k, f]
+
+
+@njit(**_JIT)
+def _lanes_in(wf, ar, ai):
+    # (16, 960) frames (already windowed and scaled) -> permuted (960, 16) lanes
+    for pos in range(N):
+        src = PERM_U[pos]
+        for f in range(_LANES):
+            ar[pos, f] = wf[f, src]
+            ai[pos, f] = np.float32(0) * SCALE
+
+
+@njit(**_JIT)
 def forward_windowed_lanes(buf, starts, window, out):
-    """Same result as :func:`forward_windowed`, computed 16 frames at a time as SIMD lanes."""
+    """Same result as :func:`forward_windowed`, computed 16 frames at a time as SIMD lanes
+    (all 16 lanes always run, so the lane loops have a constant trip count; unused lanes
+    hold zeros). Each input sample is ``(buf * window) * SCALE`` as in :func:`fft960`."""
     n = starts.shape[0]
     ar = np.empty((N, _LANES), dtype=np.float32)
     ai = np.empty((N, _LANES), dtype=np.float32)
+    wf = np.zeros((_LANES, N), dtype=np.float32)
     for t0 in range(0, n, _LANES):
         nb = min(_LANES, n - t0)
-        for pos in range(N):
-            src = PERM[pos]
-            w = window[src]
-            for f in range(nb):
-                ar[pos, f] = (buf[starts[t0 + f] + src] * w) * SCALE
-                ai[pos, f] = np.float32(0) * SCALE
-        _m_radix4_m1(ar, ai, nb)
-        _m_radix4(ar, ai, nb, 4, 60, 16, 60)
-        _m_radix4(ar, ai, nb, 16, 15, 64, 15)
-        _m_radix3(ar, ai, nb, 64, 5, 192, 5)
-        _m_radix5(ar, ai, nb, 192, 1)
         for f in range(nb):
-            o = out[t0 + f]
-            for k in range(481):
-                o[2 * k] = ar[k, f]
-                o[2 * k + 1] = ai[k, f]
+            s = starts[t0 + f]
+            seg = buf[s : s + N]
+            w = wf[f]
+            for i in range(N):
+                w[i] = (seg[i] * window[i]) * SCALE
+        for f in range(nb, _LANES):
+            for i in range(N):
+                wf[f, i] = np.float32(0)
+        _lanes_in(wf, ar, ai)
+        _lanes_fft(ar, ai)
+        _lanes_out(ar, ai, out, t0, nb)
+
+
+@njit(**_JIT)
+def forward_batch_lanes(x, out):
+    """Same result as :func:`forward_batch` (x (n, 960) windowed frames), 16 frames per pass."""
+    n = x.shape[0]
+    ar = np.empty((N, _LANES), dtype=np.float32)
+    ai = np.empty((N, _LANES), dtype=np.float32)
+    wf = np.zeros((_LANES, N), dtype=np.float32)
+    for t0 in range(0, n, _LANES):
+        nb = min(_LANES, n - t0)
+        for f in range(nb):
+            xr = x[t0 + f]
+            w = wf[f]
+            for i in range(N):
+                w[i] = xr[i] * SCALE
+        for f in range(nb, _LANES):
+            for i in range(N):
+                wf[f, i] = np.float32(0)
+        _lanes_in(wf, ar, ai)
+        _lanes_fft(ar, ai)
+        _lanes_out(ar, ai, out, t0, nb)
+
+
+@njit(**_JIT)
+def _inverse_lanes_core(xf, t0, nb, ar, ai):
+    # the Hermitian extension of frames t0..t0+nb-1, permuted and scaled as fft960 does
+    for pos in range(N):
+        src = PERM[pos]
+        if src < 481:
+            for f in range(nb):
+                ar[pos, f] = xf[t0 + f, 2 * src] * SCALE
+                ai[pos, f] = xf[t0 + f, 2 * src + 1] * SCALE
+        else:
+            for f in range(nb):
+                ar[pos, f] = xf[t0 + f, 2 * (N - src)] * SCALE
+                ai[pos, f] = -xf[t0 + f, 2 * (N - src) + 1] * SCALE
+        for f in range(nb, _LANES):
+            ar[pos, f] = np.float32(0)
+            ai[pos, f] = np.float32(0)
+    _lanes_fft(ar, ai)
+
+
+@njit(**_JIT)
+def inverse_batch_lanes(xf, out):
+    """Same result as :func:`inverse_batch`, 16 frames per pass."""
+    n = xf.shape[0]
+    ar = np.empty((N, _LANES), dtype=np.float32)
+    ai = np.empty((N, _LANES), dtype=np.float32)
+    big = np.float32(960)
+    for t0 in range(0, n, _LANES):
+        nb = min(_LANES, n - t0)
+        _inverse_lanes_core(xf, t0, nb, ar, ai)
+        o = out[t0 : t0 + nb]
+        for f in range(nb):
+            o[f, 0] = big * ar[0, f]
+        for i in range(1, N):
+            for f in range(nb):
+                o[f, i] = big * ar[N - i, f]
+
+
+@njit(**_JIT)
+def synthesize_lanes(xf, window, mem, out):
+    """Inverse transform, window and overlap-add of n frames (§2.4) into ``out`` (480 n,);
+    ``mem`` (480,) is updated in place. Same bits as ``inverse_batch`` * window + overlap."""
+    n = xf.shape[0]
+    ar = np.empty((N, _LANES), dtype=np.float32)
+    ai = np.empty((N, _LANES), dtype=np.float32)
+    big = np.float32(960)
+    ys = np.empty((_LANES, N), dtype=np.float32)
+    for t0 in range(0, n, _LANES):
+        nb = min(_LANES, n - t0)
+        _inverse_lanes_core(xf, t0, nb, ar, ai)
+        for f in range(nb):
+            ys[f, 0] = (big * ar[0, f]) * window[0]
+        for i in range(1, N):
+            w = window[i]
+            for f in range(nb):
+                ys[f, i] = (big * ar[N - i, f]) * w
+        for f in range(nb):
+            y = ys[f]
+            base = 480 * (t0 + f)
+            for i in range(480):
+                out[base + i] = y[i] + mem[i]
+            for i in range(480):
+                mem[i] = y[480 + i]

@@ -180,7 +180,9 @@ def _as_frames(x: np.ndarray) -> tuple[np.ndarray, int]:
 def _spectra(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """(n, 481) complex64 spectra of the windowed ``buf[starts[t] : starts[t] + 960]``."""
     out = np.empty((starts.shape[0], 2 * FREQ_SIZE), dtype=np.float32)
-    KF.forward_windowed(buf, starts.astype(np.int64), WINDOW, out)
+    # same bits either way; 16 frames per SIMD pass from a few frames on
+    fwd = KF.forward_windowed_lanes if starts.shape[0] >= 4 else KF.forward_windowed
+    fwd(buf, starts.astype(np.int64), WINDOW, out)
     return out.view(np.complex64)
 
 
@@ -232,11 +234,13 @@ def analyse(
     st = AnalysisState() if state is None else state
     x, n = _as_frames(x)
     lp = _lowpass_array(lowpass, n)
+    # xp = previous pitch buffer ++ (high-passed) new samples, filtered in place
+    xp = np.empty(PITCH_BUF_SIZE + x.shape[0], dtype=np.float32)
+    xp[:PITCH_BUF_SIZE] = st.pitch_buf
     if highpass:
-        y = K.biquad(x, st.hp_mem, B_HP[0], B_HP[1], A_HP[0], A_HP[1])
+        K.biquad_into(x, st.hp_mem, B_HP[0], B_HP[1], A_HP[0], A_HP[1], xp[PITCH_BUF_SIZE:])
     else:
-        y = x
-    xp = np.concatenate([st.pitch_buf, y])
+        xp[PITCH_BUF_SIZE:] = x
     lpa = np.full(n, FREQ_SIZE, dtype=np.int64) if lp is None else np.minimum(lp, FREQ_SIZE)
     xf = np.empty((n, 2 * FREQ_SIZE), dtype=np.float32)
     pf = np.empty((n, 2 * FREQ_SIZE), dtype=np.float32)
