@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnoise_kit.dsp import _kernels as K
 from rnnoise_kit.dsp import _kissfft as KF
 from rnnoise_kit.dsp.constants import FRAME_SIZE, WINDOW_SIZE
 from rnnoise_kit.dsp.tables import HALF_WINDOW, WINDOW
@@ -121,6 +122,13 @@ def synthesize(
     # one fused kernel (inverse KISS FFT 16 frames per SIMD pass, window, overlap-add):
     # the same bits as inverse_transform(X) * WINDOW followed by K.overlap_add
     xf = np.ascontiguousarray(X).view(np.float32)
+    if X.shape[0] < 4:
+        # a 16-lane SIMD pass costs as much as 16 frames: streaming's single frames take
+        # the scalar transform (same bits)
+        y = np.empty((X.shape[0], WINDOW_SIZE), dtype=np.float32)
+        KF.inverse_batch(xf, y)
+        y *= WINDOW
+        return K.overlap_add(y, mem), mem
     out = np.empty(FRAME_SIZE * X.shape[0], dtype=np.float32)
     KF.synthesize_lanes(xf, WINDOW, mem, out)
     return out, mem
