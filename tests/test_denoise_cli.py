@@ -78,13 +78,18 @@ def test_bad_input_one_line_exit_2_no_output(tmp_path, model_file, case):
     assert list(tmp_path.glob(".out.wav*")) == []
 
 
-def test_no_model_says_how_to_get_one(tmp_path, monkeypatch):
+def test_no_model_uses_the_bundled_one(tmp_path):
+    src, out = tmp_path / "in.wav", tmp_path / "o.wav"
+    sf.write(src, noisy_signal(0.2, 48000), 48000)
+    r = run_cli("denoise", str(src), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert sf.info(out).frames == sf.info(src).frames
+
+
+def test_without_a_bundled_model_says_how_to_get_one(tmp_path, monkeypatch):
+    from rnnoise_kit.errors import InputError
     from rnnoise_kit.model import registry
 
-    src = tmp_path / "in.wav"
-    sf.write(src, noisy_signal(0.2, 48000), 48000)
-    if registry.has_bundled_model():
-        pytest.skip("this build bundles a default model")
-    r = run_cli("denoise", str(src), "-o", str(tmp_path / "o.wav"))
-    assert r.returncode == 2
-    assert "rnnoise-kit model get" in r.stderr
+    monkeypatch.setattr(registry, "_bundled_path", lambda: tmp_path / "none.rnnn")
+    with pytest.raises(InputError, match="rnnoise-kit model get std"):
+        registry.default_model_path()

@@ -143,14 +143,15 @@ def resolve_model(model: RNNoiseModel | str | os.PathLike | None) -> RNNoiseMode
 
     Files: ``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``/``.h5``, training checkpoints. Names
     (``std``, ``sh``, ...) are looked up in the download cache (``rnnoise-kit model get``).
-    ``None`` means the bundled default model.
+    ``None`` (or the name ``bundled``) means the bundled default model.
     """
     from rnnoise_kit.model import load_model
     from rnnoise_kit.model.registry import cached_path, default_model_path, is_registry_name
 
     if isinstance(model, RNNoiseModel):
         return model
-    if model is None:
+    if model is None or (os.fspath(model) in ("bundled", "default")
+                         and not Path(os.fspath(model)).exists()):
         return load_model(default_model_path())
     text = os.fspath(model)
     if not Path(text).exists() and is_registry_name(text):
