@@ -9,6 +9,9 @@ median of ``--epochs`` epochs. Prints one JSON line::
     {"cpu_s_per_epoch": ..., "peak_rss_mb": ...[, "cuda_s_per_epoch": ...]}
 
 Usage: ``python benchmarks/bench_train.py [--device cpu|cuda] [--frames 500000]``.
+``--matrix FILE`` (``.h5``/``.f32``) reads the batches out of core from that file, as
+:func:`rnnoise_kit.training.trainer.train` does (:class:`~rnnoise_kit.training.data.SequenceData`),
+instead of an in-memory synthetic matrix.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 import numpy as np
 import torch
 
+from rnnoise_kit.training.data import SequenceData
 from rnnoise_kit.training.gru import keep_freed_memory
 from rnnoise_kit.training.loss import rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
@@ -70,7 +74,7 @@ def _step(model, opt, x, y, v) -> float:
 
 
 def time_epochs(
-    seqs: np.ndarray, device: torch.device, batch: int, epochs: int, seed: int = 0
+    seqs: np.ndarray | SequenceData, device: torch.device, batch: int, epochs: int, seed: int = 0
 ) -> tuple[float, list[float]]:
     """Train ``epochs`` epochs after one warm-up batch; return (median seconds, losses)."""
     torch.manual_seed(seed)
@@ -78,22 +82,25 @@ def time_epochs(
     opt = _make_optimizer(model, device)
     rng = np.random.default_rng(seed)
 
+    read = seqs.read if isinstance(seqs, SequenceData) else (lambda idx: seqs[np.sort(idx)])
+    n = seqs.n_train if isinstance(seqs, SequenceData) else len(seqs)
+
     def batch_tensors(idx: np.ndarray):
-        b = torch.from_numpy(seqs[np.sort(idx)]).to(device, non_blocking=True)
+        b = torch.from_numpy(read(idx)).to(device, non_blocking=True)
         return b[..., :42], b[..., 42:64], b[..., 86:87]
 
-    _step(model, opt, *batch_tensors(np.arange(min(batch, len(seqs)))))  # warm-up
+    _step(model, opt, *batch_tensors(np.arange(min(batch, n))))  # warm-up
     _sync(device)
     times, losses = [], []
     for _ in range(epochs):
-        perm = rng.permutation(len(seqs))
+        perm = rng.permutation(n)
         t0 = time.perf_counter()
         total = 0.0
-        for i in range(0, len(seqs), batch):
+        for i in range(0, n, batch):
             total += _step(model, opt, *batch_tensors(perm[i : i + batch]))
         _sync(device)
         times.append(time.perf_counter() - t0)
-        losses.append(total / -(-len(seqs) // batch))
+        losses.append(total / -(-n // batch))
     return statistics.median(times), losses
 
 
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--frames", type=int, default=500_000)
+    ap.add_argument("--matrix", help="read batches from this .h5/.f32 matrix (out of core)")
     ap.add_argument("--window", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=3)
@@ -116,10 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         keep_freed_memory()
 
     torch.set_num_threads(args.threads)
-    data = synthetic_matrix(args.frames)
-    nseq = args.frames // args.window
-    seqs = np.ascontiguousarray(data[: nseq * args.window].reshape(nseq, args.window, 87))
-    del data
+    if args.matrix:
+        seqs = SequenceData(args.matrix, args.window)
+    else:
+        data = synthetic_matrix(args.frames)
+        nseq = args.frames // args.window
+        seqs = np.ascontiguousarray(data[: nseq * args.window].reshape(nseq, args.window, 87))
+        del data
 
     result: dict[str, float] = {}
     cpu_s, cpu_losses = time_epochs(seqs, torch.device("cpu"), args.batch, args.epochs)

@@ -601,7 +601,7 @@ def _pipeline_config(args, **defaults):
     overrides = {k: getattr(args, k, None) for k in
                  ("speech", "noise", "frames", "epochs", "device", "seed", "jobs")}
     if getattr(args, "config", None):
-        return PipelineConfig.from_toml(args.config, **defaults, **overrides)
+        return PipelineConfig.from_toml(args.config, defaults=defaults, **overrides)
     merged = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
     return PipelineConfig(**merged)
 
@@ -630,6 +630,8 @@ def _add_demo(sub) -> None:
         ),
     )
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR")
+    p.add_argument("--config", metavar="run.toml",
+                   help="pipeline settings overriding the demo's small-scale defaults")
     p.add_argument("--speech-seconds", type=float, default=150.0, help="speech to synthesise")
     p.add_argument("--noise-seconds", type=float, default=150.0, help="noise to generate")
     p.add_argument("--frames", type=int, help="training-matrix rows (default 150000)")
@@ -663,7 +665,7 @@ def _add_train(sub) -> None:
         description=(
             "Train an RNNoise v0.1 model on a (rows, 87) training matrix (.h5 or .f32, read out "
             "of core) with the recipe of training/rnn_train.py: batches of 32 sequences of 2000 "
-            "frames, 120 epochs, Adam lr 1e-3, weights clipped to +-0.499, the last 10%% of the "
+            "frames, 120 epochs, Adam lr 1e-3, weights clipped to +-0.499, the last 10% of the "
             "sequences for validation. Writes RUN_DIR/checkpoint.npz every epoch, metrics.csv, "
             "and at the end model.rnnn, rnn_data.c/.h and model.pt. Needs PyTorch "
             "(pip install 'rnnoise-kit[train]'). See docs/training.md."
@@ -707,7 +709,7 @@ def _run_train(args) -> int:
     from rnnoise_kit.training.trainer import TrainConfig, train
 
     acts = args.activations
-    if acts is None and args.init is not None and not args.resume:
+    if acts is None and args.init is not None:
         from rnnoise_kit.model import load_model
 
         m = load_model(args.init)
@@ -773,6 +775,8 @@ _SECTIONS: list[Callable] = [
     _add_compare,
     _add_train,
     _add_export,
+    _add_pipeline,
+    _add_demo,
 ]
 
 

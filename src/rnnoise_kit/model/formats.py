@@ -743,7 +743,10 @@ _EXT = {
 
 
 def detect_format(path: PathLike, sniff: bool = True) -> str:
-    """``"rnnn"``, ``"c"`` or ``"keras"`` from the extension, else from the first bytes."""
+    """``"rnnn"``, ``"c"``, ``"keras"`` or ``"checkpoint"`` (a training ``checkpoint.npz`` or its
+    run folder) from the extension, else from the first bytes."""
+    if (Path(path) / "checkpoint.npz").is_file() or Path(path).suffix.lower() == ".npz":
+        return "checkpoint"
     ext = Path(path).suffix.lower()
     if ext in _EXT:
         return _EXT[ext]
@@ -751,11 +754,15 @@ def detect_format(path: PathLike, sniff: bool = True) -> str:
         head = _read_bytes(path)[:4096]
         if head.startswith(b"\x89HDF"):
             return "keras"
+        if head.startswith(b"PK\x03\x04"):
+            return "checkpoint"
         if head.lstrip().startswith(b"rnnoise-nu"):
             return "rnnn"
         if b"rnn_weight" in head or b"RNNModel" in head or b"#include" in head:
             return "c"
-    raise _fail(path, "unknown model format (expected .rnnn, .c, or Keras .hdf5/.h5)")
+    raise _fail(
+        path, "unknown model format (expected .rnnn, .c, Keras .hdf5/.h5 or a checkpoint .npz)"
+    )
 
 
 def load_model(path: PathLike, activations: Mapping | Sequence | None = None) -> RNNoiseModel:
@@ -778,6 +785,12 @@ def load_model(path: PathLike, activations: Mapping | Sequence | None = None) ->
     fmt = detect_format(path)
     if fmt == "keras":
         return read_keras(path, activations)
+    if fmt == "checkpoint":
+        from rnnoise_kit.model.checkpoint import load_checkpoint
+
+        if activations is not None:
+            raise _fail(path, "activations can only be given for Keras files")
+        return load_checkpoint(path)
     if activations is not None:
         raise _fail(path, "activations can only be given for Keras files")
     return read_rnnn(path) if fmt == "rnnn" else read_c(path)

@@ -17,6 +17,7 @@ _FORMAT_NAMES = {
     "rnnn": "rnnoise-nu model file version 1 (text)",
     "c": "RNNoise v0.1 rnn_data.c source",
     "keras": "Keras 2 HDF5 (v0.1 rnn_train.py model)",
+    "checkpoint": "rnnoise-kit training checkpoint (.npz, float32 weights, quantised on load)",
 }
 
 COMPATIBILITY = (
@@ -37,6 +38,10 @@ def model_info(path: str | os.PathLike, model: RNNoiseModel | None = None) -> di
     fmt = detect_format(path)
     if model is None:
         model = load_model(path)
+    if fmt == "checkpoint":  # a run folder stands for its checkpoint.npz
+        from rnnoise_kit.model.checkpoint import checkpoint_file
+
+        path = checkpoint_file(path)
     layers = []
     all_w = []
     for name, lay in model.layers():

@@ -1,0 +1,156 @@
+"""Benchmark ``rnnoise-kit features`` (default mode): frames/s with 1 and 2 jobs, peak RSS.
+
+Makes its own audio (60 s of synthetic voiced speech with pauses, 60 s of coloured noise, as
+48 kHz s16 ``.raw`` files in a temporary folder), then runs, each in a fresh process:
+
+* ``--jobs 1`` over ``--frames1`` rows (default 1,000,000);
+* ``--jobs 2`` over ``--frames2`` rows (default 2,000,000), whose peak resident memory is
+  reported: sampled every 50 ms over the parent and its workers, as the sum of their PSS
+  (proportional set size: pages shared between the forked processes, the libraries and the
+  compiled kernels, counted once). The sum of plain RSS, which counts those shared pages in
+  every process, and the jobs-1 run's RSS go to stderr.
+
+Prints ONE JSON line: ``{"jobs1_frames_per_s": ..., "jobs2_frames_per_s": ...,
+"peak_rss_mb": ...}``. Usage: ``python benchmarks/bench_generate.py [--frames1 N]
+[--frames2 N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+
+def _make_audio(folder: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(123)
+    n = 60 * 48000
+    t = np.arange(n) / 48000
+    f0 = 110 + 60 * np.sin(2 * np.pi * 0.4 * t) + 20 * np.sin(2 * np.pi * 2.1 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 48000
+    voiced = sum(np.sin(k * phase) / k ** 1.2 for k in range(1, 25))
+    env = np.clip(np.sin(2 * np.pi * 0.9 * t) + 0.3, 0, None) * (
+        0.4 + 0.6 * np.abs(np.sin(2 * np.pi * 4 * t))
+    )
+    speech = 5000 * voiced * env + 20 * rng.standard_normal(n)
+    w = rng.standard_normal(n)
+    brown = np.cumsum(w)
+    brown -= np.convolve(brown, np.ones(2000) / 2000, mode="same")
+    noise = 1500 * w + 40 * brown
+    sp, no = folder / "speech.raw", folder / "noise.raw"
+    for path, x in ((sp, speech), (no, noise)):
+        np.clip(np.rint(x), -32768, 32767).astype("<i2").tofile(path)
+    return sp, no
+
+
+def _proc_kb(pid: int, field: str, name: str) -> int:
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [pid] + [int(c) for c in f.read().split()]
+    except OSError:
+        return [pid]
+
+
+class _MemorySampler(threading.Thread):
+    """Peak memory of this process and its workers, sampled every 50 ms: the sum of PSS
+    (shared pages counted once) and the sum of RSS (shared pages counted in every process)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_pss = self.peak_rss = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self._stop_event.is_set():
+            pids = _tree(me)
+            pss = sum(_proc_kb(p, "Pss:", "smaps_rollup") for p in pids)
+            rss = sum(_proc_kb(p, "VmRSS:", "status") for p in pids)
+            self.peak_pss, self.peak_rss = max(self.peak_pss, pss), max(self.peak_rss, rss)
+            self._stop_event.wait(0.05)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def _child(speech: str, noise: str, frames: int, jobs: int, out: str) -> None:
+    os.environ["RNNOISE_KIT_NO_PROGRESS"] = "1"
+    from rnnoise_kit.training.generator import generate
+
+    def cpu() -> float:
+        a = resource.getrusage(resource.RUSAGE_SELF)
+        b = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    sampler = _MemorySampler()
+    sampler.start()
+    c0 = cpu()
+    res = generate(speech, noise, frames, out, seed=1, jobs=jobs, progress=False, hashes=False)
+    cpu_s = cpu() - c0
+    sampler.stop()
+    # (not ru_maxrss: Linux carries it over exec from the process that started us)
+    print(json.dumps({"fps": frames / res.seconds, "pss_kb": sampler.peak_pss,
+                      "rss_sum_kb": sampler.peak_rss,
+                      "fps_per_cpu_s": frames / max(cpu_s, 1e-9)}))
+
+
+def _run(speech: Path, noise: Path, frames: int, jobs: int, out: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(speech), str(noise), str(frames), str(jobs),
+           str(out)]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out.unlink(missing_ok=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames1", type=int, default=1_000_000)
+    ap.add_argument("--frames2", type=int, default=2_000_000)
+    ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        sp, no, frames, jobs, out = args.child
+        _child(sp, no, int(frames), int(jobs), out)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench_generate_") as tmp:
+        tmp = Path(tmp)
+        sp, no = _make_audio(tmp)
+        # warm numba's on-disk cache so neither timed run pays for compilation
+        _run(sp, no, 3000, 1, tmp / "warm.f32")
+        r1 = _run(sp, no, args.frames1, 1, tmp / "j1.f32")
+        r2 = _run(sp, no, args.frames2, 2, tmp / "j2.f32")
+    print(json.dumps({
+        "jobs1_frames_per_s": round(r1["fps"]),
+        "jobs2_frames_per_s": round(r2["fps"]),
+        "peak_rss_mb": round(r2["pss_kb"] / 1024, 1),
+    }))
+    print(f"(jobs 2 run: peak memory {r2['pss_kb'] / 1024:.0f} MB counting shared pages once "
+          f"(PSS), {r2['rss_sum_kb'] / 1024:.0f} MB summing each process's RSS; jobs 1 run: "
+          f"{r1['rss_sum_kb'] / 1024:.0f} MB RSS; frames per CPU-second, which the load "
+          f"of other processes affects less: jobs 1 {r1['fps_per_cpu_s']:.0f}, jobs 2 "
+          f"{r2['fps_per_cpu_s']:.0f}; load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""``rnnoise-kit pipeline``: every stage of a training run, chained in one run directory.
+
+Stages, each one function of the public API:
+
+1. ``split``    hold out whole speech and noise files for the test set (seeded);
+2. ``prepare``  the training files -> ``speech.raw`` / ``noise.raw`` (48 kHz s16 mono);
+3. ``testset``  ``mix`` the held-out files into a noisy/clean test set;
+4. ``features`` the 87-column training matrix (``features.h5``);
+5. ``train``    the PyTorch model (resumable: checkpoints in ``train/``);
+6. ``export``   ``model.rnnn`` and ``rnn_data.c/.h``;
+7. ``compare``  the HTML report comparing the new model with the bundled and ``std`` models.
+
+``RUN_DIR/run.json`` records, for each stage, a key (the sha256 of its parameters and of its
+inputs' content hashes), its outputs with their sha256, versions and timings, and the final
+metrics. A stage whose key is unchanged and whose outputs are intact is skipped, so running
+the same command again after a kill resumes where it stopped (training from its last
+checkpoint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rnnoise_kit import __version__
+from rnnoise_kit.errors import InputError
+from rnnoise_kit.fileio import atomic_write_text, sha256_file
+
+RUN_FILE = "run.json"
+
+DEMO_DEFAULTS = {
+    # small enough for `rnnoise-kit demo` to finish in minutes on two cores
+    "frames": 150_000,
+    "epochs": 15,
+    "batch_size": 16,
+    "window": 500,
+    "test_count": 6,
+    "test_seconds": 6.0,
+    "holdout": 0.12,
+}
+"""Settings of ``rnnoise-kit demo`` (overridable on its command line)."""
+
+
+@dataclass
+class PipelineConfig:
+    """Parameters of a pipeline run (also readable from a TOML file, same names)."""
+
+    speech: list[str] = field(default_factory=list)
+    noise: list[str] = field(default_factory=list)
+    frames: int = 500_000
+    epochs: int = 120
+    batch_size: int = 32
+    window: int = 2000
+    lr: float = 1e-3
+    activations: str = "tanh,relu,tanh"
+    device: str = "auto"
+    seed: int = 0
+    jobs: int = 2
+    holdout: float = 0.1
+    test_count: int = 8
+    test_seconds: float = 8.0
+    test_snr: str = "0:15"
+    compare_with: list[str] = field(default_factory=lambda: ["bundled", "std"])
+    init: str | None = None
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike, defaults: dict | None = None,
+                  **overrides) -> PipelineConfig:
+        """Read a TOML file (keys as the attributes above).
+
+        Precedence: ``overrides`` (command-line options that were given) over the file over
+        ``defaults`` over the attribute defaults.
+        """
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise InputError(path, "no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(path, f"not valid TOML ({exc})") from None
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise InputError(path, f"unknown setting {sorted(unknown)[0]!r}")
+        data = {**(defaults or {}), **data}
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def tree_fingerprint(paths: list[str]) -> str:
+    """A hash of the audio files under ``paths`` (relative path, size, mtime).
+
+    Source folders can hold hundreds of hours; hashing their bytes on every run would cost
+    minutes, so sources are fingerprinted by metadata. Files the pipeline writes are
+    hashed by content.
+    """
+    from rnnoise_kit.audio.scan import iter_source_files
+
+    h = hashlib.sha256()
+    for src in paths:
+        for f in iter_source_files(src):
+            st = f.stat()
+            h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _key(stage: str, params: dict, inputs: dict[str, str]) -> str:
+    blob = json.dumps({"stage": stage, "params": params, "inputs": inputs}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+
+    out = {"rnnoise-kit": __version__, "python": platform.python_version(),
+           "numpy": numpy.__version__}
+    try:
+        import torch
+
+        out["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return out
+
+
+# --------------------------------------------------------------------------- run record
+
+
+class RunRecord:
+    """``RUN_DIR/run.json``: stages done, their keys, outputs and timings."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.path = run_dir / RUN_FILE
+        self.data: dict = {"stages": {}}
+        if self.path.is_file():
+            try:
+                self.data = json.loads(self.path.read_text())
+            except json.JSONDecodeError:
+                self.data = {"stages": {}}  # a damaged record only costs a recomputation
+
+    def save(self) -> None:
+        self.data["versions"] = _versions()
+        atomic_write_text(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+
+    def done(self, stage: str, key: str) -> bool:
+        rec = self.data["stages"].get(stage)
+        if not rec or rec.get("key") != key:
+            return False
+        for rel, digest in rec.get("outputs", {}).items():
+            p = self.run_dir / rel
+            if not p.exists() or (p.is_file() and sha256_file(p) != digest):
+                return False
+        return True
+
+    def record(self, stage: str, key: str, outputs: list[Path], seconds: float,
+               params: dict, info: dict | None = None) -> None:
+        self.data["stages"][stage] = {
+            "key": key,
+            "params": params,
+            "outputs": {str(p.relative_to(self.run_dir)): sha256_file(p)
+                        for p in outputs if p.is_file()},
+            "seconds": round(seconds, 2),
+            **({"info": info} if info else {}),
+        }
+        self.save()
+
+    def output_hash(self, stage: str, rel: str) -> str:
+        return self.data["stages"][stage]["outputs"][rel]
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class PipelineResult:
+    """Where the pipeline left its products."""
+
+    run_dir: Path
+    model: Path
+    report: Path | None
+    metrics: dict
+    skipped_stages: list[str]
+
+
+def _say(msg: str) -> None:
+    print(f"[pipeline] {msg}", file=sys.stderr, flush=True)
+
+
+def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
+                 log: Callable[[str], None] = _say) -> PipelineResult:
+    """Run (or resume) every stage in ``run_dir``; see the module docstring.
+
+    Raises
+    ------
+    InputError
+        No speech or noise given, unusable sources, or a stage's own input errors.
+    """
+    if not config.speech or not config.noise:
+        raise InputError(None, "the pipeline needs --speech and --noise sources")
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    rec = RunRecord(run)
+    rec.data["config"] = asdict(config)
+    skipped: list[str] = []
+
+    def stage(name: str, params: dict, inputs: dict[str, str], outputs: list[Path],
+              body: Callable[[], dict | None]) -> None:
+        key = _key(name, params, inputs)
+        if rec.done(name, key) and all(p.exists() for p in outputs):
+            log(f"{name}: up to date, skipped")
+            skipped.append(name)
+            return
+        log(f"{name}: running")
+        t0 = time.perf_counter()
+        info = body()
+        rec.record(name, key, outputs, time.perf_counter() - t0, params, info)
+        log(f"{name}: done in {time.perf_counter() - t0:.1f} s")
+
+    # 1. split
+    split_file = run / "split.json"
+    src_hash = {"speech": tree_fingerprint(config.speech), "noise": tree_fingerprint(config.noise)}
+    split_params = {"holdout": config.holdout, "seed": config.seed,
+                    "speech": config.speech, "noise": config.noise}
+    stage("split", split_params, src_hash, [split_file],
+          lambda: _split(config, split_file))
+    split = json.loads(split_file.read_text())
+    split_hash = {"split": rec.output_hash("split", "split.json")}
+
+    # 2. prepare
+    speech_raw, noise_raw = run / "speech.raw", run / "noise.raw"
+
+    def do_prepare() -> dict:
+        from rnnoise_kit.audio.prepare import prepare
+
+        info = {}
+        for role, out in (("speech", speech_raw), ("noise", noise_raw)):
+            r = prepare(split["train"][role], out, manifest=run / f"{role}.json",
+                        jobs=config.jobs)
+            info[role] = {"files": len(r.files), "seconds": round(r.duration, 2),
+                          "skipped": [str(s.path) for s in r.skipped]}
+        return info
+
+    stage("prepare", {}, split_hash, [speech_raw, noise_raw], do_prepare)
+
+    # 3. test set from the held-out files
+    testset = run / "testset"
+
+    def do_testset() -> dict:
+        from rnnoise_kit.audio.mix import mix
+
+        if testset.exists():
+            shutil.rmtree(testset)
+        r = mix(split["test"]["speech"], split["test"]["noise"], testset,
+                count=config.test_count, seconds=config.test_seconds, snr=config.test_snr,
+                seed=config.seed)
+        return {"files": len(r.items)}
+
+    stage("testset", {"count": config.test_count, "seconds": config.test_seconds,
+                      "snr": config.test_snr, "seed": config.seed},
+          split_hash, [testset / "mix.csv"], do_testset)
+
+    # 4. features
+    matrix = run / "features.h5"
+    raw_hash = {"speech": rec.output_hash("prepare", "speech.raw"),
+                "noise": rec.output_hash("prepare", "noise.raw")}
+
+    def do_features() -> dict:
+        from rnnoise_kit.training.generator import generate
+
+        r = generate(speech_raw, noise_raw, config.frames, matrix, seed=config.seed,
+                     jobs=config.jobs)
+        return {"rows": r.rows}
+
+    stage("features", {"frames": config.frames, "seed": config.seed}, raw_hash, [matrix],
+          do_features)
+
+    # 5. train (resumable inside its own folder)
+    train_dir = run / "train"
+    train_params = {k: getattr(config, k) for k in
+                    ("epochs", "batch_size", "window", "lr", "activations", "seed", "init")}
+    model_path = train_dir / "model.rnnn"
+
+    def do_train() -> dict:
+        from rnnoise_kit.training.trainer import CheckpointMismatch, TrainConfig, train
+
+        cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                          window=config.window, lr=config.lr,
+                          activations=tuple(config.activations.split(",")), seed=config.seed)
+        try:
+            # continues a killed run from its last checkpoint (fresh when there is none)
+            r = train(matrix, train_dir, config=cfg, resume=True, init=config.init,
+                      device=config.device)
+        except CheckpointMismatch:
+            log("train: the checkpoint there is from other data or settings; starting over")
+            shutil.rmtree(train_dir)
+            r = train(matrix, train_dir, config=cfg, resume=False, init=config.init,
+                      device=config.device)
+        return {"epochs": r.epochs, "loss": r.loss, "val_loss": r.val_loss}
+
+    stage("train", train_params, {"features": rec.output_hash("features", "features.h5")},
+          [model_path], do_train)
+
+    # 6. export
+    export_dir = run / "model"
+    exported = [export_dir / "model.rnnn", export_dir / "rnn_data.c", export_dir / "rnn_data.h"]
+
+    def do_export() -> None:
+        from rnnoise_kit.model import load_model, save_model
+
+        m = load_model(model_path)
+        save_model(m, exported[0])
+        save_model(m, exported[1])
+
+    stage("export", {}, {"model": rec.output_hash("train", "train/model.rnnn")}, exported,
+          do_export)
+
+    # 7. compare
+    report = run / "report"
+    models = [f"new={exported[0]}"] + _comparison_models(config.compare_with, log)
+
+    def do_compare() -> dict:
+        from rnnoise_kit.evaluation.compare import compare
+
+        if report.exists():
+            shutil.rmtree(report)
+        r = compare(testset=testset, models=models, output=report, jobs=config.jobs)
+        return {"summary": r.summary}
+
+    stage("compare", {"models": models},
+          {"model": rec.output_hash("export", "model/model.rnnn"),
+           "testset": rec.output_hash("testset", "testset/mix.csv")},
+          [report / "index.html", report / "summary.json"], do_compare)
+
+    metrics = json.loads((report / "summary.json").read_text())
+    rec.data["metrics"] = metrics
+    rec.save()
+    return PipelineResult(run, exported[0], report / "index.html", metrics, skipped)
+
+
+def _comparison_models(names: list[str], log: Callable[[str], None]) -> list[str]:
+    from rnnoise_kit.model.registry import (
+        cached_path,
+        default_model_path,
+        has_bundled_model,
+        is_cached,
+    )
+
+    out = []
+    for name in names:
+        if name == "bundled":
+            if has_bundled_model():
+                out.append(f"bundled={default_model_path()}")
+            else:
+                log("compare: no bundled model in this build, not compared")
+        elif is_cached(name):
+            out.append(f"{name}={cached_path(name)}")
+        else:
+            log(f"compare: {name} is not in the model cache (`rnnoise-kit model get {name}`), "
+                "not compared")
+    return out
+
+
+def _split(config: PipelineConfig, out: Path) -> dict:
+    """Hold out whole files (seeded) for the test set: at least one of each kind."""
+    import numpy as np
+
+    from rnnoise_kit.audio.scan import scan_audio
+
+    rng = np.random.default_rng(config.seed)
+    result: dict = {"train": {}, "test": {}, "skipped": []}
+    for role, sources in (("speech", config.speech), ("noise", config.noise)):
+        files, skipped = scan_audio(sources)
+        result["skipped"] += [[str(s.path), s.reason] for s in skipped]
+        if len(files) < 2:
+            raise InputError(sources[0], f"the pipeline needs at least 2 {role} files "
+                                         f"(one is held out for testing), found {len(files)}")
+        n_test = min(len(files) - 1, max(1, round(config.holdout * len(files))))
+        test_idx = set(rng.choice(len(files), n_test, replace=False).tolist())
+        result["test"][role] = [str(f) for i, f in enumerate(files) if i in test_idx]
+        result["train"][role] = [str(f) for i, f in enumerate(files) if i not in test_idx]
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    return {role: {"train": len(result["train"][role]), "test": len(result["test"][role])}
+            for role in ("speech", "noise")}

@@ -1,0 +1,502 @@
+"""The training-matrix generator: RNNoise v0.1's ``denoise_training`` (spec section 12).
+
+Each row of the matrix is 87 float32: the 42 features of a noisy frame (0-41), the 22 target
+band gains (42-63, -1 = ignore), the 22 noise band log-energies ``log10(0.01 + En)`` (64-85)
+and the VAD target (86). See ``docs/training-matrix.md``.
+
+Algorithm
+---------
+Speech ``x`` and noise ``n`` are read frame by frame (480 samples, rewinding at end of file,
+a partial last frame discarded), scaled by random gains, high-passed, coloured by random
+second-order filters and summed; the noisy sum goes through the full feature analysis, the
+clean speech and the noise through ``frame_analysis`` only (three analysis states). Every
+2822 rows the gains, the random filters and the low-pass are drawn again. Between two draws
+every parameter is constant, so the generator works on whole **segments** of up to 2822 rows:
+one read, one filter run and one batched call of the DSP per state and segment.
+
+Two modes
+---------
+``compat``
+    glibc ``rand()`` with seed 1 drives every draw exactly as C; the noise starts after 150
+    frames, the speech at 0, the first 2821 rows use unit gains, identity filters and no
+    low-pass. One process. Reproduces ``denoise_training speech.raw noise.raw N``.
+default
+    The run is cut into shards of :data:`SHARD_ROWS` rows (a multiple of 2822). Shard ``i``
+    has its own NumPy generator ``SeedSequence(seed, spawn_key=(i,))``, its own random start
+    offsets into speech and noise and fresh analysis states, and draws new parameters for
+    each of its segments (the first included). The output depends on ``seed`` only, not on
+    ``jobs``: shards are spread over processes and written in order.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from rnnoise_kit.dsp.constants import EDGE, NB_BANDS, NB_FEATURES
+from rnnoise_kit.errors import InputError
+from rnnoise_kit.training import _analysis
+from rnnoise_kit.training.glibc_rand import GlibcRand
+from rnnoise_kit.training.sources import Source, open_source
+
+f32 = np.float32
+
+FRAME = 480
+ROW = NB_FEATURES + 2 * NB_BANDS + 1  # 87
+GAIN_PERIOD = 2822
+"""Rows between two random draws (``gain_change_count > 2821``)."""
+NOISE_SKIP_FRAMES = 150
+SHARD_ROWS = GAIN_PERIOD * 8
+"""Rows per shard in default mode (22,576): fixed, so the output does not depend on --jobs."""
+BLOCK_FRAMES = 1024
+"""Frames per DSP call (memory bound; results do not depend on it)."""
+
+B_HP = np.array([-2.0, 1.0], dtype=np.float32)
+A_HP = np.array([-1.99599, 0.99600], dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+@dataclass
+class SegmentParams:
+    """What stays constant between two draws."""
+
+    speech_gain: np.float32 = f32(1)
+    noise_gain: np.float32 = f32(1)
+    a_noise: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    b_noise: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    a_sig: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    b_sig: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    lowpass: int = 481
+    band_lp: int = NB_BANDS
+
+
+def draw_params(rand: Callable[[], int], band_lp_prev: int) -> SegmentParams:
+    """One draw of ``denoise_training``, in C's exact order, from a ``rand()``-like source.
+
+    ``rand`` returns integers in [0, 2**31 - 1]. ``band_lp`` keeps its previous value when
+    the low-pass is at or above bin 400 (spec section 16.6).
+    """
+    speech_gain = f32(math.pow(10.0, (-40 + rand() % 60) / 20.0))
+    noise_gain = f32(math.pow(10.0, (-30 + rand() % 50) / 20.0))
+    if rand() % 10 == 0:
+        noise_gain = f32(0)
+    noise_gain = f32(noise_gain * speech_gain)
+    if rand() % 10 == 0:
+        speech_gain = f32(0)
+
+    def uni() -> np.float32:
+        return f32(rand() / 2147483647.0 - 0.5)
+
+    def resp() -> tuple[np.ndarray, np.ndarray]:
+        v = [f32(0.75 * float(uni())) for _ in range(4)]
+        return np.array(v[:2], np.float32), np.array(v[2:], np.float32)
+
+    a_noise, b_noise = resp()
+    a_sig, b_sig = resp()
+    lowpass = int(481 * 3000.0 / 24000.0 * math.pow(50.0, rand() / 2147483647.0))
+    band_lp = band_lp_prev
+    for b in range(NB_BANDS):
+        if EDGE[b] > lowpass:
+            band_lp = b
+            break
+    return SegmentParams(speech_gain, noise_gain, a_noise, b_noise, a_sig, b_sig, lowpass,
+                         band_lp)
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@njit(cache=True, nogil=True)
+def _frame_energy(s):
+    """Sequential float32 sum of squares of each int16 frame (the VAD energy)."""
+    n = s.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    for t in range(n):
+        e = np.float32(0)
+        for i in range(s.shape[1]):
+            v = np.float32(s[t, i])
+            e = e + v * v
+        out[t] = e
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bq(x, m0, m1, b0, b1, a0, a1):
+    """One biquad step (spec section 5): returns (y, m0, m1); state float32, update double."""
+    y = x + m0
+    fx = np.float64(x)
+    fy = np.float64(y)
+    return (y, np.float32(np.float64(m1) + (b0 * fx - a0 * fy)),
+            np.float32(b1 * fx - a1 * fy))
+
+
+@njit(cache=True, nogil=True)
+def _scale_filter(s, gain, mem_hp, mem_r, b_r, a_r, out, s2, gain2, mem_hp2, mem_r2, b_r2,
+                  a_r2, out2):
+    """Two independent streams at once (speech and noise, for instruction-level parallelism):
+    ``out = biquad(biquad(gain*s, hp), random)``, float32 states updated in place.
+    ``s`` (n, 480) int16, or zero rows for silence (then the input is 0).
+
+    Note: numba's ``float()`` of a float32 stays float32; ``np.float64()`` promotes.
+    """
+    d = np.float64
+    hb0, hb1, ha0, ha1 = d(B_HP[0]), d(B_HP[1]), d(A_HP[0]), d(A_HP[1])
+    rb0, rb1, ra0, ra1 = d(b_r[0]), d(b_r[1]), d(a_r[0]), d(a_r[1])
+    qb0, qb1, qa0, qa1 = d(b_r2[0]), d(b_r2[1]), d(a_r2[0]), d(a_r2[1])
+    h0, h1, r0, r1 = mem_hp[0], mem_hp[1], mem_r[0], mem_r[1]
+    g0, g1, q0, q1 = mem_hp2[0], mem_hp2[1], mem_r2[0], mem_r2[1]
+    silent = s.shape[0] == 0
+    silent2 = s2.shape[0] == 0
+    zero = np.float32(0)
+    for t in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            x = zero if silent else gain * np.float32(s[t, i])
+            x2 = zero if silent2 else gain2 * np.float32(s2[t, i])
+            y, h0, h1 = _bq(x, h0, h1, hb0, hb1, ha0, ha1)
+            y2, g0, g1 = _bq(x2, g0, g1, hb0, hb1, ha0, ha1)
+            z, r0, r1 = _bq(y, r0, r1, rb0, rb1, ra0, ra1)
+            z2, q0, q1 = _bq(y2, q0, q1, qb0, qb1, qa0, qa1)
+            out[t, i] = z
+            out2[t, i] = z2
+    mem_hp[0], mem_hp[1], mem_r[0], mem_r[1] = h0, h1, r0, r1
+    mem_hp2[0], mem_hp2[1], mem_r2[0], mem_r2[1] = g0, g1, q0, q1
+
+
+@njit(cache=True, nogil=True)
+def _vad(energy, cnt, out):
+    """VAD target of each frame from the raw speech energy; returns the new counter."""
+    for t in range(energy.shape[0]):
+        e = energy[t]
+        if e > np.float32(1e9):
+            cnt = 0
+        elif e > np.float32(1e8):
+            cnt -= 5
+        elif e > np.float32(1e7):
+            cnt += 1
+        else:
+            cnt += 2
+        if cnt < 0:
+            cnt = 0
+        if cnt > 15:
+            cnt = 15
+        if cnt >= 10:
+            out[t] = np.float32(0)
+        elif cnt > 0:
+            out[t] = np.float32(0.5)
+        else:
+            out[t] = np.float32(1)
+    return cnt
+
+
+@njit(cache=True, nogil=True)
+def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
+    """Assemble the rows (spec section 12, steps 8-9): features, target gains with the -1
+    rules, ``log10(0.01 + En)`` and the VAD target. Double where C promotes."""
+    d = np.float64
+    for t in range(rows.shape[0]):
+        r = rows[t]
+        for i in range(NB_FEATURES):
+            r[i] = features[t, i]
+        ignore_all = silence[t] or (no_noise and vad[t] == np.float32(0))
+        for b in range(NB_BANDS):
+            fy = d(ey[t, b])
+            fx = d(ex[t, b])
+            g = np.float32(math.sqrt((fy + 1e-3) / (fx + 1e-3)))
+            if g > np.float32(1):
+                g = np.float32(1)
+            if ignore_all or b > band_lp or (fy < 0.05 and fx < 0.05):
+                g = np.float32(-1)
+            r[NB_FEATURES + b] = g
+            r[NB_FEATURES + NB_BANDS + b] = np.float32(math.log10(0.01 + d(en[t, b])))
+        r[ROW - 1] = vad[t]
+
+
+# ----------------------------------------------------------------------------- one stream
+
+
+def _read_frames(src: Source, pos: int, n: int) -> tuple[np.ndarray, int]:
+    """``n`` frames from ``pos`` with C's rewind rule: a frame that would not fit entirely
+    before the end makes the reader start again at 0 (the partial frame is discarded)."""
+    out = np.empty((n, FRAME), dtype=np.int16)
+    done = 0
+    length = src.length
+    while done < n:
+        if length - pos < FRAME:
+            pos = 0
+        m = min(n - done, (length - pos) // FRAME)
+        out[done : done + m] = src.read(pos, m * FRAME).reshape(m, FRAME)
+        done += m
+        pos += m * FRAME
+    return out, pos
+
+
+class Stream:
+    """The state of one ``denoise_training`` run (one shard in default mode)."""
+
+    def __init__(self, speech: Source, noise: Source, speech_pos: int, noise_pos: int):
+        self.speech, self.noise = speech, noise
+        self.speech_pos, self.noise_pos = speech_pos, noise_pos
+        self.mem_hp_x = np.zeros(2, np.float32)
+        self.mem_resp_x = np.zeros(2, np.float32)
+        self.mem_hp_n = np.zeros(2, np.float32)
+        self.mem_resp_n = np.zeros(2, np.float32)
+        self.vad_cnt = 0
+        self.st = _analysis.SpectralState()
+        self.noise_state = _analysis.SpectralState()
+        self.noisy = _analysis.FeatureState()
+        self._buf: np.ndarray | None = None  # reused work arrays (fresh pages cost faults)
+
+    def segment(self, p: SegmentParams, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``n`` rows (n, 87) float32 with constant parameters ``p`` (into ``out`` if given).
+
+        Worked in sub-blocks of at most :data:`BLOCK_FRAMES` frames to bound memory; every
+        state carries over, so the rows do not depend on the sub-block size.
+        """
+        rows = np.empty((n, ROW), np.float32) if out is None else out
+        for a in range(0, n, BLOCK_FRAMES):
+            b = min(n, a + BLOCK_FRAMES)
+            self._block(p, b - a, rows[a:b])
+        return rows
+
+    def _block(self, p: SegmentParams, n: int, rows: np.ndarray) -> None:
+        if self._buf is None or self._buf.shape[1] < n:
+            self._buf = np.empty((3, max(n, BLOCK_FRAMES), FRAME), np.float32)
+        x, noise, xn = self._buf[0, :n], self._buf[1, :n], self._buf[2, :n]
+        if p.speech_gain != 0:
+            s, self.speech_pos = _read_frames(self.speech, self.speech_pos, n)
+            energy = _frame_energy(s)
+        else:
+            s = np.empty((0, FRAME), np.int16)
+            energy = np.zeros(n, np.float32)
+        if p.noise_gain != 0:
+            s2, self.noise_pos = _read_frames(self.noise, self.noise_pos, n)
+        else:
+            s2 = np.empty((0, FRAME), np.int16)
+        _scale_filter(s, f32(p.speech_gain), self.mem_hp_x, self.mem_resp_x, p.b_sig,
+                      p.a_sig, x, s2, f32(p.noise_gain), self.mem_hp_n, self.mem_resp_n,
+                      p.b_noise, p.a_noise, noise)
+        vad = np.empty(n, np.float32)
+        self.vad_cnt = int(_vad(energy, self.vad_cnt, vad))
+        lowpass = p.lowpass
+        ey = self.st.band_energy(x, lowpass)
+        en = self.noise_state.band_energy(noise, lowpass)
+        np.add(x, noise, out=xn)
+        features, ex, silence = self.noisy.features(xn, lowpass)
+
+        _rows(features, ey, ex, en, silence, vad, p.band_lp, p.noise_gain == 0, rows)
+
+
+# ----------------------------------------------------------------------------- plans
+
+
+def compat_blocks(speech: Source, noise: Source, frames: int) -> Iterator[np.ndarray]:
+    """Rows of ``denoise_training speech noise frames``, one block per segment."""
+    rng = GlibcRand(1)
+    stream = Stream(speech, noise, 0, min(NOISE_SKIP_FRAMES * FRAME, noise.length))
+    p = SegmentParams()
+    done = 0
+    seg = GAIN_PERIOD - 1  # the first draw happens at row 2821
+    while done < frames:
+        n = min(seg, frames - done)
+        yield stream.segment(p, n)
+        done += n
+        if done < frames:
+            p = draw_params(rng.rand, p.band_lp)
+            seg = GAIN_PERIOD
+
+
+def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source) -> np.ndarray:
+    """Rows of default-mode shard ``index`` (``rows`` <= SHARD_ROWS), from ``seed`` alone."""
+    ss = np.random.SeedSequence(int(seed), spawn_key=(int(index),))
+    rng = np.random.Generator(np.random.PCG64(ss))
+
+    def rand() -> int:
+        return int(rng.integers(0, 2147483648))
+
+    stream = Stream(speech, noise, int(rng.integers(0, speech.length)),
+                    int(rng.integers(0, noise.length)))
+    out = np.empty((rows, ROW), np.float32)
+    band_lp = NB_BANDS
+    done = 0
+    while done < rows:
+        p = draw_params(rand, band_lp)
+        band_lp = p.band_lp
+        n = min(GAIN_PERIOD, rows - done)
+        stream.segment(p, n, out[done : done + n])
+        done += n
+    return out
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(seed: int, speech: Source, noise: Source) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    _WORKER.update(seed=seed, speech=speech, noise=noise)
+
+
+def _worker_shard(task: tuple[int, int]) -> np.ndarray | tuple[str | None, str]:
+    index, rows = task
+    w = _WORKER
+    try:
+        return shard_rows(w["seed"], index, rows, w["speech"], w["noise"])
+    except InputError as exc:  # its constructor does not survive pickling: send the parts
+        return (exc.path, exc.problem)
+
+
+def default_blocks(
+    speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1
+) -> Iterator[np.ndarray]:
+    """Rows of the default mode, one block per shard, in order."""
+    tasks = [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
+             for i in range((frames + SHARD_ROWS - 1) // SHARD_ROWS)]
+    jobs = max(1, min(int(jobs), len(tasks)))
+    if jobs == 1:
+        for i, rows in tasks:
+            yield shard_rows(seed, i, rows, speech, noise)
+        return
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = mp.get_context(method)
+    if method == "fork":
+        # load the compiled kernels once here: the forked workers share those pages
+        Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
+    speech.close()  # forked workers must not share open file handles (and their offsets)
+    noise.close()
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(seed, speech, noise))
+    try:
+        for block in pool.imap(_worker_shard, tasks, chunksize=1):
+            if isinstance(block, tuple):
+                raise InputError(*block)
+            yield block
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+# ----------------------------------------------------------------------------- front end
+
+
+@dataclass
+class GenerateResult:
+    """What :func:`generate` wrote."""
+
+    output: Path
+    rows: int
+    seconds: float
+    skipped: list[tuple[str, str]]
+    attrs: dict
+
+
+def generate(
+    speech: str | os.PathLike,
+    noise: str | os.PathLike,
+    frames: int,
+    output: str | os.PathLike,
+    *,
+    compat: bool = False,
+    seed: int = 0,
+    jobs: int = 1,
+    progress: bool = True,
+    hashes: bool = True,
+) -> GenerateResult:
+    """Write a training matrix of ``frames`` rows x 87 to ``output`` (``.f32`` or ``.h5``).
+
+    Parameters
+    ----------
+    speech, noise : path-like
+        A ``.raw`` file (48 kHz s16 mono), an audio file or a folder of audio files.
+    frames : int
+        Number of rows.
+    output : path-like
+        ``.f32`` (raw rows, as ``denoise_training``'s stdout) or ``.h5`` (dataset ``/data``).
+        Written to a temporary file renamed at the end; nothing is left on failure.
+    compat : bool
+        Reproduce C's ``denoise_training`` (glibc ``rand()``, one process); ``seed`` and
+        ``jobs`` are then ignored.
+    seed : int
+        Default mode: the seed of every random choice.
+    jobs : int
+        Default mode: worker processes. The output does not depend on it.
+    progress : bool
+        Show a progress bar on a terminal.
+    hashes : bool
+        Record the inputs' sha256 in the ``.h5`` attributes.
+
+    Returns
+    -------
+    GenerateResult
+
+    Raises
+    ------
+    InputError
+        Bad sources (missing, unreadable, empty, shorter than a frame, all-silent speech),
+        a bad ``frames`` or output suffix.
+    """
+    from rnnoise_kit.progress import progress_bar
+    from rnnoise_kit.training.matrix import MatrixWriter
+
+    frames = int(frames)
+    if frames <= 0:
+        raise InputError(None, f"--frames must be a positive number of rows, not {frames}")
+    if jobs < 1:
+        raise InputError(None, f"--jobs must be at least 1, not {jobs}")
+    if seed < 0:
+        raise InputError(None, f"--seed must be a non-negative integer, not {seed}")
+    out = Path(output)
+    MatrixWriter.check_suffix(out)
+    sp = open_source(speech, "speech")
+    no = open_source(noise, "noise")
+    target = out.resolve()
+    if any(Path(e.path).resolve() == target for src in (sp, no) for e in src.entries):
+        raise InputError(out, "the output would overwrite one of the inputs")
+    if not sp.any_nonzero():
+        raise InputError(speech, "speech source is all digital silence")
+    attrs = {
+        "generator": "rnnoise-kit features (RNNoise v0.1 denoise_training)",
+        "mode": "compat" if compat else "default",
+        "seed": "glibc rand() seed 1" if compat else int(seed),
+        "rows": frames,
+        "columns": ROW,
+        "gain_period": GAIN_PERIOD,
+        "shard_rows": 0 if compat else SHARD_ROWS,
+        "noise_skip_frames": NOISE_SKIP_FRAMES if compat else 0,
+        "layout": "0-41 features, 42-63 gains (-1 ignore), 64-85 log10(0.01+En), 86 vad",
+    }
+    if out.suffix.lower() in (".h5", ".hdf5"):
+        for role, src in (("speech", sp), ("noise", no)):
+            for k, v in src.describe(hashes=hashes).items():
+                attrs[f"{role}_{k}"] = v
+    skipped = [(p, r) for p, r in sp.skipped + no.skipped]
+    t0 = time.perf_counter()
+    blocks = compat_blocks(sp, no, frames) if compat else default_blocks(sp, no, frames,
+                                                                          seed, jobs)
+    written = 0
+    with MatrixWriter(out, frames, attrs) as w, progress_bar(frames, "features") as bar:
+        try:
+            for block in blocks:
+                w.write(block)
+                written += block.shape[0]
+                if progress:
+                    bar.advance(block.shape[0])
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+    if written != frames:  # pragma: no cover - a bug
+        raise RuntimeError(f"wrote {written} rows instead of {frames}")
+    return GenerateResult(out, frames, time.perf_counter() - t0, skipped, attrs)

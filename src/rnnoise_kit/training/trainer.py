@@ -1,0 +1,620 @@
+"""Train an RNNoise v0.1 model with the recipe of ``training/rnn_train.py`` (spec section 13).
+
+>>> from rnnoise_kit.training.trainer import TrainConfig, train
+>>> res = train("training.h5", "run", config=TrainConfig(epochs=3))   # doctest: +SKIP
+>>> res.model_path                                                     # doctest: +SKIP
+PosixPath('run/model.rnnn')
+
+Defaults reproduce ``rnn_train.py``: gain loss ``mycost`` and VAD loss ``my_crossentropy``
+weighted 10 and 0.5, the "swapped" BCE of Keras >= 2.0.7, Adam (lr 1e-3, eps 1e-7), every weight
+and bias clipped to +-0.499 after each step, L2 1e-6 on the GRU kernels and recurrent kernels,
+batches of 32 sequences of 2000 frames, 120 epochs, the last 10 % of the sequences held out.
+Every item is a :class:`TrainConfig` field and is recorded in the checkpoint.
+
+Files in the run folder:
+
+``checkpoint.npz`` / ``checkpoint.json``
+    After every epoch (atomic): float32 weights + a self-describing JSON header, readable
+    without torch (:mod:`rnnoise_kit.model.checkpoint`); accepted wherever a model file is.
+``train_state.pt``
+    After every epoch (atomic): weights, Adam state, torch RNG state and history; used only by
+    ``resume=True``.
+``metrics.csv``
+    One row per trained epoch (rewritten from the history each epoch, so a resumed run never
+    repeats or drops a row).
+``model.rnnn``, ``rnn_data.c``, ``rnn_data.h``, ``model.pt``
+    At the end: the quantised model for librnnoise / FFmpeg ``arnndn``, the C source, and the
+    torch ``state_dict`` with the JSON header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnoise_kit.errors import InputError
+from rnnoise_kit.fileio import atomic_path, atomic_write_text, sha256_file
+from rnnoise_kit.model.checkpoint import (
+    CHECKPOINT_NAME,
+    CheckpointMismatch,
+    read_checkpoint,
+    write_checkpoint,
+)
+from rnnoise_kit.model.core import GRU_LAYERS, LAYER_NAMES, RNNoiseModel
+from rnnoise_kit.training import gru
+from rnnoise_kit.training.data import SequenceData
+from rnnoise_kit.training.loss import rnnoise_loss
+from rnnoise_kit.training.network import RNNoiseNet
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "CheckpointMismatch",
+    "TrainConfig",
+    "TrainResult",
+    "load_torch_model",
+    "net_from_model",
+    "train",
+]
+
+STATE_NAME = "train_state.pt"
+METRIC_COLUMNS = (
+    "epoch",
+    "loss",
+    "val_loss",
+    "gain_loss",
+    "vad_loss",
+    "val_gain_loss",
+    "val_vad_loss",
+    "seconds",
+)
+_ACT_NAMES = ("tanh", "sigmoid", "relu")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe (defaults: ``rnn_train.py``).
+
+    Attributes
+    ----------
+    epochs : int
+        Total epochs of the run (120).
+    batch_size : int
+        Sequences per batch (32).
+    window : int
+        Frames per sequence (2000).
+    lr, eps : float
+        Adam learning rate (1e-3) and epsilon (1e-7, Keras).
+    clip : float
+        Every weight and bias clipped to ``[-clip, clip]`` after each step (0.499).
+    l2 : float
+        L2 factor on the GRU kernels and recurrent kernels (1e-6).
+    gain_weight, vad_weight : float
+        Loss weights (10, 0.5).
+    bce : {"swapped", "textbook"}
+        Binary cross-entropy flavour (see :mod:`rnnoise_kit.training.loss`).
+    activations : tuple of 3 str
+        ``(vad_gru, noise_gru, denoise_gru)`` activations; ``("relu", "relu", "relu")`` is the
+        configuration of the released default model.
+    val_split : float
+        Share of the sequences held out at the end (0.1).
+    seed : int
+        Seed of the initial weights and of the per-epoch shuffles.
+    """
+
+    epochs: int = 120
+    batch_size: int = 32
+    window: int = 2000
+    lr: float = 1e-3
+    eps: float = 1e-7
+    clip: float = 0.499
+    l2: float = 1e-6
+    gain_weight: float = 10.0
+    vad_weight: float = 0.5
+    bce: str = "swapped"
+    activations: tuple[str, str, str] = ("tanh", "relu", "tanh")
+    val_split: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "activations", tuple(self.activations))
+        problems = []
+        if self.epochs < 0:
+            problems.append(f"epochs must be >= 0 (got {self.epochs})")
+        if self.batch_size < 1:
+            problems.append(f"batch size must be >= 1 (got {self.batch_size})")
+        if self.window < 1:
+            problems.append(f"window must be >= 1 (got {self.window})")
+        if not (self.lr > 0 and self.eps > 0):
+            problems.append("lr and eps must be > 0")
+        if not 0 < self.clip <= 0.5:
+            problems.append(f"clip must be in (0, 0.5] so that weights fit int8 (got {self.clip})")
+        if self.bce not in ("swapped", "textbook"):
+            problems.append(f"bce must be 'swapped' or 'textbook' (got {self.bce!r})")
+        if len(self.activations) != 3 or any(a not in _ACT_NAMES for a in self.activations):
+            problems.append(f"activations must be 3 of {', '.join(_ACT_NAMES)} "
+                            f"(got {','.join(map(str, self.activations))})")
+        if not 0 <= self.val_split < 1:
+            problems.append(f"val_split must be in [0, 1) (got {self.val_split})")
+        if problems:
+            raise InputError(None, "; ".join(problems))
+
+    def recipe(self) -> dict:
+        """Every field but ``epochs`` (what a resumed run must share), JSON-ready."""
+        d = asdict(self)
+        d.pop("epochs")
+        d["activations"] = list(self.activations)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Inverse of :func:`dataclasses.asdict` (unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: (tuple(v) if k == "activations" else v)
+                      for k, v in d.items() if k in names})
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    Attributes
+    ----------
+    epochs : int
+        Epochs trained in total (over all resumes).
+    loss, val_loss : float
+        Training and validation loss of the last epoch (NaN if none / no validation set).
+    model_path : pathlib.Path
+        ``RUN_DIR/model.rnnn``.
+    checkpoint_path : pathlib.Path
+        ``RUN_DIR/checkpoint.npz``.
+    run_dir : pathlib.Path
+    history : list of dict
+        One :data:`METRIC_COLUMNS` row per epoch.
+    """
+
+    epochs: int
+    loss: float
+    val_loss: float
+    model_path: Path
+    checkpoint_path: Path
+    run_dir: Path
+    history: list[dict] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _versions() -> dict:
+    from rnnoise_kit import __version__
+
+    return {
+        "rnnoise_kit": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _layer_activations(acts: tuple[str, str, str]) -> dict[str, str]:
+    return {
+        "input_dense": "tanh",
+        "vad_gru": acts[0],
+        "noise_gru": acts[1],
+        "denoise_gru": acts[2],
+        "denoise_output": "sigmoid",
+        "vad_output": "sigmoid",
+    }
+
+
+def _topology(net: RNNoiseNet) -> dict:
+    return {i.name: {"kind": i.kind, "inputs": i.nb_inputs, "units": i.nb_neurons,
+                     "activation": i.activation} for i in net.layer_info()}
+
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _data_identity(path: Path, known: dict | None = None) -> dict:
+    """Path, size, mtime and sha256 of the matrix; the hash is reused when size+mtime match
+    ``known`` (the previous checkpoint's record) or this process hashed it already."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    digest = _HASH_CACHE.get(key)
+    if (digest is None and known and known.get("bytes") == st.st_size
+            and known.get("mtime_ns") == st.st_mtime_ns and known.get("sha256")):
+        digest = known["sha256"]
+    if digest is None:
+        digest = sha256_file(path)
+    _HASH_CACHE[key] = digest
+    return {"path": key[0], "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        # the CPU path (fused numba recurrence) beats the CUDA path, whose GRU runs step by
+        # step as small kernels (measured on an H200 host: 6.8 s vs 20.4 s a 500k-frame
+        # epoch), so auto means CPU; --device cuda still selects the GPU
+        return torch.device("cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(None, f"device must be auto, cpu or cuda (got {device!r})")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(None, "--device cuda: no CUDA device is available to torch")
+    return torch.device(device)
+
+
+def _set_threads() -> None:
+    """All the CPUs this process may use, unless the user chose (OMP_NUM_THREADS)."""
+    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(max(1, n))
+
+
+def _make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    try:
+        return torch.optim.Adam(net.parameters(), lr=cfg.lr, eps=cfg.eps, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # pragma: no cover - fused unsupported
+        return torch.optim.Adam(net.parameters(), lr=cfg.lr, eps=cfg.eps)
+
+
+def net_from_model(model: RNNoiseModel, backend: str = "auto") -> RNNoiseNet:
+    """An :class:`RNNoiseNet` holding a model's (dequantised) weights.
+
+    Raises
+    ------
+    InputError
+        The model's dense activations or layer sizes are not the v0.1 trainer's.
+    """
+    acts = {n: lay.activation.label.lower() for n, lay in model.layers()}
+    fixed = {"input_dense": "tanh", "denoise_output": "sigmoid", "vad_output": "sigmoid"}
+    bad = [f"{n} is {acts[n]}" for n, a in fixed.items() if acts[n] != a]
+    if bad or not model.is_standard:
+        why = ", ".join(bad) if bad else "non-standard layer sizes"
+        raise InputError(None, f"model cannot be trained by this network ({why})")
+    net = RNNoiseNet(tuple(acts[n] for n in GRU_LAYERS), backend=backend)
+    _load_float_arrays(net, model.to_float_arrays())
+    return net
+
+
+def _load_float_arrays(net: RNNoiseNet, arrays: dict) -> None:
+    w = {}
+    for name in LAYER_NAMES:
+        d = arrays[name]
+        w[name] = ([d["kernel"], d["recurrent_kernel"], d["bias"]] if name in GRU_LAYERS
+                   else [d["kernel"], d["bias"]])
+    net.set_weights(w)
+
+
+def load_torch_model(path: str | os.PathLike, backend: str = "auto") -> RNNoiseNet:
+    """An :class:`RNNoiseNet` from any model file (``.rnnn``, ``.c``, Keras, checkpoint) or
+    a ``model.pt`` written by :func:`train` (exact float32 weights)."""
+    p = Path(path)
+    if p.suffix == ".pt":
+        blob = torch.load(p, map_location="cpu", weights_only=True)
+        header = json.loads(blob["header"])
+        net = RNNoiseNet(tuple(header["config"]["activations"]), backend=backend)
+        net.load_state_dict(blob["state_dict"])
+        return net
+    from rnnoise_kit.model import load_model
+
+    return net_from_model(load_model(p), backend)
+
+
+def _write_metrics(path: Path, history: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(METRIC_COLUMNS)
+    for row in history:
+        w.writerow([row["epoch"]] + [repr(float(row[c])) for c in METRIC_COLUMNS[1:]])
+    atomic_write_text(path, buf.getvalue())
+
+
+def _torch_save(obj, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.4f}"
+
+
+class _NoBar:
+    def advance(self, n: float = 1) -> None:
+        pass
+
+    def update(self, **fields) -> None:
+        pass
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, device, bar,
+               step_seqs: int) -> dict:
+    """One epoch; each batch's gradient is accumulated over chunks of ``step_seqs`` sequences
+    (the same gradient as the whole batch, up to float rounding, with less memory)."""
+    net.train()
+    tot = gsum = vsum = 0.0
+    n = 0
+    for batch in data.train_batches(cfg.batch_size, cfg.seed, epoch):
+        t = torch.from_numpy(batch).to(device, non_blocking=True)
+        b = batch.shape[0]
+        opt.zero_grad(set_to_none=True)
+        total = gain = vad_l = 0.0
+        for a in range(0, b, step_seqs):
+            part = t[a : a + step_seqs]
+            w = part.shape[0] / b
+            gains, vad = net(part[..., :42])
+            parts = rnnoise_loss(gains, part[..., 42:64], vad, part[..., 86:87], cfg.bce,
+                                 cfg.gain_weight, cfg.vad_weight)
+            (parts.total * w if w != 1 else parts.total).backward()
+            total += w * float(parts.total.detach())
+            gain += w * float(parts.gain.detach())
+            vad_l += w * float(parts.vad.detach())
+            del gains, vad, parts
+        reg = net.regularization_loss(cfg.l2)
+        reg.backward()
+        opt.step()
+        net.clip_weights_(cfg.clip)
+        tot += b * (total + float(reg.detach()))
+        gsum += b * gain
+        vsum += b * vad_l
+        n += b
+        bar.advance(1)
+        bar.update(info=f"loss {tot / n:.4f}")
+    return {"loss": tot / n, "gain_loss": gsum / n, "vad_loss": vsum / n}
+
+
+@torch.no_grad()
+def _validate(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
+    if data.n_val == 0:
+        return {"val_loss": math.nan, "val_gain_loss": math.nan, "val_vad_loss": math.nan}
+    net.eval()
+    reg = float(net.regularization_loss(cfg.l2))
+    tot = gsum = vsum = 0.0
+    n = 0
+    for batch in data.val_batches(cfg.batch_size):
+        t = torch.from_numpy(batch).to(device)
+        gains, vad = net(t[..., :42])
+        parts = rnnoise_loss(gains, t[..., 42:64], vad, t[..., 86:87], cfg.bce,
+                             cfg.gain_weight, cfg.vad_weight)
+        b = batch.shape[0]
+        tot += b * (float(parts.total) + reg)
+        gsum += b * float(parts.gain)
+        vsum += b * float(parts.vad)
+        n += b
+    return {"val_loss": tot / n, "val_gain_loss": gsum / n, "val_vad_loss": vsum / n}
+
+
+def _check_resumable(ck_header: dict, cfg: TrainConfig, ident: dict, run_dir: Path) -> None:
+    old = ck_header.get("config", {})
+    diffs = []
+    for k, v in cfg.recipe().items():
+        if old.get(k) != v:
+            diffs.append(f"{k} {old.get(k)!r} -> {v!r}")
+    if diffs:
+        raise CheckpointMismatch(
+            run_dir, "checkpoint was trained with a different recipe (" + ", ".join(diffs)
+            + "); use another output folder or the same settings")
+    old_sha = ck_header.get("data", {}).get("sha256")
+    if old_sha != ident["sha256"]:
+        raise CheckpointMismatch(
+            run_dir, f"checkpoint was trained on different data (sha256 {str(old_sha)[:12]}... "
+            f"of {ck_header.get('data', {}).get('path')}, this file is "
+            f"{ident['sha256'][:12]}...); use another output folder")
+
+
+def train(
+    data: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    *,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    init: str | os.PathLike | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    callback: Callable[[int, dict], None] | None = None,
+    max_step_frames: int | None = None,
+) -> TrainResult:
+    """Train a model on a training matrix.
+
+    Parameters
+    ----------
+    data : path-like
+        ``.h5`` (dataset ``/data``) or ``.f32`` matrix of 87 columns; read out of core.
+    run_dir : path-like
+        Output folder (created); see the module docstring for its files.
+    config : TrainConfig, optional
+        The recipe; default :class:`TrainConfig()` (``rnn_train.py``).
+    resume : bool
+        Continue the run in ``run_dir`` from its last checkpoint (weights, Adam state, RNG), up
+        to ``config.epochs`` in total; starts fresh when there is none. The result equals an
+        uninterrupted run (same seed, CPU).
+    init : path-like, optional
+        Fine-tune from a model file (``.rnnn``, ``.c``, Keras ``.hdf5``, checkpoint): its
+        weights (int8 / 256) replace the random initialisation. Ignored when resuming.
+    device : {"auto", "cpu", "cuda"}
+    progress : bool
+        Show a progress bar per epoch (on a terminal).
+    callback : callable, optional
+        ``callback(epoch, metrics)`` after each epoch's checkpoint is written (1-based epoch).
+    max_step_frames : int, optional
+        Frames per forward/backward pass: a batch larger than this accumulates its gradient
+        over chunks of whole sequences (the same gradient up to float rounding; bounds memory).
+        Default: 32,000 on CPU (16 sequences of 2000 frames; peak RSS below 1 GB), no limit on
+        CUDA. Not part of the recipe, but keep it fixed across a resume for identical results.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    InputError
+        Unusable data (missing, not 87 columns, fewer rows than one window) or ``init`` model;
+        ``run_dir`` already holds a run and ``resume`` is False.
+    CheckpointMismatch
+        ``resume`` with a checkpoint made from other data or another recipe.
+    """
+    cfg = config if config is not None else TrainConfig()
+    run = Path(run_dir)
+    data_path = Path(data)
+    seqs = SequenceData(data_path, cfg.window, cfg.val_split)
+    state_path = run / STATE_NAME
+    ck_path = run / CHECKPOINT_NAME
+    dev = _resolve_device(device)
+    gru.keep_freed_memory()
+    _set_threads()
+
+    state = None
+    if ck_path.exists() or state_path.exists():
+        if not resume:
+            raise InputError(run, "already holds a training run; pass --resume (resume=True) "
+                                  "to continue it, or choose another output folder")
+        if not state_path.exists():
+            raise CheckpointMismatch(run, f"{CHECKPOINT_NAME} has no {STATE_NAME} beside it; "
+                                          "cannot resume (use --init to fine-tune from it)")
+        try:
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            header = json.loads(state["header"])
+        except Exception as exc:  # a truncated or foreign file
+            raise InputError(state_path, f"cannot read the training state ({exc})") from None
+        ident = _data_identity(data_path, header.get("data"))
+        _check_resumable(header, cfg, ident, run)
+    else:
+        ident = _data_identity(data_path)
+
+    init_info = None
+    if state is not None:
+        net = RNNoiseNet(cfg.activations)
+        net.load_state_dict(state["model"])
+        net.to(dev)
+        opt = _make_optimizer(net, cfg)
+        opt.load_state_dict(state["optimizer"])
+        history = list(state["history"])
+        init_info = header.get("init")
+        torch.set_rng_state(state["torch_rng"])  # after the net's initialisation drew from it
+        if dev.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+    else:
+        torch.manual_seed(cfg.seed)
+        net = RNNoiseNet(cfg.activations)
+        if init is not None:
+            from rnnoise_kit.model import load_model
+
+            model = load_model(init)
+            try:
+                net_from_model(model, backend="torch")  # checks dense activations and sizes
+            except InputError as exc:
+                raise InputError(init, exc.problem) from None
+            acts = tuple(model.activations[n].label.lower() for n in GRU_LAYERS)
+            if acts != cfg.activations:
+                raise InputError(init, f"GRU activations {','.join(acts)} differ from "
+                                       f"--activations {','.join(cfg.activations)}; "
+                                       f"pass --activations {','.join(acts)}")
+            try:
+                _load_float_arrays(net, model.to_float_arrays())
+            except (ValueError, KeyError) as exc:
+                raise InputError(init, f"cannot initialise the network from it ({exc})") from None
+            init_info = {"path": str(Path(init).resolve()), "format": _fmt_of(init)}
+        net.to(dev)
+        opt = _make_optimizer(net, cfg)
+        history = []
+
+    header = {
+        "topology": _topology(net),
+        "activations": _layer_activations(cfg.activations),
+        "config": asdict(cfg) | {"activations": list(cfg.activations)},
+        "versions": _versions(),
+        "data": ident | {"rows": seqs.rows, "format": "h5" if seqs.h5 else "f32",
+                         "sequences": seqs.n_sequences, "train_sequences": seqs.n_train,
+                         "val_sequences": seqs.n_val},
+        "init": init_info,
+        "device": str(dev),
+        "command": " ".join(sys.argv) if sys.argv else "",
+    }
+
+    run.mkdir(parents=True, exist_ok=True)
+    n_batches = seqs.n_train_batches(cfg.batch_size)
+    if max_step_frames is None:
+        max_step_frames = 32_000 if dev.type == "cpu" else 1 << 62
+    step_seqs = max(1, int(max_step_frames) // cfg.window)
+    try:
+        for epoch in range(len(history), cfg.epochs):
+            t0 = time.perf_counter()
+            desc = f"epoch {epoch + 1}/{cfg.epochs}"
+            if progress:
+                from rnnoise_kit.progress import progress_bar
+
+                ctx = progress_bar(n_batches, desc)
+            else:
+                import contextlib
+
+                ctx = contextlib.nullcontext(_NoBar())
+            with ctx as bar:
+                m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs)
+                m |= _validate(net, seqs, cfg, dev)
+                bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")
+            m["epoch"] = epoch + 1
+            m["seconds"] = time.perf_counter() - t0
+            history.append({c: m[c] for c in METRIC_COLUMNS})
+            header |= {"epoch": epoch + 1, "metrics": history}
+            write_checkpoint(ck_path, net.get_weights(), header)
+            _torch_save({
+                "epoch": epoch + 1,
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
+                "history": history,
+                "header": json.dumps(header),
+            }, state_path)
+            _write_metrics(run / "metrics.csv", history)
+            if callback is not None:
+                callback(epoch + 1, dict(history[-1]))
+    finally:
+        seqs.close()
+
+    header |= {"epoch": len(history), "metrics": history}
+    if not ck_path.exists():  # epochs=0: still leave a loadable checkpoint
+        write_checkpoint(ck_path, net.get_weights(), header)
+        _write_metrics(run / "metrics.csv", history)
+    from rnnoise_kit.model.formats import save_model
+
+    model = read_checkpoint(ck_path).model()
+    save_model(model, run / "model.rnnn")
+    save_model(model, run / "rnn_data.c")
+    _torch_save({"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                 "header": json.dumps(header)}, run / "model.pt")
+    last = history[-1] if history else {}
+    return TrainResult(
+        epochs=len(history),
+        loss=float(last.get("loss", math.nan)),
+        val_loss=float(last.get("val_loss", math.nan)),
+        model_path=run / "model.rnnn",
+        checkpoint_path=ck_path,
+        run_dir=run,
+        history=history,
+    )
+
+
+def _fmt_of(path: str | os.PathLike) -> str:
+    from rnnoise_kit.model.formats import detect_format
+
+    return detect_format(path)

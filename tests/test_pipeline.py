@@ -1,0 +1,94 @@
+"""`rnnoise-kit demo` and `rnnoise-kit pipeline`: a whole run, its record, skipping and resuming.
+
+Small scales (tens of seconds of synthetic audio, a few epochs) keep this under a minute or
+two; the full-size demo is timed by hand (README, closing notes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SMALL = ["--frames", "20000", "--epochs", "2", "--jobs", "2"]
+
+
+def run_cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RNNOISE_KIT_CACHE": kw.pop("cache")}
+    return subprocess.run([sys.executable, "-m", "rnnoise_kit", *args], capture_output=True,
+                          text=True, env=env, **kw)
+
+
+@pytest.fixture()
+def cache(tmp_path):
+    return str(tmp_path / "cache")  # an empty model cache: std is not compared
+
+
+def test_demo_runs_end_to_end_and_then_skips(tmp_path, cache, ffmpeg):
+    run = tmp_path / "d"
+    r = run_cli("demo", "-o", str(run), "--speech-seconds", "40", "--noise-seconds", "40",
+                *SMALL, cache=cache, timeout=600)
+    assert r.returncode == 0, r.stderr
+    record = json.loads((run / "run.json").read_text())
+    assert set(record["stages"]) == {"split", "prepare", "testset", "features", "train",
+                                     "export", "compare"}
+    models = record["metrics"]["models"]
+    assert models["new"]["files"] > 0
+    assert "bundled" in models  # the bundled model is always compared; std is not cached here
+    assert "rnnoise-kit" in record["versions"]
+    assert (run / "report" / "index.html").is_file()
+    model = run / "model" / "model.rnnn"
+    assert str(model) in r.stdout
+
+    # the exported model runs in FFmpeg's arnndn
+    wav, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(wav, np.random.default_rng(0).uniform(-0.2, 0.2, 48000), 48000)
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(wav), "-af",
+                    f"arnndn=m={model}", str(out)], check=True)
+    y, _ = sf.read(out)
+    assert np.isfinite(y).all() and y.shape[0] > 0
+
+    again = run_cli("demo", "-o", str(run), "--speech-seconds", "40", "--noise-seconds", "40",
+                    *SMALL, cache=cache, timeout=600)
+    assert again.returncode == 0, again.stderr
+    for stage in record["stages"]:
+        assert f"{stage}: up to date, skipped" in again.stderr
+
+
+def test_killed_pipeline_resumes_without_redoing_data_stages(tmp_path, cache):
+    from rnnoise_kit.audio.demo import make_demo_dataset
+
+    data = tmp_path / "data"
+    make_demo_dataset(data, speech_seconds=30, noise_seconds=30, seed=1, progress=False)
+    run = tmp_path / "run"
+    args = ["pipeline", "--speech", str(data / "speech"), "--noise", str(data / "noise"),
+            "-o", str(run), "--frames", "40000", "--epochs", "30", "--jobs", "1"]
+    env = {**os.environ, "RNNOISE_KIT_CACHE": cache}
+    proc = subprocess.Popen([sys.executable, "-m", "rnnoise_kit", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = run / "train" / "checkpoint.npz"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the pipeline finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.loads((run / "run.json").read_text())["stages"]
+    assert "features" in done and "train" not in done
+
+    r = subprocess.run([sys.executable, "-m", "rnnoise_kit", *args], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    for stage in ("split", "prepare", "testset", "features"):
+        assert f"{stage}: up to date, skipped" in r.stderr
+    assert "train: running" in r.stderr
+    assert (run / "model" / "model.rnnn").is_file()
+    rows = (run / "train" / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 30  # header + one row per epoch, across the kill

@@ -1,0 +1,318 @@
+"""The trainer (``rnnoise_kit.training.trainer``): recipe, out-of-core data, checkpoints,
+resume, exports, CLI."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch")
+
+from rnnoise_kit.cli import main  # noqa: E402
+from rnnoise_kit.model import Network, load_model  # noqa: E402
+from rnnoise_kit.model.checkpoint import read_checkpoint  # noqa: E402
+from rnnoise_kit.training.data import SequenceData, epoch_order  # noqa: E402
+from rnnoise_kit.training.matrix import MatrixWriter  # noqa: E402
+from rnnoise_kit.training.trainer import (  # noqa: E402
+    CheckpointMismatch,
+    TrainConfig,
+    load_torch_model,
+    train,
+)
+
+CFG = TrainConfig(epochs=3, window=200, batch_size=16, seed=0)
+
+
+@pytest.fixture(scope="module")
+def matrix(reference, tmp_path_factory):
+    """A 40,000-frame training matrix from the reference speech and noise."""
+    from rnnoise_kit.training.generator import generate
+
+    out = tmp_path_factory.mktemp("matrix") / "t.h5"
+    audio = reference / "audio"
+    generate(audio / "speech_a.wav", audio / "noise_a.wav", 40000, out, seed=0, progress=False,
+             hashes=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def run3(matrix, tmp_path_factory):
+    """An uninterrupted 3-epoch run."""
+    run = tmp_path_factory.mktemp("run3")
+    return train(matrix, run, config=CFG, device="cpu", progress=False)
+
+
+def _metrics(run):
+    with open(run / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _weights(path):
+    return read_checkpoint(path).weights
+
+
+# ----------------------------------------------------------------------------- training run
+
+
+def test_three_epochs_lower_validation_loss(run3):
+    rows = _metrics(run3.run_dir)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert set(rows[0]) == {"epoch", "loss", "val_loss", "gain_loss", "vad_loss",
+                            "val_gain_loss", "val_vad_loss", "seconds"}
+    val = [float(r["val_loss"]) for r in rows]
+    assert all(np.isfinite(val)) and val[-1] < val[0]
+    assert run3.epochs == 3 and run3.val_loss == pytest.approx(val[-1])
+    for name in ("model.rnnn", "rnn_data.c", "rnn_data.h", "model.pt", "checkpoint.npz",
+                 "checkpoint.json", "train_state.pt"):
+        assert (run3.run_dir / name).is_file(), name
+
+
+def test_checkpoint_is_self_describing(run3, matrix):
+    ck = read_checkpoint(run3.run_dir)
+    h = ck.header
+    assert ck.epoch == 3 and len(h["metrics"]) == 3
+    assert h["config"]["activations"] == ["tanh", "relu", "tanh"]
+    assert h["config"]["bce"] == "swapped" and h["config"]["window"] == 200
+    assert (h["config"]["lr"], h["config"]["eps"], h["config"]["clip"]) == (1e-3, 1e-7, 0.499)
+    assert (h["config"]["gain_weight"], h["config"]["vad_weight"], h["config"]["l2"]) == (
+        10.0, 0.5, 1e-6)
+    from rnnoise_kit.fileio import sha256_file
+
+    assert h["data"]["sha256"] == sha256_file(matrix)
+    assert h["data"]["sequences"] == 200 and h["data"]["val_sequences"] == 20
+    assert h["topology"]["noise_gru"] == {"kind": "gru", "inputs": 90, "units": 48,
+                                          "activation": "relu"}
+    assert {"rnnoise_kit", "torch", "numpy"} <= set(h["versions"])
+    # every weight stays within the clip
+    for arrays in ck.weights.values():
+        for a in arrays.values():
+            assert np.abs(a).max() <= 0.499 + 1e-7
+    # the exported model is the checkpoint quantised; model.pt holds the same float weights
+    assert ck.model().equals(load_model(run3.model_path))
+    assert load_model(run3.run_dir / "rnn_data.c").equals(ck.model())
+    net = load_torch_model(run3.run_dir / "model.pt")
+    got = net.get_weights()
+    for name, arrays in ck.weights.items():
+        for a, b in zip(arrays.values(), got[name], strict=True):
+            np.testing.assert_array_equal(a.reshape(b.shape), b)
+
+
+def test_model_loads_in_ffmpeg_arnndn(run3, reference, ffmpeg, tmp_path):
+    src = tmp_path / "in.wav"
+    audio, rate = sf.read(reference / "audio" / "mix_a.wav", dtype="int16", frames=3 * 48000)
+    sf.write(src, audio, rate, subtype="PCM_16")
+    dst = tmp_path / "out.wav"
+    subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-i", str(src), "-af",
+                    f"arnndn=m={run3.model_path}", str(dst)], check=True, timeout=60)
+    out, _ = sf.read(dst, dtype="float64")
+    ref, _ = sf.read(src, dtype="float64")
+    assert out.size > 0.9 * ref.size and np.all(np.isfinite(out))
+    n = min(out.size, ref.size)
+    assert np.abs(out[:n] - ref[:n]).max() > 1e-3
+
+
+def test_denoiser_same_from_checkpoint_and_export(run3, reference, tmp_path):
+    from rnnoise_kit.denoise import Denoiser
+
+    audio, rate = sf.read(reference / "audio" / "mix_a.wav", dtype="int16", frames=48000)
+    assert main(["export", str(run3.run_dir), "-o", str(tmp_path / "m.rnnn")]) == 0
+    a, _ = Denoiser(model=run3.checkpoint_path).denoise(audio, rate)
+    b, _ = Denoiser(model=tmp_path / "m.rnnn").denoise(audio, rate)
+    c, _ = Denoiser(model=run3.run_dir).denoise(audio, rate)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(run3, matrix, tmp_path):
+    run = tmp_path / "run"
+
+    def kill(epoch, metrics):
+        if epoch == 2:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        train(matrix, run, config=CFG, device="cpu", progress=False, callback=kill)
+    assert [int(r["epoch"]) for r in _metrics(run)] == [1, 2]
+    assert not (run / "model.rnnn").exists()
+    res = train(matrix, run, config=CFG, resume=True, device="cpu", progress=False)
+    assert res.epochs == 3
+    rows, ref = _metrics(run), _metrics(run3.run_dir)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    for a, b in zip(rows, ref, strict=True):
+        assert float(a["loss"]) == float(b["loss"])
+        assert float(a["val_loss"]) == float(b["val_loss"])
+    w1, w2 = _weights(run), _weights(run3.run_dir)
+    for name in w1:
+        for k in w1[name]:
+            np.testing.assert_array_equal(w1[name][k], w2[name][k], err_msg=f"{name}/{k}")
+    assert (run / "model.rnnn").read_bytes() == run3.model_path.read_bytes()
+    # resuming a finished run trains nothing and keeps one row per epoch
+    again = train(matrix, run, config=CFG, resume=True, device="cpu", progress=False)
+    assert again.epochs == 3 and len(_metrics(run)) == 3
+
+
+def test_resume_refuses_other_recipe_or_data(run3, tmp_path):
+    other = TrainConfig(epochs=3, window=200, batch_size=16, seed=0, lr=1e-2)
+    with pytest.raises(CheckpointMismatch, match="lr"):
+        train(run3_data(run3), run3.run_dir, config=other, resume=True, progress=False)
+    small = tmp_path / "small.f32"
+    _write_matrix(small, 1000)
+    with pytest.raises(CheckpointMismatch, match="different data"):
+        train(small, run3.run_dir, config=CFG, resume=True, progress=False)
+    from rnnoise_kit.errors import InputError
+
+    with pytest.raises(InputError, match="--resume"):
+        train(run3_data(run3), run3.run_dir, config=CFG, progress=False)
+
+
+def run3_data(run3):
+    return read_checkpoint(run3.run_dir).header["data"]["path"]
+
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path):
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 600)
+    cfg = TrainConfig(epochs=1, window=100, batch_size=4)
+    res = train(data, tmp_path / "run", config=cfg, resume=True, device="cpu", progress=False)
+    assert res.epochs == 1 and len(_metrics(res.run_dir)) == 1
+    (res.run_dir / "train_state.pt").write_bytes(b"truncated")
+    from rnnoise_kit.errors import InputError
+
+    with pytest.raises(InputError, match="cannot read the training state"):
+        train(data, res.run_dir, config=cfg, resume=True, progress=False)
+
+
+def test_gradient_accumulation_matches_whole_batches(tmp_path):
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 2000)
+    cfg = TrainConfig(epochs=1, window=100, batch_size=8)
+    a = train(data, tmp_path / "a", config=cfg, device="cpu", progress=False)
+    b = train(data, tmp_path / "b", config=cfg, device="cpu", progress=False,
+              max_step_frames=300)  # chunks of 3 sequences
+    assert b.loss == pytest.approx(a.loss, rel=1e-5)
+    wa, wb = _weights(a.run_dir), _weights(b.run_dir)
+    for name in wa:
+        for k in wa[name]:
+            np.testing.assert_allclose(wa[name][k], wb[name][k], atol=1e-5)
+
+
+def test_init_from_model_file(reference, tmp_path):
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 600)
+    std = reference / "models" / "std.rnnn"
+    cfg = TrainConfig(epochs=0, window=100, activations=("relu", "relu", "relu"))
+    res = train(data, tmp_path / "run", config=cfg, init=std, device="cpu", progress=False)
+    assert load_model(res.model_path).equals(load_model(std))
+    from rnnoise_kit.errors import InputError
+
+    with pytest.raises(InputError, match="activations"):
+        train(data, tmp_path / "run2", config=TrainConfig(epochs=0, window=100), init=std,
+              progress=False)
+
+
+# ----------------------------------------------------------------------------- parity
+
+
+def test_torch_matches_numpy_inference(reference):
+    f = np.fromfile(reference / "c" / "frames_a_std.f32", dtype=np.float32).reshape(-1, 89)
+    keep = f[:, 65] < 0.5
+    x = np.ascontiguousarray(f[keep, :42])
+    model_path = reference / "models" / "std.rnnn"
+    ref = Network(load_model(model_path)).process(x)
+    net = load_torch_model(model_path)
+    with torch.no_grad():
+        gains, vad = net(torch.from_numpy(x)[None])
+    assert np.abs(gains[0].numpy() - ref.gains).max() < 1e-3
+    assert np.abs(vad[0, :, 0].numpy() - ref.vad).max() < 1e-3
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _write_matrix(path, rows, seed=1):
+    rng = np.random.default_rng(seed)
+    m = rng.standard_normal((rows, 87)).astype(np.float32)
+    m[:, 42:64] = rng.random((rows, 22))
+    m[:, 86] = rng.choice([0.0, 0.5, 1.0], rows)
+    with MatrixWriter(path, rows) as w:
+        w.write(m)
+    return m
+
+
+@pytest.mark.parametrize("suffix", [".f32", ".h5"])
+def test_sequence_data_reads_sequences(tmp_path, suffix):
+    m = _write_matrix(tmp_path / f"m{suffix}", 1050)
+    with SequenceData(tmp_path / f"m{suffix}", 100) as d:
+        assert (d.n_sequences, d.n_train, d.n_val) == (10, 9, 1)
+        got = d.read([7, 2, 5])
+        want = m[:1000].reshape(10, 100, 87)[[7, 2, 5]]
+        np.testing.assert_array_equal(got, want)
+        batches = list(d.train_batches(4, seed=3, epoch=1))
+        assert [b.shape[0] for b in batches] == [4, 4, 1]
+        order = epoch_order(9, 3, 1)
+        np.testing.assert_array_equal(np.concatenate(batches), m[:900].reshape(9, 100, 87)[order])
+        np.testing.assert_array_equal(next(d.val_batches(4))[0], m[900:1000])
+    assert not np.array_equal(epoch_order(9, 3, 1), epoch_order(9, 3, 2))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _cli(argv, capsys):
+    rc = main(argv)
+    err = capsys.readouterr().err.strip()
+    return rc, err
+
+
+def test_cli_train_and_export(tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    _write_matrix(data, 1000)
+    run = tmp_path / "run"
+    rc = main(["train", str(data), "-o", str(run), "--epochs", "1", "--batch-size", "4",
+               "--window", "100", "--device", "cpu", "--activations", "relu,relu,relu",
+               "--bce", "textbook", "--seed", "5"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "epoch 1/1" in out
+    h = read_checkpoint(run).header
+    assert h["config"]["bce"] == "textbook" and h["config"]["seed"] == 5
+    assert h["activations"]["vad_gru"] == "relu"
+    assert main(["export", str(run / "checkpoint.npz"), "-o", str(tmp_path / "x.c")]) == 0
+    assert (tmp_path / "x.h").is_file()
+    assert load_model(tmp_path / "x.c").equals(load_model(run / "model.rnnn"))
+
+
+def test_cli_bad_inputs(tmp_path, capsys, monkeypatch):
+    run = str(tmp_path / "run")
+    rc, err = _cli(["train", str(tmp_path / "missing.h5"), "-o", run], capsys)
+    assert rc == 2 and "no such file" in err and len(err.splitlines()) == 1
+    bad = tmp_path / "bad.f32"
+    bad.write_bytes(np.zeros(86 * 3, np.float32).tobytes())
+    rc, err = _cli(["train", str(bad), "-o", run], capsys)
+    assert rc == 2 and "87" in err and len(err.splitlines()) == 1
+    short = tmp_path / "short.f32"
+    _write_matrix(short, 50)
+    rc, err = _cli(["train", str(short), "-o", run], capsys)
+    assert rc == 2 and "fewer than one 2000-frame window" in err
+    rc, err = _cli(["train", str(short), "-o", run, "--window", "10", "--activations", "x,y"],
+                   capsys)
+    assert rc == 2 and "activations" in err
+    rc, err = _cli(["export", str(tmp_path), "-o", str(tmp_path / "m.rnnn")], capsys)
+    assert rc == 2 and "checkpoint" in err
+    rc, err = _cli(["export", str(tmp_path), "-o", str(tmp_path / "m.txt2")], capsys)
+    assert rc == 2 and ".rnnn or .c" in err
+    monkeypatch.setitem(sys.modules, "torch", None)
+    rc, err = _cli(["train", str(short), "-o", run], capsys)
+    assert rc == 2 and "pip install 'rnnoise-kit[train]'" in err
