@@ -33,8 +33,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from rnnoise_kit.denoise import Denoiser  # noqa: E402
-from rnnoise_kit.model import RNNoiseModel, load_model, save_model  # noqa: E402
-from rnnoise_kit.model.core import STANDARD_SIZES  # noqa: E402
+from rnnoise_kit.model import load_model, random_model, save_model  # noqa: E402
 from rnnoise_kit.model.registry import default_model_path, has_bundled_model  # noqa: E402
 
 RATE = 48000
@@ -53,21 +52,6 @@ def make_audio(seconds: float, seed: int = 0) -> np.ndarray:
     noise -= np.convolve(noise, np.ones(4801) / 4801, mode="same")
     x = 0.3 * voice * gate / 2.5 + 0.1 * rng.standard_normal(n) + noise / np.abs(noise).max() * 0.1
     return np.clip(x * 12000, -32768, 32767).astype(np.int16)
-
-
-def random_model(seed: int = 0) -> RNNoiseModel:
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for name, (n_in, n_out) in STANDARD_SIZES.items():
-        gates = 3 if name.endswith("_gru") else 1
-        layer = {"kernel": rng.uniform(-0.3, 0.3, (n_in, gates * n_out)),
-                 "bias": rng.uniform(-0.1, 0.1, gates * n_out)}
-        if gates == 3:
-            layer["recurrent_kernel"] = rng.uniform(-0.3, 0.3, (n_out, 3 * n_out))
-        arrays[name] = layer
-    acts = {"input_dense": "tanh", "vad_gru": "relu", "noise_gru": "relu",
-            "denoise_gru": "tanh", "denoise_output": "sigmoid", "vad_output": "sigmoid"}
-    return RNNoiseModel.from_float_arrays(arrays, acts)
 
 
 def median_time(fn, runs: int) -> float:

@@ -15,26 +15,7 @@ from hypothesis import strategies as st
 
 from rnnoise_kit.denoise import Denoiser
 from rnnoise_kit.errors import AudioError, InputError
-from rnnoise_kit.model import RNNoiseModel
-from rnnoise_kit.model.core import STANDARD_SIZES
-
-
-def random_model(seed: int = 0) -> RNNoiseModel:
-    """A model of the v0.1 shape with random weights (as a training run could produce)."""
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for name, (n_in, n_out) in STANDARD_SIZES.items():
-        gates = 3 if name.endswith("_gru") else 1
-        layer = {
-            "kernel": rng.uniform(-0.3, 0.3, (n_in, gates * n_out)),
-            "bias": rng.uniform(-0.1, 0.1, gates * n_out),
-        }
-        if gates == 3:
-            layer["recurrent_kernel"] = rng.uniform(-0.3, 0.3, (n_out, 3 * n_out))
-        arrays[name] = layer
-    acts = {"input_dense": "tanh", "vad_gru": "relu", "noise_gru": "relu",
-            "denoise_gru": "tanh", "denoise_output": "sigmoid", "vad_output": "sigmoid"}
-    return RNNoiseModel.from_float_arrays(arrays, acts)
+from rnnoise_kit.model import RNNoiseModel, random_model
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from rnnoise_kit.cli import main as cli
-from rnnoise_kit.model import save_model
-from test_denoise_api import noisy_signal, random_model
+from rnnoise_kit.model import random_model, save_model
+from test_denoise_api import noisy_signal
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from rnnoise_kit.model.core import (
     RNNoiseModel,
     TopologyError,
     quantize,
+    random_model,
 )
 from rnnoise_kit.model.formats import (
     detect_format,
@@ -60,6 +61,7 @@ __all__ = [
     "parse_c",
     "parse_rnnn",
     "quantize",
+    "random_model",
     "read_c",
     "read_keras",
     "read_rnnn",

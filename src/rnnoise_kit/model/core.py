@@ -398,3 +398,29 @@ class RNNoiseModel:
                 recurrent_weights=rec,
             )
         return cls(**layers)
+
+
+def random_model(
+    seed: int = 0,
+    activations: Sequence[Activation | int | str] = (
+        "tanh", "relu", "relu", "tanh", "sigmoid", "sigmoid",
+    ),
+    scale: float = 0.3,
+) -> RNNoiseModel:
+    """A v0.1-shaped model with uniform random weights in ``[-scale, scale]`` (biases a third).
+
+    For tests and benchmarks that need a model without any file. ``activations`` are in
+    :data:`LAYER_NAMES` order.
+    """
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for name, (n_in, n_out) in STANDARD_SIZES.items():
+        gates = 3 if name in GRU_LAYERS else 1
+        layer = {
+            "kernel": rng.uniform(-scale, scale, (n_in, gates * n_out)),
+            "bias": rng.uniform(-scale / 3, scale / 3, gates * n_out),
+        }
+        if gates == 3:
+            layer["recurrent_kernel"] = rng.uniform(-scale, scale, (n_out, 3 * n_out))
+        arrays[name] = layer
+    return RNNoiseModel.from_float_arrays(arrays, activations)

@@ -25,6 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnoise_kit.dsp.constants import NB_FEATURES
+from rnnoise_kit.model.core import LAYER_NAMES
+
 from .gru import ACTIVATION_CODES, GRU, Activation, Backend
 
 __all__ = [
@@ -35,18 +38,8 @@ __all__ = [
     "RNNoiseNet",
 ]
 
-INPUT_SIZE = 42
+INPUT_SIZE = NB_FEATURES
 """Features per frame."""
-
-LAYER_NAMES: tuple[str, ...] = (
-    "input_dense",
-    "vad_gru",
-    "noise_gru",
-    "denoise_gru",
-    "denoise_output",
-    "vad_output",
-)
-"""Layer names in the order of the C model and the ``.rnnn`` text format."""
 
 _ACTS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
 
