@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from rnnoise_kit.dsp import _kernels as K
 from rnnoise_kit.dsp.bands import band_corr, band_energy, dct, interp_band_gain
@@ -118,3 +119,18 @@ def test_dct_bit_exact_vs_spec_loop():
     K.dct_1(v[0], a)
     K.dct_1.py_func(v[0], p)
     assert np.array_equal(a, p)
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 33])
+@pytest.mark.parametrize("lowpass", [None, 400, 300, 61, 37])
+def test_frame_band_energy_equals_frame_analysis(n, lowpass):
+    """The fused band-energy kernel (no spectra stored) gives frame_analysis's Ex bit for bit."""
+    from rnnoise_kit.dsp import frame_analysis, frame_band_energy
+
+    rng = np.random.default_rng(n * 1000 + (lowpass or 0))
+    x = (rng.standard_normal(480 * n) * 1000).astype(np.float32)
+    mem = (rng.standard_normal(480) * 1000).astype(np.float32)
+    _, want, want_mem = frame_analysis(x, mem, lowpass)
+    got, got_mem = frame_band_energy(x, mem, lowpass)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_mem, want_mem)

@@ -8,7 +8,8 @@ Main entry points:
 * :func:`analyse` (offline, any number of whole frames, state carried in an
   :class:`AnalysisState`) -> :class:`FrameAnalysis`;
 * :class:`StreamingAnalyzer` (one 480-sample frame per call, same results);
-* :func:`frame_analysis` (X and Ex only, as training uses for speech and noise);
+* :func:`frame_analysis` (X and Ex only) and :func:`frame_band_energy` (Ex only, what
+  training uses for speech and noise);
 * :func:`pitch_filter` and :func:`synthesize` for the denoiser.
 """
 
@@ -23,6 +24,7 @@ from rnnoise_kit.dsp.features import (
     dump_features,
     features_table,
     frame_analysis,
+    frame_band_energy,
     pitch_filter,
 )
 from rnnoise_kit.dsp.pitch import (
@@ -55,6 +57,7 @@ __all__ = [
     "find_best_pitch",
     "forward_transform",
     "frame_analysis",
+    "frame_band_energy",
     "frame_pitch",
     "highpass",
     "interp_band_gain",

@@ -18,8 +18,22 @@ import numpy as np
 from numba import njit
 
 from rnnoise_kit.dsp import _kernels, _kissfft, constants, tables
-from rnnoise_kit.dsp._kernels import features_frames, pitch_frames
-from rnnoise_kit.dsp._kissfft import forward_windowed, forward_windowed_lanes
+from rnnoise_kit.dsp._kernels import (
+    BAND_START,
+    BIN_FRAC,
+    BIN_FRAC_LO,
+    NBANDS,
+    features_frames,
+    pitch_frames,
+)
+from rnnoise_kit.dsp._kissfft import (
+    _LANES,
+    SCALE,
+    _lanes_fft,
+    _lanes_in,
+    forward_windowed,
+    forward_windowed_lanes,
+)
 from rnnoise_kit.dsp.tables import WINDOW
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
@@ -84,3 +98,56 @@ def _build_block(deps: int):
 
 
 analyse_block = _build_block(_deps_key())
+
+
+def _build_band_energy(deps: int):
+    @njit(**_JIT)
+    def band_energy_windowed(buf, lowpass, out):
+        """Band energies of the n frames of ``buf`` (480 (n + 1),) = previous frame ++ n new
+        frames, without storing the spectra: window, KISS FFT (16 frames as SIMD lanes), bins
+        >= ``lowpass`` treated as zero, triangular band sums. ``out`` (n, 22). Same bits as
+        ``frame_analysis`` then ``band_energy``: each band keeps its sequential float32 sum
+        over bins in order, and a zeroed bin adds exactly 0 to a non-negative sum."""
+        n = out.shape[0]
+        stop = min(lowpass, BAND_START[NBANDS - 1]) + 0 * deps
+        ar = np.empty((960, _LANES), dtype=np.float32)
+        ai = np.empty((960, _LANES), dtype=np.float32)
+        wf = np.zeros((_LANES, 960), dtype=np.float32)
+        cx = np.empty(_LANES, dtype=np.float32)
+        nx = np.empty(_LANES, dtype=np.float32)
+        for t0 in range(0, n, _LANES):
+            nb = min(_LANES, n - t0)
+            for f in range(nb):
+                seg = buf[480 * (t0 + f) : 480 * (t0 + f) + 960]
+                w = wf[f]
+                for i in range(960):
+                    w[i] = (seg[i] * WINDOW[i]) * SCALE
+            for f in range(nb, _LANES):
+                for i in range(960):
+                    wf[f, i] = np.float32(0)
+            _lanes_in(wf, ar, ai)
+            _lanes_fft(ar, ai)
+            for f in range(_LANES):
+                cx[f] = np.float32(0)
+            for b in range(NBANDS - 1):
+                for f in range(_LANES):
+                    nx[f] = np.float32(0)
+                for k in range(BAND_START[b], min(BAND_START[b + 1], stop)):
+                    lo = BIN_FRAC_LO[k]
+                    hi = BIN_FRAC[k]
+                    for f in range(_LANES):
+                        v = ar[k, f] * ar[k, f] + ai[k, f] * ai[k, f]
+                        cx[f] = cx[f] + lo * v
+                        nx[f] = nx[f] + hi * v
+                for f in range(nb):
+                    out[t0 + f, b] = cx[f]
+                for f in range(_LANES):
+                    cx[f] = nx[f]
+            for f in range(nb):
+                out[t0 + f, 0] = out[t0 + f, 0] * np.float32(2)
+                out[t0 + f, NBANDS - 1] = cx[f] * np.float32(2)
+
+    return band_energy_windowed
+
+
+band_energy_windowed = _build_band_energy(_deps_key())

@@ -26,7 +26,7 @@ import numpy as np
 
 from rnnoise_kit.dsp import _kernels as K
 from rnnoise_kit.dsp import _kissfft as KF
-from rnnoise_kit.dsp._block import analyse_block
+from rnnoise_kit.dsp._block import analyse_block, band_energy_windowed
 from rnnoise_kit.dsp.biquad import A_HP, B_HP
 from rnnoise_kit.dsp.constants import (
     CEPS_MEM,
@@ -295,6 +295,39 @@ def frame_analysis(
     _zero_above(X, _lowpass_array(lowpass, n))
     Ex = K.band_energy_batch(X.view(np.float32))
     return X, Ex, buf[buf.shape[0] - FRAME_SIZE :].copy()
+
+
+def frame_band_energy(
+    x: np.ndarray,
+    analysis_mem: np.ndarray | None = None,
+    lowpass: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The band energies of :func:`frame_analysis` without the spectra (faster, same bits).
+
+    What the training generator needs for its speech and noise states (``Ey``, ``En``).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (480 n,)
+    analysis_mem : np.ndarray, float32, shape (480,), optional
+        The previous frame (zeros at the start). Not modified.
+    lowpass : int, optional
+        Bins >= lowpass count as zero (the TRAINING build's ``X[lowpass:481] = 0``), the same
+        for every frame of the call.
+
+    Returns
+    -------
+    Ex : (n, 22) float32
+    analysis_mem : (480,) float32
+        The state for the next block.
+    """
+    x, n = _as_frames(x)
+    buf = np.empty(FRAME_SIZE + x.shape[0], dtype=np.float32)
+    buf[:FRAME_SIZE] = 0 if analysis_mem is None else analysis_mem
+    buf[FRAME_SIZE:] = x
+    ex = np.empty((n, NB_BANDS), dtype=np.float32)
+    band_energy_windowed(buf, FREQ_SIZE if lowpass is None else int(lowpass), ex)
+    return ex, buf[buf.shape[0] - FRAME_SIZE :].copy()
 
 
 def pitch_filter(

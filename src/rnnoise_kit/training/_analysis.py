@@ -5,13 +5,13 @@ whose low-pass (``X[lowpass:481] = 0``, the TRAINING build of ``frame_analysis``
 over the block:
 
 * :class:`SpectralState` (``st`` and ``noise_state`` of ``denoise_training``):
-  ``frame_analysis`` only, returns the band energies (n, 22);
+  ``frame_analysis`` only, of which only the band energies (n, 22) are used, so it calls
+  :func:`~rnnoise_kit.dsp.frame_band_energy` (same bits, no spectra stored);
 * :class:`FeatureState` (``noisy``): ``compute_frame_features`` of the TRAINING build (no
   silence early-return, no high-pass inside), returns the features (n, 42), the band energies
   Ex (n, 22) and the silence flags ``float(sum Ex) < 0.1`` (n,).
 
-Both use the DSP's bit-exact offline path (:func:`rnnoise_kit.dsp.analyse` and
-:func:`~rnnoise_kit.dsp.frame_analysis`), in compat and default mode alike. (A float32
+Both use the DSP's bit-exact offline path, in compat and default mode alike. (A float32
 ``scipy.fft`` transform for speech and noise was measured 0.7 us a frame faster per state, not
 worth a second path.)
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnoise_kit.dsp import AnalysisState, analyse, frame_analysis
+from rnnoise_kit.dsp import AnalysisState, analyse, frame_band_energy
 
 FRAME = 480
 
@@ -35,7 +35,7 @@ class SpectralState:
         """Band energies (n, 22) float32 of frames ``x`` (n, 480), X zeroed from ``lowpass``."""
         lp = None if lowpass >= 481 else int(lowpass)
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-        _, ex, self.mem = frame_analysis(x, self.mem, lp)
+        ex, self.mem = frame_band_energy(x, self.mem, lp)
         return ex
 
 
