@@ -23,7 +23,7 @@ import numba
 import numpy as np
 import soxr
 
-from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_audio, write_audio
+from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, format_for, read_audio, write_audio
 from rnnoise_kit.dsp import AnalysisState, analyse, pitch_filter, synthesize
 from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
 from rnnoise_kit.errors import AudioError, InputError
@@ -426,10 +426,8 @@ def _writable_subtype(dst: str | os.PathLike, subtype: str) -> str | None:
     """The input's subtype when the output format supports it, else the format's default."""
     import soundfile as sf
 
-    suffix = Path(dst).suffix.lower().lstrip(".")
-    fmt = {"oga": "OGG", "opus": "OGG", "aif": "AIFF"}.get(suffix, suffix.upper())
     try:
-        ok = sf.check_format(fmt, subtype)
+        ok = sf.check_format(format_for(dst), subtype)
     except (ValueError, TypeError):
         ok = False
     return subtype if ok else None

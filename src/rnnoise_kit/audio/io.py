@@ -172,9 +172,11 @@ def write_audio(
             pcm = np.clip(np.round(np.asarray(audio) * INT16_SCALE), -32768, 32767)
             pcm.astype("<i2").tofile(tmp)
         else:
-            sf.write(str(tmp), audio, sample_rate, subtype=subtype, format=_format_for(path))
+            sf.write(str(tmp), audio, sample_rate, subtype=subtype, format=format_for(path))
 
 
-def _format_for(path: Path) -> str | None:
+def format_for(path: str | os.PathLike) -> str | None:
+    """soundfile's format name for an output path, from its suffix (``.oga`` -> ``OGG``)."""
+    path = Path(path)
     ext = path.suffix.lower().lstrip(".")
     return {"oga": "OGG", "opus": "OGG", "aif": "AIFF"}.get(ext, ext.upper() or None)
