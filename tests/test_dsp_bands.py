@@ -134,3 +134,26 @@ def test_frame_band_energy_equals_frame_analysis(n, lowpass):
     got, got_mem = frame_band_energy(x, mem, lowpass)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got_mem, want_mem)
+
+
+def test_apply_band_gains_is_smoothing_then_interpolated_gains():
+    """``apply_band_gains`` = C's ``lastg`` smoothing, then X times interp_band_gain (float32)."""
+    from rnnoise_kit.dsp import apply_band_gains
+
+    rng = np.random.default_rng(3)
+    n = 6
+    X = (rng.standard_normal((n, 481)) + 1j * rng.standard_normal((n, 481))).astype(np.complex64)
+    g = rng.uniform(0, 1, (n, 22)).astype(np.float32)
+    silence = np.array([False, True, False, False, True, False])
+    lastg = rng.uniform(0, 1, 22).astype(np.float32)
+    want, mem = X.copy(), lastg.copy()
+    for t in range(n):
+        if silence[t]:
+            continue
+        a = np.float32(0.6) * mem
+        mem = np.where(g[t] > a, g[t], a).astype(np.float32)
+        gf = interp_band_gain(mem)
+        want[t] = (want[t].real * gf) + 1j * (want[t].imag * gf)
+    apply_band_gains(X, g, silence, lastg)
+    np.testing.assert_array_equal(X, want)
+    np.testing.assert_array_equal(lastg, mem)

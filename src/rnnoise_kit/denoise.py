@@ -24,8 +24,8 @@ import numpy as np
 import soxr
 
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, format_for, read_audio, write_audio
-from rnnoise_kit.dsp import AnalysisState, analyse, pitch_filter, synthesize
-from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
+from rnnoise_kit.dsp import AnalysisState, analyse, apply_band_gains, pitch_filter, synthesize
+from rnnoise_kit.dsp.constants import FRAME_SIZE, NB_BANDS
 from rnnoise_kit.errors import AudioError, InputError
 from rnnoise_kit.model import Network, RNNoiseModel, RNNState
 
@@ -35,39 +35,6 @@ the block's spectra (about 8 KB a frame) stay in memory comfortably."""
 
 
 # --------------------------------------------------------------------------- kernels
-
-
-@numba.njit(cache=True)
-def _smooth_and_apply(X, g, silence, lastg):  # pragma: no cover - compiled
-    """``lastg`` smoothing, ``interp_band_gain`` and ``X *= gf`` for consecutive frames.
-
-    X: (n, 962) float32 (interleaved re/im), modified in place; g: (n, 22) raw gains;
-    silence: (n,) bool (frames left untouched); lastg: (22,) float32, updated in place.
-    All float32, in the C order: ``a = .6f*lastg; g = g > a ? g : a``; then for each band
-    ``gf = (1-frac)*g[b] + frac*g[b+1]`` (bins 400..480 stay 0) multiplies re and im.
-    """
-    n = X.shape[0]
-    six = np.float32(0.6)
-    one = np.float32(1.0)
-    gs = np.empty(NB_BANDS, dtype=np.float32)
-    gf = np.zeros(FREQ_SIZE, dtype=np.float32)
-    for t in range(n):
-        if silence[t]:
-            continue
-        for b in range(NB_BANDS):
-            a = six * lastg[b]
-            v = g[t, b]
-            gs[b] = v if v > a else a
-            lastg[b] = gs[b]
-        for b in range(NB_BANDS - 1):
-            lo = EDGE[b]
-            width = EDGE[b + 1] - lo
-            for j in range(width):
-                frac = np.float32(j) / np.float32(width)
-                gf[lo + j] = (one - frac) * gs[b] + frac * gs[b + 1]
-        for k in range(FREQ_SIZE):
-            X[t, 2 * k] = X[t, 2 * k] * gf[k]
-            X[t, 2 * k + 1] = X[t, 2 * k + 1] * gf[k]
 
 
 @numba.njit(cache=True)
@@ -130,7 +97,7 @@ def process_frames(
             net_out.gains[active],
         )  # fmt: skip
     X = np.ascontiguousarray(X, dtype=np.complex64)
-    _smooth_and_apply(X.view(np.float32), net_out.gains, fa.silence, state.lastg)
+    apply_band_gains(X, net_out.gains, fa.silence, state.lastg)
     out, state.synthesis_mem = synthesize(X, state.synthesis_mem)
     return out, net_out.vad
 

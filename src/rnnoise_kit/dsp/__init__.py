@@ -10,7 +10,7 @@ Main entry points:
 * :class:`StreamingAnalyzer` (one 480-sample frame per call, same results);
 * :func:`frame_analysis` (X and Ex only) and :func:`frame_band_energy` (Ex only, what
   training uses for speech and noise);
-* :func:`pitch_filter` and :func:`synthesize` for the denoiser.
+* :func:`pitch_filter`, :func:`apply_band_gains` and :func:`synthesize` for the denoiser.
 """
 
 from rnnoise_kit.dsp.bands import band_corr, band_energy, dct, interp_band_gain
@@ -21,6 +21,7 @@ from rnnoise_kit.dsp.features import (
     FrameResult,
     StreamingAnalyzer,
     analyse,
+    apply_band_gains,
     dump_features,
     features_table,
     frame_analysis,
@@ -47,6 +48,7 @@ __all__ = [
     "FrameResult",
     "StreamingAnalyzer",
     "analyse",
+    "apply_band_gains",
     "apply_window",
     "band_corr",
     "band_energy",

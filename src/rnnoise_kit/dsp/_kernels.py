@@ -158,6 +158,32 @@ def dct_1(v, out):
 
 
 @njit(**_JIT)
+def smooth_and_apply_gains(xf, g, silence, lastg):
+    """The end of ``rnnoise_process_frame`` for consecutive frames (spec section 9).
+
+    ``xf`` (n, 962) float32 re/im spectra, scaled in place; ``g`` (n, 22) raw network gains;
+    ``silence`` (n,) frames left untouched; ``lastg`` (22,) updated in place. Per non-silent
+    frame, in float32 as C: ``g = max(g, .6f*lastg)`` (C's ``g > a ? g : a``), ``lastg = g``,
+    then every bin times :func:`interp_band_gain_1` of it (bins 400..480 become 0).
+    """
+    six = np.float32(0.6)
+    gs = np.empty(NBANDS, dtype=np.float32)
+    gf = np.empty(xf.shape[1] // 2, dtype=np.float32)
+    for t in range(xf.shape[0]):
+        if silence[t]:
+            continue
+        for b in range(NBANDS):
+            a = six * lastg[b]
+            v = g[t, b]
+            gs[b] = v if v > a else a
+            lastg[b] = gs[b]
+        interp_band_gain_1(gs, gf)
+        for k in range(gf.shape[0]):
+            xf[t, 2 * k] = xf[t, 2 * k] * gf[k]
+            xf[t, 2 * k + 1] = xf[t, 2 * k + 1] * gf[k]
+
+
+@njit(**_JIT)
 def band_all_1(xf, pf, ex, ep, exy):
     """Ex, Ep and corr(X, P) of one frame in one pass, same bits as the three kernels above.
 

@@ -364,6 +364,30 @@ def pitch_filter(
     return out.view(np.complex64)
 
 
+def apply_band_gains(
+    X: np.ndarray, g: np.ndarray, silence: np.ndarray, lastg: np.ndarray
+) -> None:
+    """The ``lastg`` smoothing and the band gains of ``rnnoise_process_frame`` (spec section 9).
+
+    Parameters
+    ----------
+    X : (n, 481) complex64, C-contiguous
+        Spectra (after :func:`pitch_filter`), scaled in place; bins 400..480 become 0.
+    g : (n, 22) float32
+        Raw network gains.
+    silence : (n,) bool
+        Silent frames: left untouched, and ``lastg`` is not updated.
+    lastg : (22,) float32
+        The smoothing memory, updated in place (carried from block to block).
+    """
+    if X.dtype != np.complex64 or not X.flags.c_contiguous:
+        raise ValueError("X must be a C-contiguous complex64 array")
+    K.smooth_and_apply_gains(
+        X.view(np.float32), np.ascontiguousarray(g, dtype=np.float32),
+        np.ascontiguousarray(silence, dtype=np.bool_), lastg,
+    )  # fmt: skip
+
+
 class StreamingAnalyzer:
     """Frame-by-frame analysis with carried state; same results as :func:`analyse`.
 
