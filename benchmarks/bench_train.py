@@ -6,9 +6,11 @@ Builds a synthetic (frames x 87) training matrix with realistic ranges, cuts it 
 A warm-up batch runs first so Numba compilation/cache loading is not counted; the epoch time is the
 median of ``--epochs`` epochs. Prints one JSON line::
 
-    {"cpu_s_per_epoch": ..., "peak_rss_mb": ...[, "cuda_s_per_epoch": ...]}
+    {"cpu_s_per_epoch": ..., "peak_rss_mb": ...[, "cuda_s_per_epoch": ..., "cuda_gru": ...]}
 
 Usage: ``python benchmarks/bench_train.py [--device cpu|cuda] [--frames 500000]``.
+On CUDA, ``cuda_gru`` names the recurrence that ran (``triton``, the fused kernels, or
+``torch``, the step-by-step loop; ``--cuda-gru`` forces one, to compare them).
 ``--matrix FILE`` (``.h5``/``.f32``) reads the batches out of core from that file, as
 :func:`rnnoise_kit.training.trainer.train` does (:class:`~rnnoise_kit.training.data.SequenceData`),
 instead of an in-memory synthetic matrix.
@@ -27,9 +29,10 @@ import numpy as np
 import torch
 
 from rnnoise_kit.training.data import SequenceData
-from rnnoise_kit.training.gru import keep_freed_memory
+from rnnoise_kit.training.gru import keep_freed_memory, resolved_backend
 from rnnoise_kit.training.loss import rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
+from rnnoise_kit.training.trainer import device_batches
 
 
 def synthetic_matrix(frames: int, seed: int = 0) -> np.ndarray:
@@ -74,30 +77,40 @@ def _step(model, opt, x, y, v) -> float:
 
 
 def time_epochs(
-    seqs: np.ndarray | SequenceData, device: torch.device, batch: int, epochs: int, seed: int = 0
+    seqs: np.ndarray | SequenceData,
+    device: torch.device,
+    batch: int,
+    epochs: int,
+    seed: int = 0,
+    backend: str = "auto",
 ) -> tuple[float, list[float]]:
     """Train ``epochs`` epochs after one warm-up batch; return (median seconds, losses)."""
     torch.manual_seed(seed)
-    model = RNNoiseNet().to(device)
+    model = RNNoiseNet(backend=backend).to(device)
     opt = _make_optimizer(model, device)
     rng = np.random.default_rng(seed)
 
     read = seqs.read if isinstance(seqs, SequenceData) else (lambda idx: seqs[np.sort(idx)])
     n = seqs.n_train if isinstance(seqs, SequenceData) else len(seqs)
 
-    def batch_tensors(idx: np.ndarray):
-        b = torch.from_numpy(read(idx)).to(device, non_blocking=True)
+    def batches(order: np.ndarray):
+        # the trainer's path to the device (on CUDA: read ahead into pinned memory)
+        for i in range(0, len(order), batch):
+            yield read(order[i : i + batch])
+
+    def columns(b: torch.Tensor):
         return b[..., :42], b[..., 42:64], b[..., 86:87]
 
-    _step(model, opt, *batch_tensors(np.arange(min(batch, n))))  # warm-up
+    for b in device_batches(batches(np.arange(min(batch, n))), device):  # warm-up
+        _step(model, opt, *columns(b))
     _sync(device)
     times, losses = [], []
     for _ in range(epochs):
         perm = rng.permutation(n)
         t0 = time.perf_counter()
         total = 0.0
-        for i in range(0, n, batch):
-            total += _step(model, opt, *batch_tensors(perm[i : i + batch]))
+        for b in device_batches(batches(perm), device):
+            total += _step(model, opt, *columns(b))
         _sync(device)
         times.append(time.perf_counter() - t0)
         losses.append(total / -(-n // batch))
@@ -114,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cuda-gru", choices=("auto", "triton", "torch"), default="auto",
+                    help="GRU recurrence on CUDA (default auto: triton when available)")
     ap.add_argument("--verbose", action="store_true", help="also print losses to stderr")
     ap.add_argument(
         "--no-malloc-tuning", action="store_true", help="do not call keep_freed_memory()"
@@ -132,12 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         seqs = np.ascontiguousarray(data[: nseq * args.window].reshape(nseq, args.window, 87))
         del data
 
-    result: dict[str, float] = {}
+    result: dict[str, float | str] = {}
     cpu_s, cpu_losses = time_epochs(seqs, torch.device("cpu"), args.batch, args.epochs)
     result["cpu_s_per_epoch"] = round(cpu_s, 3)
     if args.device == "cuda":
-        cuda_s, cuda_losses = time_epochs(seqs, torch.device("cuda"), args.batch, args.epochs)
+        cuda_s, cuda_losses = time_epochs(
+            seqs, torch.device("cuda"), args.batch, args.epochs, backend=args.cuda_gru
+        )
         result["cuda_s_per_epoch"] = round(cuda_s, 3)
+        result["cuda_gru"] = resolved_backend(args.cuda_gru, "cuda")
         if args.verbose:
             print("cuda losses", cuda_losses, file=sys.stderr)
     if args.verbose:

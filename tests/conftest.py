@@ -13,6 +13,23 @@ from pathlib import Path
 
 import pytest
 
+
+def _triton_mode() -> None:
+    """Without a GPU, run the Triton GRU kernels in Triton's interpreter.
+
+    The mode is fixed for the whole process when ``triton`` is first imported, so it is chosen
+    here, before any test imports it. An explicit ``TRITON_INTERPRET`` is left alone.
+    """
+    try:
+        import torch
+    except ImportError:
+        return
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+_triton_mode()
+
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(os.environ.get("RNNOISE_KIT_REFERENCE", REPO.parent / "shared" / "reference"))
 

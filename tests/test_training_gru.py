@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -12,11 +18,16 @@ from rnnoise_kit.training.gru import (  # noqa: E402
     gru_recurrence,
     naive_gru,
     numba_available,
+    triton_available,
 )
 from rnnoise_kit.training.network import LAYER_NAMES, RNNoiseNet  # noqa: E402
 
 ACTS = ("tanh", "relu", "sigmoid")
-BACKENDS = ["torch"] + (["numba"] if numba_available() else [])
+HAS_TRITON = importlib.util.find_spec("triton") is not None
+# without a GPU, conftest.py puts Triton in interpreter mode, which runs these kernels on CPU
+# tensors: the same kernel source that compiles for CUDA, checked here on every machine
+TRITON_CPU = HAS_TRITON and not torch.cuda.is_available()
+BACKENDS = ["torch"] + (["numba"] if numba_available() else []) + (["triton"] if TRITON_CPU else [])
 
 
 def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
@@ -57,7 +68,9 @@ def test_fused_matches_autograd(backend, act, dtype, tol):
         assert _rel(gr, gref) < tol, name
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+# the interpreted Triton kernels are too slow for gradcheck's hundreds of forward passes; the
+# float64 comparison with autograd above checks their gradients to 1e-9 instead
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "triton"])
 @pytest.mark.parametrize("act", ACTS)
 def test_gradcheck_float64(backend, act):
     x, w, u, b, h0 = _problem(torch.float64, b=2, t=4, m=3, n=4)
@@ -194,20 +207,139 @@ def test_clip_weights():
     assert float(net.regularization_loss().detach()) > 0
 
 
+CUDA_BACKENDS = ["auto", "torch"] + (["triton"] if HAS_TRITON else [])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("backend", CUDA_BACKENDS)
 @pytest.mark.parametrize("act", ACTS)
-def test_cuda_backend_matches_naive(act):
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+def test_cuda_backend_matches_naive(backend, act, dtype, tol):
     dev = torch.device("cuda")
-    x, w, u, b, h0 = (t.detach().to(dev).requires_grad_() for t in _problem(torch.float64))
+    x, w, u, b, h0 = (t.detach().to(dev).requires_grad_() for t in _problem(dtype))
     leaves = (x, w, u, b, h0)
     ref = naive_gru(x, w, u, b, act, h0)
     g = torch.randn_like(ref)
     ref_grads = torch.autograd.grad(ref, leaves, g)
-    out = gru_recurrence(x @ w + b, u, act, h0)  # "auto" -> torch ops on CUDA
+    out = gru_recurrence(x @ w + b, u, act, h0, backend)
     grads = torch.autograd.grad(out, leaves, g)
-    assert _rel(out, ref) < 1e-9
+    assert _rel(out, ref) < tol
     for gr, gref in zip(grads, ref_grads, strict=True):
-        assert _rel(gr, gref) < 1e-9
+        assert _rel(gr, gref) < tol
+
+
+@pytest.mark.skipif(not (torch.cuda.is_available() and HAS_TRITON), reason="needs CUDA, triton")
+@pytest.mark.parametrize(("act", "n"), [("tanh", 24), ("relu", 48), ("tanh", 96)])
+def test_cuda_triton_rnnoise_sizes_long_sequence(act, n):
+    """The network's sizes over a full 2000-step window, Triton against the torch-op loop
+    (float32, 1e-4 relative: the same float32 recurrence, summed in another order)."""
+    dev = torch.device("cuda")
+    g = torch.Generator(device="cpu").manual_seed(n)
+    xp = torch.randn(4, 2000, 3 * n, generator=g).to(dev).requires_grad_()
+    u = (torch.randn(n, 3 * n, generator=g) * 0.3).to(dev).requires_grad_()
+    grad_out = torch.randn(4, 2000, n, generator=g).to(dev)
+    res = {}
+    for backend in ("triton", "torch"):
+        out = gru_recurrence(xp, u, act, None, backend)
+        res[backend] = (out, *torch.autograd.grad(out, (xp, u), grad_out))
+    for got, want in zip(res["triton"], res["torch"], strict=True):
+        assert _rel(got, want) < 1e-4
     net = RNNoiseNet().to(dev)
     gains, vad = net(torch.randn(2, 5, 42, device=dev))
     assert gains.shape == (2, 5, 22) and vad.device.type == "cuda"
+
+
+@pytest.mark.skipif(not TRITON_CPU, reason="needs triton and no GPU (interpreter mode)")
+@pytest.mark.parametrize(("act", "n"), [("tanh", 24), ("relu", 48), ("tanh", 96)])
+def test_triton_rnnoise_sizes_match_numba(act, n):
+    """The network's GRU sizes, padded to 32/64/128 lanes, against the Numba kernels.
+
+    float32 with tolerance 1e-5 relative: both compute in float32 over 40 steps; the
+    reductions sum in different orders.
+    """
+    g = torch.Generator().manual_seed(n)
+    xp = torch.randn(2, 40, 3 * n, generator=g)
+    u = (torch.randn(n, 3 * n, generator=g) * 0.3).requires_grad_()
+    xp.requires_grad_()
+    grad_out = torch.randn(2, 40, n, generator=g)
+    outs = {}
+    for backend in ("triton", "numba" if numba_available() else "torch"):
+        out = gru_recurrence(xp, u, act, None, backend)
+        outs[backend] = (out, *torch.autograd.grad(out, (xp, u), grad_out))
+    ref = outs.pop("triton")
+    for got, want in zip(ref, outs.popitem()[1], strict=True):
+        assert _rel(got, want) < 1e-5
+
+
+def test_triton_backend_refuses_wrong_mode():
+    if not HAS_TRITON:
+        with pytest.raises(RuntimeError, match="unavailable"):
+            gru_recurrence(torch.zeros(1, 2, 6), torch.zeros(2, 6), backend="triton")
+    elif TRITON_CPU:
+        assert triton_available("cpu") and not triton_available("cuda")
+    else:  # compiled mode on a GPU machine: CPU tensors need the interpreter
+        with pytest.raises(ValueError, match="interpreter"):
+            gru_recurrence(torch.zeros(1, 2, 6), torch.zeros(2, 6), backend="triton")
+
+
+_COMPILE_FOR_HOPPER = textwrap.dedent(
+    """
+    import os, subprocess, sys, tempfile
+    import torch, triton
+    from triton.backends.compiler import GPUTarget
+    from rnnoise_kit.training import _triton_kernels as K
+    from rnnoise_kit.training.gru import _triton_launch_args
+
+    ptrs = {
+        K.gru_forward_kernel: ["xp", "u", "h0", "h", "hprev", "gates", "rh"],
+        K.gru_backward_kernel: ["dh", "hprev", "gates", "ut", "dgates", "dh0"],
+    }
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends/nvidia/bin/cuobjdump")
+    tmp = tempfile.mkdtemp()
+    for dtype in ("fp32", "fp64"):
+        for n in (24, 48, 96):
+            tdtype = torch.float32 if dtype == "fp32" else torch.float64
+            kw = _triton_launch_args(n, torch.device("cuda"), tdtype)
+            options = {"num_warps": kw["num_warps"], "enable_fp_fusion": kw["enable_fp_fusion"]}
+            for fn, names in ptrs.items():
+                sig = {p + "_ptr": "*" + dtype for p in names}
+                sig.update(T="i32", N="constexpr", BN="constexpr", ACT="constexpr")
+                src = triton.compiler.ASTSource(
+                    fn=fn, signature=sig, constexprs={"N": n, "BN": kw["BN"], "ACT": 0}
+                )
+                ck = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=options)
+                path = os.path.join(tmp, "k.cubin")
+                with open(path, "wb") as f:
+                    f.write(ck.asm["cubin"])
+                usage = subprocess.run(
+                    [cuobjdump, "-res-usage", path], capture_output=True, text=True, check=True
+                ).stdout
+                line = [ln for ln in usage.splitlines() if "REG:" in ln][0].split()
+                print(dtype, n, fn.__name__, *line)
+    """
+)
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="needs triton")
+def test_triton_kernels_compile_for_hopper_without_spills():
+    """Compile both kernels for sm_90 (H100) with the launch options the backend uses.
+
+    No GPU is needed to compile, so CI checks what the interpreter cannot: that the kernels
+    lower for a real GPU, and that the recurrent kernel's blocks fit in registers (a spill to
+    local memory would put a memory round trip into every one of the 2000 dependent steps).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_DEFAULT_FP_FUSION"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", _COMPILE_FOR_HOPPER], capture_output=True, text=True, env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [ln.split() for ln in out.stdout.splitlines()]
+    assert len(rows) == 12
+    for row in rows:
+        fields = dict(f.split(":") for f in row[3:] if ":" in f)
+        # float64 (tests only) of N=96 cannot fit: 3 x 128 x 128 doubles are 384 KiB, more than
+        # an SM's 256 KiB register file, so only float32, the training dtype, must not spill
+        if row[0] == "fp32":
+            assert fields["LOCAL"] == "0" and fields["STACK"] == "0", row

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 from rnnoise_kit.cli import main  # noqa: E402
 from rnnoise_kit.model import Network, load_model  # noqa: E402
 from rnnoise_kit.model.checkpoint import read_checkpoint  # noqa: E402
-from rnnoise_kit.training.data import SequenceData, epoch_order  # noqa: E402
+from rnnoise_kit.training.data import SequenceData, epoch_order, prefetched  # noqa: E402
 from rnnoise_kit.training.matrix import MatrixWriter  # noqa: E402
 from rnnoise_kit.training.trainer import (  # noqa: E402
     CheckpointMismatch,
@@ -128,6 +128,22 @@ def test_denoiser_same_from_checkpoint_and_export(run3, reference, tmp_path):
     np.testing.assert_array_equal(a, c)
 
 
+def test_prefetched_keeps_order_and_raises_where_it_failed():
+    assert list(prefetched(range(5), lambda i: i * 10)) == [0, 10, 20, 30, 40]
+    assert list(prefetched([])) == []
+
+    def reader():
+        yield 1
+        yield 2
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in prefetched(reader()):
+            got.append(item)
+    assert got == [1, 2]
+
+
 # ----------------------------------------------------------------------------- resume
 
 
@@ -161,6 +177,35 @@ def test_interrupted_and_resumed_equals_uninterrupted(run3, matrix, tmp_path):
     # resuming a finished run trains nothing and keeps one row per epoch
     again = train(matrix, run, config=CFG, resume=True, device="cpu", progress=False)
     assert again.epochs == 3 and len(_metrics(run)) == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_matches_cpu_and_resumes_exactly(run3, matrix, tmp_path):
+    """On a GPU: the fused Triton recurrence trains (``auto``), its first-epoch loss agrees
+    with the CPU run's to 1e-4 relative (float32 sums in another order on another device),
+    and an interrupted CUDA run resumes to the same bits (the kernels use no atomics)."""
+    import importlib.util
+
+    from rnnoise_kit.training.gru import resolved_backend
+
+    if importlib.util.find_spec("triton") is not None:
+        for n, act in ((24, "tanh"), (48, "relu"), (96, "tanh")):
+            assert resolved_backend("auto", "cuda", torch.float32, n, act) == "triton"
+    full = train(matrix, tmp_path / "full", config=CFG, device="cuda", progress=False)
+    rows, cpu = _metrics(full.run_dir), _metrics(run3.run_dir)
+    assert float(rows[0]["loss"]) == pytest.approx(float(cpu[0]["loss"]), rel=1e-4)
+    assert float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"])
+
+    def kill(epoch, metrics):
+        if epoch == 2:
+            raise _Killed
+
+    run = tmp_path / "resumed"
+    with pytest.raises(_Killed):
+        train(matrix, run, config=CFG, device="cuda", progress=False, callback=kill)
+    train(matrix, run, config=CFG, resume=True, device="cuda", progress=False)
+    assert (run / "model.rnnn").read_bytes() == full.model_path.read_bytes()
+    assert [r["loss"] for r in _metrics(run)] == [r["loss"] for r in rows]
 
 
 def test_resume_refuses_other_recipe_or_data(run3, tmp_path):

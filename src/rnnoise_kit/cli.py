@@ -678,8 +678,8 @@ def _add_train(sub) -> None:
     p.add_argument("--window", type=int, default=2000, help="frames per sequence (default 2000)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where to train (default auto: the CPU, faster than the step-by-step "
-                        "CUDA path for this network; see docs/training.md)")
+                   help="where to train (default auto: CUDA when torch sees a GPU and Triton "
+                        "is installed, else the CPU; see docs/training.md)")
     p.add_argument("--seed", type=int, default=0, help="initial weights and shuffles (default 0)")
     p.add_argument("--init", metavar="MODEL",
                    help="fine-tune from a model (.rnnn, .c, Keras .hdf5, checkpoint)")

@@ -17,8 +17,10 @@ This module needs NumPy and h5py only (no torch).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import h5py
 import numpy as np
@@ -26,7 +28,43 @@ import numpy as np
 from rnnoise_kit.errors import InputError
 from rnnoise_kit.training.matrix import ROW, MatrixReader
 
-__all__ = ["SequenceData", "epoch_order"]
+__all__ = ["SequenceData", "epoch_order", "prefetched"]
+
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+_END = object()
+
+
+def prefetched(
+    items: Iterable[_T], transform: Callable[[_T], _U] | None = None
+) -> Iterator[_T | _U]:
+    """Yield ``items`` (through ``transform``) while a background thread makes the next one.
+
+    For a GPU that would otherwise wait for the next batch's disk read and host copy: the
+    order is unchanged, and an exception in the reader is raised where its item would have
+    been yielded.
+
+    Parameters
+    ----------
+    items : iterable
+        Produced one ahead, on a worker thread.
+    transform : callable, optional
+        Also applied on the worker thread (e.g. copying into pinned memory).
+    """
+    it = iter(items)
+
+    def produce():
+        item = next(it, _END)
+        return item if item is _END or transform is None else transform(item)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="rnnoise-kit-data") as pool:
+        pending = pool.submit(produce)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(produce)
+            yield item
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:

@@ -10,9 +10,10 @@ kernel ``U`` (N, 3N) and the bias ``b`` (3N,)::
 
 :class:`GRU` computes the input projections ``x W + b`` of the whole sequence with one matmul
 (torch autograd), then runs the recurrence with :class:`GRURecurrence`, a
-``torch.autograd.Function`` whose forward and backward time loops are either Numba kernels
-(CPU, float32/float64) or torch ops (any device). The recurrent-kernel gradient is computed after
-the backward loop as two big matrix products over all ``B*T`` steps.
+``torch.autograd.Function`` whose forward and backward time loops are Numba kernels (CPU,
+float32/float64), persistent Triton kernels (CUDA; one launch per layer and direction) or torch
+ops (any device; a Python loop of small kernels, the fallback). The recurrent-kernel gradient is
+computed after the backward loop as two big matrix products over all ``B*T`` steps.
 
 ``torch.nn.GRU`` is not used: it swaps ``z``/``1 - z`` and applies the reset gate after the
 recurrent product (``reset_after=True``).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -31,7 +33,7 @@ import torch
 from torch import nn
 
 Activation = Literal["tanh", "sigmoid", "relu"]
-Backend = Literal["auto", "numba", "torch"]
+Backend = Literal["auto", "numba", "triton", "torch"]
 
 ACTIVATION_CODES: dict[str, int] = {"tanh": 0, "sigmoid": 1, "relu": 2}
 """Activation name -> code of the ``.rnnn`` / ``rnn.h`` format."""
@@ -44,6 +46,8 @@ __all__ = [
     "naive_gru",
     "numba_available",
     "keep_freed_memory",
+    "triton_available",
+    "resolved_backend",
 ]
 
 
@@ -236,24 +240,178 @@ def _backward_torch(dh_out, hprev, gates, u, act: int):
 
 
 # --------------------------------------------------------------------------------------------
+# Triton backend (CUDA; CPU tensors run through Triton's interpreter, for tests)
+# --------------------------------------------------------------------------------------------
+_triton_kernels = None
+_triton_error: Exception | None = None
+_triton_checked: dict[tuple, bool] = {}
+
+
+def _get_triton():
+    """The Triton kernels module, or None where Triton is missing or broken."""
+    global _triton_kernels, _triton_error
+    if _triton_kernels is None and _triton_error is None:
+        try:
+            from . import _triton_kernels as k
+
+            _triton_kernels = k
+        except Exception as exc:  # triton missing or broken
+            _triton_error = exc
+    return _triton_kernels
+
+
+def _triton_interpreting() -> bool:
+    """Whether the kernels run in Triton's interpreter (``TRITON_INTERPRET=1`` at import)."""
+    return type(_get_triton().gru_forward_kernel).__name__ == "InterpretedFunction"
+
+
+def triton_available(device: str = "cuda") -> bool:
+    """Return whether the Triton kernels can run tensors of ``device`` ("cuda" or "cpu").
+
+    Triton compiles for CUDA, and runs CPU tensors only in its interpreter, a process-wide mode
+    chosen when ``triton`` is first imported (environment variable ``TRITON_INTERPRET=1``).
+    """
+    if _get_triton() is None:
+        return False
+    return _triton_interpreting() == (device == "cpu")
+
+
+def _triton_launch_args(n: int, device: torch.device, dtype: torch.dtype) -> dict:
+    """Block size and compile options: BN = N rounded up to a power of two (at least 8).
+
+    Warps scale with the block (twice as many for float64) so the three (BN, BN) blocks of
+    ``U`` stay in registers without spilling (checked by compiling for sm_90 in the tests).
+    """
+    bn = 1 << max(3, (n - 1).bit_length())
+    kw: dict = {"N": n, "BN": bn}
+    if device.type == "cuda":
+        warps = max(1, bn // 16) * (2 if dtype == torch.float64 else 1)
+        kw.update(num_warps=min(16, warps), enable_fp_fusion=True)
+    return kw
+
+
+def _forward_triton(xp, u, h0, act: int):
+    k = _get_triton()
+    b, t, n3 = xp.shape
+    n = n3 // 3
+    h = xp.new_empty((b, t, n))
+    hprev = torch.empty_like(h)
+    rh = torch.empty_like(h)
+    gates = torch.empty_like(xp)
+    kw = _triton_launch_args(n, xp.device, xp.dtype)
+    k.gru_forward_kernel[(b,)](xp, u, h0, h, hprev, gates, rh, t, ACT=act, **kw)
+    return h, hprev, gates, rh
+
+
+def _backward_triton(dh, hprev, gates, u, act: int):
+    k = _get_triton()
+    b, t, n3 = gates.shape
+    n = n3 // 3
+    dgates = torch.empty_like(gates)
+    dh0 = gates.new_empty((b, n))
+    kw = _triton_launch_args(n, dh.device, dh.dtype)
+    ut = u.t().contiguous()
+    k.gru_backward_kernel[(b,)](dh, hprev, gates, ut, dgates, dh0, t, ACT=act, **kw)
+    return dgates, dh0
+
+
+def _triton_self_check(xp: torch.Tensor, n: int, act: int) -> bool:
+    """Compare the Triton kernels with the torch-op loop once per (device, dtype, N, act).
+
+    A kernel that fails to compile or disagrees on this device makes ``auto`` fall back to the
+    torch-op loop (slow, but correct) with a warning instead of training on wrong gradients.
+    """
+    key = (str(xp.device), xp.dtype, n, act)
+    if key not in _triton_checked:
+        g = torch.Generator(device="cpu").manual_seed(1234)
+
+        def rnd(*shape):
+            return (torch.randn(*shape, generator=g, dtype=torch.float64) * 0.5).to(xp)
+
+        b, t = 3, 7
+        x, uu, h0, dho = rnd(b, t, 3 * n), rnd(n, 3 * n), rnd(b, n), rnd(b, t, n)
+        tol = 1e-9 if xp.dtype == torch.float64 else 1e-4
+        try:
+            with torch.no_grad():
+                got = _forward_triton(x, uu, h0, act)
+                ref = _forward_torch(x, uu, h0, act)
+                got += _backward_triton(dho, got[1], got[2], uu, act)
+                ref += _backward_torch(dho, ref[1], ref[2], uu, act)
+            ok = all(
+                float((a - r).abs().max()) <= tol * max(1.0, float(r.abs().max()))
+                for a, r in zip(got, ref, strict=True)
+            )
+            problem = "disagrees with the reference loop"
+        except Exception as exc:  # compilation or launch failure on this device
+            ok, problem = False, f"failed ({type(exc).__name__}: {exc})"
+        if not ok:
+            warnings.warn(
+                f"Triton GRU kernel {problem} on {xp.device} ({xp.dtype}, N={n}); "
+                "using the slower torch-op recurrence",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        _triton_checked[key] = ok
+    return _triton_checked[key]
+
+
+# --------------------------------------------------------------------------------------------
 # autograd.Function
 # --------------------------------------------------------------------------------------------
-def _resolve_backend(backend: str, t: torch.Tensor) -> str:
+_FLOATS = (torch.float32, torch.float64)
+
+
+def _resolve_backend(backend: str, t: torch.Tensor, n: int, act: int) -> str:
     if backend == "auto":
-        ok = t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
-        return "numba" if ok and numba_available() else "torch"
-    if backend not in ("numba", "torch"):
+        if t.device.type == "cpu":
+            return "numba" if t.dtype in _FLOATS and numba_available() else "torch"
+        if (
+            t.device.type == "cuda"
+            and t.dtype in _FLOATS
+            and triton_available("cuda")
+            and _triton_self_check(t, n, act)
+        ):
+            return "triton"
+        return "torch"
+    if backend not in ("numba", "triton", "torch"):
         raise ValueError(f"unknown GRU backend {backend!r}")
     if backend == "numba" and t.device.type != "cpu":
         raise ValueError("the numba GRU backend runs on CPU tensors only")
+    if backend == "triton":
+        if t.device.type not in ("cpu", "cuda") or t.dtype not in _FLOATS:
+            raise ValueError("the triton GRU backend runs float32/float64 CUDA (or CPU) tensors")
+        if _get_triton() is None:
+            raise RuntimeError(f"the triton GRU backend is unavailable: {_triton_error}")
+        if not triton_available(t.device.type):
+            raise ValueError(
+                "the triton GRU backend runs CPU tensors only in Triton's interpreter and CUDA "
+                "tensors only outside it (TRITON_INTERPRET=1 must be set before triton is "
+                "imported for CPU tensors, and unset for CUDA)"
+            )
     return backend
+
+
+def resolved_backend(
+    backend: Backend = "auto",
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    hidden_size: int = 96,
+    activation: Activation = "tanh",
+) -> str:
+    """The recurrence implementation ``backend`` stands for on ``device`` ("numba", ...).
+
+    On CUDA, ``"auto"`` runs the one-time Triton self-check for this size and activation.
+    """
+    probe = torch.empty(0, device=device, dtype=dtype)
+    return _resolve_backend(backend, probe, hidden_size, ACTIVATION_CODES[activation])
 
 
 class GRURecurrence(torch.autograd.Function):
     """Fused GRU recurrence on projected inputs, with a hand-written backward pass.
 
     ``apply(xp, u, h0, act, backend)`` with ``xp`` (B, T, 3N) = ``x @ W + b``, ``u`` (N, 3N),
-    ``h0`` (B, N), ``act`` an activation code and ``backend`` ``"numba"`` or ``"torch"``;
+    ``h0`` (B, N), ``act`` an activation code and ``backend`` ``"numba"``, ``"triton"`` or
+    ``"torch"``;
     returns the states (B, T, N). Gradients flow to ``xp``, ``u`` and ``h0``.
     """
 
@@ -265,6 +423,8 @@ class GRURecurrence(torch.autograd.Function):
         with torch.no_grad():
             if backend == "numba":
                 h, hprev, gates, rh = _forward_numba(xp, u, h0, act)
+            elif backend == "triton":
+                h, hprev, gates, rh = _forward_triton(xp, u, h0, act)
             else:
                 h, hprev, gates, rh = _forward_torch(xp, u, h0, act)
         ctx.save_for_backward(u, hprev, gates, rh)
@@ -279,6 +439,8 @@ class GRURecurrence(torch.autograd.Function):
         with torch.no_grad():
             if ctx.backend == "numba":
                 dgates, dh0 = _backward_numba(dh, hprev, gates, u, ctx.act)
+            elif ctx.backend == "triton":
+                dgates, dh0 = _backward_triton(dh, hprev, gates, u, ctx.act)
             else:
                 dgates, dh0 = _backward_torch(dh, hprev, gates, u, ctx.act)
             du = None
@@ -314,10 +476,13 @@ def gru_recurrence(
         Candidate activation.
     h0 : Tensor, shape (B, N), optional
         Initial state (zeros when omitted).
-    backend : {"auto", "numba", "torch"}
-        ``"auto"`` picks the Numba kernels for CPU float32/float64 tensors, torch ops otherwise.
-        The Numba kernels split the batch rows over ``torch.get_num_threads()`` threads
-        (override with the environment variable ``RNNOISE_KIT_GRU_THREADS``).
+    backend : {"auto", "numba", "triton", "torch"}
+        ``"auto"`` picks the Numba kernels for CPU float32/float64 tensors and the Triton kernels
+        for CUDA float32/float64 tensors (after a one-time check against the torch-op loop on
+        that device), torch ops otherwise. The Numba kernels split the batch rows over
+        ``torch.get_num_threads()`` threads (override with the environment variable
+        ``RNNOISE_KIT_GRU_THREADS``). ``"triton"`` on CPU tensors runs Triton's interpreter
+        (slow; for tests on machines without a GPU).
 
     Returns
     -------
@@ -330,7 +495,7 @@ def gru_recurrence(
     if h0 is None:
         h0 = xp.new_zeros((xp.shape[0], n))
     act = ACTIVATION_CODES[activation]
-    return GRURecurrence.apply(xp, recurrent_kernel, h0, act, _resolve_backend(backend, xp))
+    return GRURecurrence.apply(xp, recurrent_kernel, h0, act, _resolve_backend(backend, xp, n, act))
 
 
 def naive_gru(
@@ -396,7 +561,7 @@ class GRU(nn.Module):
         ``N``, units.
     activation : {"tanh", "sigmoid", "relu"}
         Candidate activation.
-    backend : {"auto", "numba", "torch"}
+    backend : {"auto", "numba", "triton", "torch"}
         Recurrence implementation (see :func:`gru_recurrence`).
 
     Attributes

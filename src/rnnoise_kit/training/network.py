@@ -113,7 +113,7 @@ class RNNoiseNet(nn.Module):
         Candidate activations of ``(vad_gru, noise_gru, denoise_gru)``. The default
         ``("tanh", "relu", "tanh")`` is ``rnn_train.py``; the shipped model uses
         ``("relu", "relu", "relu")``.
-    backend : {"auto", "numba", "torch"}
+    backend : {"auto", "numba", "triton", "torch"}
         GRU recurrence implementation (see :func:`rnnoise_kit.training.gru.gru_recurrence`).
 
     Notes

@@ -37,7 +37,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -54,7 +54,7 @@ from rnnoise_kit.model.checkpoint import (
 )
 from rnnoise_kit.model.core import GRU_LAYERS, LAYER_NAMES, RNNoiseModel
 from rnnoise_kit.training import gru
-from rnnoise_kit.training.data import SequenceData
+from rnnoise_kit.training.data import SequenceData, prefetched
 from rnnoise_kit.training.loss import rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
 
@@ -243,9 +243,11 @@ def _data_identity(path: Path, known: dict | None = None) -> dict:
 
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
-        # the CPU path (fused numba recurrence) beats the CUDA path, whose GRU runs step by
-        # step as small kernels (measured on an H200 host: 6.8 s vs 20.4 s a 500k-frame
-        # epoch), so auto means CPU; --device cuda still selects the GPU
+        # CUDA only with the fused Triton recurrence: without it the GRU runs step by step as
+        # small kernels, slower than the CPU's fused numba kernels (measured on an H200 host:
+        # 20.4 s vs 6.8 s a 500k-frame epoch)
+        if torch.cuda.is_available() and gru.triton_available("cuda"):
+            return torch.device("cuda")
         return torch.device("cpu")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise InputError(None, f"device must be auto, cpu or cuda (got {device!r})")
@@ -345,6 +347,21 @@ class _NoBar:
 # ----------------------------------------------------------------------------- training
 
 
+def device_batches(batches: Iterator[np.ndarray], device: torch.device) -> Iterator[torch.Tensor]:
+    """Numpy batches as tensors on ``device``, in order.
+
+    On CUDA the next batch is read (from disk) into pinned memory on a worker thread while the
+    GPU trains on this one, and copied without blocking; on the CPU they are wrapped as they
+    come (the fused kernels use every core already).
+    """
+    if device.type != "cuda":
+        for batch in batches:
+            yield torch.from_numpy(batch)
+        return
+    for pinned in prefetched(batches, lambda b: torch.from_numpy(b).pin_memory()):
+        yield pinned.to(device, non_blocking=True)
+
+
 def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, device, bar,
                step_seqs: int) -> dict:
     """One epoch; each batch's gradient is accumulated over chunks of ``step_seqs`` sequences
@@ -352,9 +369,8 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
     net.train()
     tot = gsum = vsum = 0.0
     n = 0
-    for batch in data.train_batches(cfg.batch_size, cfg.seed, epoch):
-        t = torch.from_numpy(batch).to(device, non_blocking=True)
-        b = batch.shape[0]
+    for t in device_batches(data.train_batches(cfg.batch_size, cfg.seed, epoch), device):
+        b = t.shape[0]
         opt.zero_grad(set_to_none=True)
         total = gain = vad_l = 0.0
         for a in range(0, b, step_seqs):
@@ -389,12 +405,11 @@ def _validate(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
     reg = float(net.regularization_loss(cfg.l2))
     tot = gsum = vsum = 0.0
     n = 0
-    for batch in data.val_batches(cfg.batch_size):
-        t = torch.from_numpy(batch).to(device)
+    for t in device_batches(data.val_batches(cfg.batch_size), device):
         gains, vad = net(t[..., :42])
         parts = rnnoise_loss(gains, t[..., 42:64], vad, t[..., 86:87], cfg.bce,
                              cfg.gain_weight, cfg.vad_weight)
-        b = batch.shape[0]
+        b = t.shape[0]
         tot += b * (float(parts.total) + reg)
         gsum += b * float(parts.gain)
         vsum += b * float(parts.vad)
@@ -450,6 +465,8 @@ def train(
         Fine-tune from a model file (``.rnnn``, ``.c``, Keras ``.hdf5``, checkpoint): its
         weights (int8 / 256) replace the random initialisation. Ignored when resuming.
     device : {"auto", "cpu", "cuda"}
+        ``"auto"``: CUDA when torch sees a GPU and Triton is installed (the fused Triton
+        recurrence), otherwise the CPU (the fused Numba recurrence).
     progress : bool
         Show a progress bar per epoch (on a terminal).
     callback : callable, optional
