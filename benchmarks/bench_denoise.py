@@ -5,7 +5,7 @@ Prints one JSON line::
     {"offline_x_realtime": ..., "streaming_x_realtime": ..., "ffmpeg_x_realtime": ...,
      "ratio_vs_ffmpeg": ..., ...}
 
-It makes its own input (5 minutes of a voiced, noisy 48 kHz s16 signal) and writes the model
+It makes its own input (5 minutes of ``_signals.noisy_speech``, 48 kHz s16) and writes the model
 both sides run with rnnoise-kit's own writer (the bundled model when this build has one, else
 random weights of the v0.1 shape), so it runs on a fresh checkout without ../shared. The whole
 process, FFmpeg included, is pinned to one CPU. Each figure is the median of --runs runs (wall
@@ -29,29 +29,12 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from _signals import RATE, noisy_speech  # noqa: E402  (benchmarks/, the script's folder)
 from rnnoise_kit.denoise import Denoiser  # noqa: E402
 from rnnoise_kit.model import load_model, random_model, save_model  # noqa: E402
 from rnnoise_kit.model.registry import default_model_path, has_bundled_model  # noqa: E402
-
-RATE = 48000
-
-
-def make_audio(seconds: float, seed: int = 0) -> np.ndarray:
-    """A gated harmonic voice with a wandering pitch over pink-ish noise, int16."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    t = np.arange(n) / RATE
-    f0 = 150 + 40 * np.sin(2 * np.pi * 0.3 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / RATE
-    voice = sum(np.sin(k * phase) / k for k in range(1, 16))
-    gate = np.sin(2 * np.pi * 1.7 * t) > -0.3
-    noise = np.cumsum(rng.standard_normal(n)) * 0.02
-    noise -= np.convolve(noise, np.ones(4801) / 4801, mode="same")
-    x = 0.3 * voice * gate / 2.5 + 0.1 * rng.standard_normal(n) + noise / np.abs(noise).max() * 0.1
-    return np.clip(x * 12000, -32768, 32767).astype(np.int16)
 
 
 def median_time(fn, runs: int) -> float:
@@ -76,7 +59,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "bench.wav"
-        audio = make_audio(args.seconds)
+        audio = noisy_speech(args.seconds)
         sf.write(wav, audio, RATE, subtype="PCM_16")
         model = load_model(default_model_path()) if has_bundled_model() else random_model()
         model_path = Path(tmp) / "model.rnnn"

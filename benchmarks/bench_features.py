@@ -2,9 +2,9 @@
 
     {"offline_frames_per_s": ..., "streaming_frames_per_s": ..., "first_call_s": ...}
 
-* offline: :func:`rnnoise_kit.dsp.features.analyse` over 5 minutes of synthetic audio (speech-
-  like harmonic source with a syllable envelope, plus noise) in blocks of 4096 frames, one
-  thread, after numba warm-up; median of several runs.
+* offline: :func:`rnnoise_kit.dsp.features.analyse` over 5 minutes of synthetic audio
+  (``_signals.noisy_speech``) in blocks of 4096 frames, one thread, after numba warm-up; median
+  of several runs.
 * streaming: :class:`StreamingAnalyzer`, one 480-sample frame per call; median of several runs.
 * first_call_s: a fresh Python process, numba cache warm, from its start until it holds the
   features of its first frame (wall clock, median of 3).
@@ -32,23 +32,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-SR = 48000
-
-
-def synth_audio(seconds: float, seed: int = 0) -> np.ndarray:
-    """Speech-like synthetic audio + noise, float32 in int16 scale."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    f0 = 140 + 40 * np.sin(2 * np.pi * 0.3 * t) + 15 * np.sin(2 * np.pi * 2.1 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / SR
-    src = sum(np.sin(k * phase) / k for k in range(1, 25))
-    env = np.clip(np.sin(2 * np.pi * 3.5 * t) + 0.2 * rng.standard_normal(1).item(), 0, None)
-    env *= np.sin(2 * np.pi * 0.2 * t) > -0.5  # pauses
-    noise = rng.standard_normal(n)
-    noise = np.convolve(noise, np.ones(8) / 8, mode="same")  # coloured
-    x = 6000 * env * src + 800 * noise
-    return np.clip(np.round(x), -32768, 32767).astype(np.float32)
+from _signals import noisy_speech  # noqa: E402  (benchmarks/, the script's folder)
 
 
 def bench_offline(x: np.ndarray, runs: int) -> float:
@@ -102,7 +86,7 @@ def first_call() -> float:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    x = synth_audio(30 if quick else 300)
+    x = noisy_speech(30 if quick else 300).astype(np.float32)
     result = {
         "offline_frames_per_s": round(bench_offline(x, 2 if quick else 5)),
         "streaming_frames_per_s": round(bench_streaming(x, 1000 if quick else 5000, 3)),

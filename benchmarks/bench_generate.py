@@ -28,27 +28,13 @@ import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
+from _signals import coloured_noise, to_int16, voiced_speech  # benchmarks/, the script's folder
 
 
 def _make_audio(folder: Path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(123)
-    n = 60 * 48000
-    t = np.arange(n) / 48000
-    f0 = 110 + 60 * np.sin(2 * np.pi * 0.4 * t) + 20 * np.sin(2 * np.pi * 2.1 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / 48000
-    voiced = sum(np.sin(k * phase) / k ** 1.2 for k in range(1, 25))
-    env = np.clip(np.sin(2 * np.pi * 0.9 * t) + 0.3, 0, None) * (
-        0.4 + 0.6 * np.abs(np.sin(2 * np.pi * 4 * t))
-    )
-    speech = 5000 * voiced * env + 20 * rng.standard_normal(n)
-    w = rng.standard_normal(n)
-    brown = np.cumsum(w)
-    brown -= np.convolve(brown, np.ones(2000) / 2000, mode="same")
-    noise = 1500 * w + 40 * brown
     sp, no = folder / "speech.raw", folder / "noise.raw"
-    for path, x in ((sp, speech), (no, noise)):
-        np.clip(np.rint(x), -32768, 32767).astype("<i2").tofile(path)
+    to_int16(voiced_speech(60, seed=123)).astype("<i2").tofile(sp)
+    to_int16(coloured_noise(60, seed=124)).astype("<i2").tofile(no)
     return sp, no
 
 

@@ -36,6 +36,28 @@ def test_file_keeps_rate_channels_subtype(tmp_path, model_file, suffix, rate, ch
     assert abs(info.frames - src_info.frames) <= (0 if suffix != "ogg" else 1024)
 
 
+@pytest.mark.parametrize("out_suffix", ["raw", "wav", "flac"])
+def test_16_bit_outputs_hold_the_denoised_samples(tmp_path, model_file, out_suffix):
+    """A 48 kHz s16 .raw input (the recipe's format) denoised into .raw, .wav or .flac: the
+    file holds exactly the int16 samples ``Denoiser.denoise`` returns (once, a .raw output
+    was the int16 result scaled by 32768 again, saturating every other sample)."""
+    from rnnoise_kit.denoise import Denoiser
+    from rnnoise_kit.model import load_model
+
+    pcm = np.rint(noisy_signal(0.5, 48000) * 32767).astype(np.int16)
+    src = tmp_path / "in.raw"
+    pcm.astype("<i2").tofile(src)
+    dst = tmp_path / f"out.{out_suffix}"
+    assert cli(["denoise", str(src), "-o", str(dst), "--model", str(model_file)]) == 0
+    want, _ = Denoiser(load_model(model_file)).denoise(pcm, 48000)
+    if out_suffix == "raw":
+        got = np.fromfile(dst, "<i2")
+    else:
+        got, rate = sf.read(dst, dtype="int16")
+        assert rate == 48000 and sf.info(dst).subtype == "PCM_16"
+    np.testing.assert_array_equal(got, want)
+
+
 def test_out_dir_with_a_bad_file_is_partial(tmp_path, model_file, capsys):
     good = tmp_path / "good.wav"
     sf.write(good, noisy_signal(0.3, 16000), 16000)

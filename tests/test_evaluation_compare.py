@@ -193,7 +193,7 @@ def test_acceptance_real_models(testset, reference, tmp_path):
     summary = json.loads((out / "summary.json").read_text())["models"]
     for m in ("std", "sh"):
         assert summary[m]["pesq"] > summary["noisy"]["pesq"], (m, summary)
-        assert abs(sf.info(str(next((out / "audio").glob(f"*.{m}.wav")))).duration - 10) < 1e-3
+        assert abs(sf.info(str(next((out / "audio").glob(f"*.{m}.flac")))).duration - 10) < 1e-3
 
 
 @pytest.mark.skipif(not _real_denoiser_available() and os.environ.get("CI") != "true",

@@ -200,3 +200,28 @@ def test_mel_spectrogram_shape():
     assert np.isfinite(m).all()
     long = report.mel_spectrogram(np.zeros(48000 * 60), 48000)
     assert long.shape[1] <= 1200 and long.max() == pytest.approx(-120.0)
+
+
+def test_audio_formats_hold_the_same_samples(tmp_path):
+    """FLAC (the default) is lossless: the same 16-bit samples as WAV, in fewer bytes."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(1)
+    t = np.arange(48000 * 2) / 48000
+    sig = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(t.size)
+    files = {}
+    for fmt in report.AUDIO_FORMATS:
+        media = report.write_file_media(tmp_path, "k", {"noisy": sig}, 48000, False, fmt)
+        files[fmt] = tmp_path / media["noisy"]["audio"]
+        assert files[fmt].suffix == "." + fmt
+    flac, _ = sf.read(files["flac"], dtype="int16")
+    wav, _ = sf.read(files["wav"], dtype="int16")
+    np.testing.assert_array_equal(flac, wav)
+    assert files["flac"].stat().st_size < 0.8 * files["wav"].stat().st_size
+
+
+def test_compare_refuses_unknown_audio_format(tmp_path):
+    from rnnoise_kit.errors import InputError
+
+    with pytest.raises(InputError, match="flac or wav"):
+        compare(tmp_path / "r", ["std"], noisy=tmp_path, audio_format="mp3")

@@ -536,6 +536,9 @@ def _add_compare(sub) -> None:
     p.add_argument("--max-lag", type=float, default=0.05, metavar="SECONDS",
                    help="largest delay the alignment searches (default: 0.05)")
     p.add_argument("--no-spectrograms", action="store_true", help="skip the spectrograms")
+    p.add_argument("--audio-format", choices=("flac", "wav"), default="flac",
+                   help="format of the report's 16-bit audio (default flac: lossless, about "
+                        "half the size of wav)")
     p.set_defaults(func=_run_compare)
 
 
@@ -554,7 +557,8 @@ def _run_compare(args) -> int:
     try:
         res = compare(args.output, args.model, testset=args.testset, noisy=args.noisy,
                       clean=args.clean, jobs=args.jobs, max_lag_s=args.max_lag,
-                      spectrograms=not args.no_spectrograms)
+                      spectrograms=not args.no_spectrograms,
+                      audio_format=args.audio_format)
     except PartialFailure as exc:
         res = getattr(exc, "result", None)
         if res is not None:

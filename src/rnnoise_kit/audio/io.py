@@ -164,15 +164,34 @@ def write_audio(
     """Write audio atomically (temp file, then rename). Float data is in [-1, 1].
 
     ``.raw`` writes little-endian int16 (clipped, rounded); any other suffix goes to
-    soundfile, with ``subtype`` (default: soundfile's default for the format).
+    soundfile, with ``subtype`` (default: soundfile's default for the format). Float data
+    stored as 16-bit PCM is rounded and clipped here, not by libsndfile, which truncates in some
+    containers (WAV) and rounds in others (FLAC): every format holds the same samples, and
+    ``read_audio`` gives back exactly what was written when it was on the 16-bit grid.
     """
     path = Path(path)
     with atomic_path(path) as tmp:
+        data = np.asarray(audio)
         if path.suffix.lower() == ".raw":
-            pcm = np.clip(np.round(np.asarray(audio) * INT16_SCALE), -32768, 32767)
-            pcm.astype("<i2").tofile(tmp)
-        else:
-            sf.write(str(tmp), audio, sample_rate, subtype=subtype, format=format_for(path))
+            _to_int16(data).astype("<i2").tofile(tmp)
+            return
+        fmt = format_for(path)
+        stored = subtype
+        if stored is None and fmt is not None:
+            try:
+                stored = sf.default_subtype(fmt)
+            except (ValueError, TypeError):  # unknown format: soundfile names it below
+                stored = None
+        if stored == "PCM_16" and data.dtype.kind == "f":
+            data = _to_int16(data)
+        sf.write(str(tmp), data, sample_rate, subtype=subtype, format=fmt)
+
+
+def _to_int16(audio: np.ndarray) -> np.ndarray:
+    """Float in [-1, 1] (or int16) to int16: scaled by 32768, rounded half to even, clipped."""
+    if audio.dtype == np.int16:
+        return audio
+    return np.clip(np.rint(audio * INT16_SCALE), -32768, 32767).astype(np.int16)
 
 
 def format_for(path: str | os.PathLike) -> str | None:

@@ -323,6 +323,7 @@ class _Task:
     factory: DenoiserFactory
     max_lag_s: float
     spectrograms: bool
+    audio_format: str
 
 
 def _clip(x: np.ndarray) -> np.ndarray:
@@ -377,7 +378,8 @@ def _process(task: _Task) -> tuple[str, list[dict], dict[str, str]]:
         _score(row, clean, den, rate, task.max_lag_s)
         rows.append(row)
         signals[m.label] = den
-    media = report.write_file_media(out, item.key, signals, rate, task.spectrograms)
+    media = report.write_file_media(out, item.key, signals, rate, task.spectrograms,
+                                    task.audio_format)
     return item.key, rows, media
 
 
@@ -417,6 +419,7 @@ def compare(
     jobs: int = 1,
     max_lag_s: float = DEFAULT_MAX_LAG_S,
     spectrograms: bool = True,
+    audio_format: str = "flac",
     denoiser_factory: DenoiserFactory | None = None,
 ) -> CompareResult:
     """Denoise every file with every model, score all outputs and write the report.
@@ -437,6 +440,8 @@ def compare(
         Largest delay the alignment searches, in seconds.
     spectrograms : bool
         Draw a mel spectrogram of every signal.
+    audio_format : {"flac", "wav"}
+        Format of the report's 16-bit audio files (FLAC: lossless, about half the size).
     denoiser_factory : callable, optional
         Builds a denoiser from a model value (default :func:`default_factory`); a hook for
         tests and other engines. Must be picklable when ``jobs > 1``.
@@ -452,7 +457,11 @@ def compare(
     PartialFailure
         Some files failed; the report for the others was written first.
     """
+    from rnnoise_kit.evaluation import report
+
     t_start = time.perf_counter()
+    if audio_format not in report.AUDIO_FORMATS:
+        raise InputError(None, f"audio format must be flac or wav (got {audio_format!r})")
     check_dependencies()
     specs = model_specs(models)
     items = find_inputs(testset=testset, noisy=noisy, clean=clean)
@@ -464,7 +473,8 @@ def compare(
         raise InputError(out, "exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
 
-    tasks = [_Task(it, tuple(specs), out, factory, max_lag_s, spectrograms) for it in items]
+    tasks = [_Task(it, tuple(specs), out, factory, max_lag_s, spectrograms, audio_format)
+             for it in items]
     results: dict[str, tuple[list[dict] | None, dict, str | None]] = {}
     jobs = max(1, min(int(jobs), len(tasks)))
     with progress_bar(len(tasks), "compare") as bar:
@@ -484,8 +494,6 @@ def compare(
                     key, rows, media, err = fut.result()
                     results[key] = (rows, media, err)
                     bar.advance(1)
-
-    from rnnoise_kit.evaluation import report
 
     result = CompareResult(out, models=specs)
     media_by_key: dict[str, dict] = {}

@@ -120,9 +120,15 @@ def save_spectrogram(path: Path, mel_db: np.ndarray, vmax: float) -> None:
                          pil_kwargs={"compress_level": 3})  # zlib's default is 10x slower
 
 
+AUDIO_FORMATS = ("flac", "wav")
+"""Formats of the report's audio files: FLAC (lossless, about half the size of WAV; every
+current browser plays it) or WAV."""
+
+
 def write_file_media(out: Path, key: str, signals: dict[str, np.ndarray], rate: int,
-                     spectrograms: bool = True) -> dict[str, dict[str, str]]:
-    """Write one file's audio (16-bit WAV) and mel spectrograms into the report folder.
+                     spectrograms: bool = True,
+                     audio_format: str = "flac") -> dict[str, dict[str, str]]:
+    """Write one file's audio (16-bit FLAC or WAV) and mel spectrograms into the report folder.
 
     Parameters
     ----------
@@ -134,6 +140,7 @@ def write_file_media(out: Path, key: str, signals: dict[str, np.ndarray], rate: 
         Row label (``noisy``, ``clean``, model labels) to mono float signal in [-1, 1].
     rate : int
     spectrograms : bool
+    audio_format : {"flac", "wav"}
 
     Returns
     -------
@@ -143,7 +150,7 @@ def write_file_media(out: Path, key: str, signals: dict[str, np.ndarray], rate: 
     media: dict[str, dict[str, str]] = {}
     mels = {}
     for label, sig in signals.items():
-        rel = f"audio/{key}.{label}.wav"
+        rel = f"audio/{key}.{label}.{audio_format}"
         write_audio(out / rel, np.clip(sig, -1.0, 1.0), rate, subtype="PCM_16")
         media[label] = {"audio": rel}
         if spectrograms:
