@@ -271,6 +271,32 @@ def test_triton_rnnoise_sizes_match_numba(act, n):
         assert _rel(got, want) < 1e-5
 
 
+@pytest.mark.skipif(not TRITON_CPU, reason="needs triton and no GPU (interpreter mode)")
+def test_triton_self_check_passes_and_catches_a_wrong_kernel(monkeypatch):
+    from rnnoise_kit.training import gru
+
+    probe = torch.empty(0, dtype=torch.float32)
+    monkeypatch.setattr(gru, "_triton_checked", {})
+    assert gru._triton_self_check(probe, 5, 0)
+
+    def off_by_a_little(*args):
+        h, hprev, gates, rh = gru._forward_torch(*args)
+        return h * 1.01, hprev, gates, rh
+
+    monkeypatch.setattr(gru, "_triton_checked", {})
+    monkeypatch.setattr(gru, "_forward_triton", off_by_a_little)
+    with pytest.warns(RuntimeWarning, match="disagrees"):
+        assert not gru._triton_self_check(probe, 5, 0)
+
+    def broken(*args):
+        raise RuntimeError("PTX assembly aborted")
+
+    monkeypatch.setattr(gru, "_triton_checked", {})
+    monkeypatch.setattr(gru, "_forward_triton", broken)
+    with pytest.warns(RuntimeWarning, match="PTX assembly aborted"):
+        assert not gru._triton_self_check(probe, 5, 0)
+
+
 def test_triton_backend_refuses_wrong_mode():
     if not HAS_TRITON:
         with pytest.raises(RuntimeError, match="unavailable"):

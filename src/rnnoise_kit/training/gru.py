@@ -21,6 +21,7 @@ recurrent product (``reset_after=True``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -290,6 +291,11 @@ def _triton_launch_args(n: int, device: torch.device, dtype: torch.dtype) -> dic
     return kw
 
 
+def _on(device: torch.device):
+    """Make ``device`` current for a launch (Triton launches on the current CUDA device)."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
 def _forward_triton(xp, u, h0, act: int):
     k = _get_triton()
     b, t, n3 = xp.shape
@@ -299,7 +305,8 @@ def _forward_triton(xp, u, h0, act: int):
     rh = torch.empty_like(h)
     gates = torch.empty_like(xp)
     kw = _triton_launch_args(n, xp.device, xp.dtype)
-    k.gru_forward_kernel[(b,)](xp, u, h0, h, hprev, gates, rh, t, ACT=act, **kw)
+    with _on(xp.device):
+        k.gru_forward_kernel[(b,)](xp, u, h0, h, hprev, gates, rh, t, ACT=act, **kw)
     return h, hprev, gates, rh
 
 
@@ -311,7 +318,8 @@ def _backward_triton(dh, hprev, gates, u, act: int):
     dh0 = gates.new_empty((b, n))
     kw = _triton_launch_args(n, dh.device, dh.dtype)
     ut = u.t().contiguous()
-    k.gru_backward_kernel[(b,)](dh, hprev, gates, ut, dgates, dh0, t, ACT=act, **kw)
+    with _on(dh.device):
+        k.gru_backward_kernel[(b,)](dh, hprev, gates, ut, dgates, dh0, t, ACT=act, **kw)
     return dgates, dh0
 
 
