@@ -6,6 +6,7 @@ from rnnoise_kit.audio.io import (
     read_audio,
     read_mono_48k,
     resample,
+    to_int16,
     to_mono,
     write_audio,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "read_audio",
     "read_mono_48k",
     "resample",
+    "to_int16",
     "to_mono",
     "write_audio",
 ]

@@ -173,7 +173,7 @@ def write_audio(
     with atomic_path(path) as tmp:
         data = np.asarray(audio)
         if path.suffix.lower() == ".raw":
-            _to_int16(data).astype("<i2").tofile(tmp)
+            to_int16(data).astype("<i2").tofile(tmp)
             return
         fmt = format_for(path)
         stored = subtype
@@ -183,12 +183,26 @@ def write_audio(
             except (ValueError, TypeError):  # unknown format: soundfile names it below
                 stored = None
         if stored == "PCM_16" and data.dtype.kind == "f":
-            data = _to_int16(data)
+            data = to_int16(data)
         sf.write(str(tmp), data, sample_rate, subtype=subtype, format=fmt)
 
 
-def _to_int16(audio: np.ndarray) -> np.ndarray:
-    """Float in [-1, 1] (or int16) to int16: scaled by 32768, rounded half to even, clipped."""
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] to int16: scaled by 32768, rounded half to even, clipped.
+
+    Exact for 16-bit PCM read as float (``read_audio``); int16 input is returned as it is.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        Float (any shape) or int16.
+
+    Returns
+    -------
+    np.ndarray
+        int16, same shape.
+    """
+    audio = np.asarray(audio)
     if audio.dtype == np.int16:
         return audio
     return np.clip(np.rint(audio * INT16_SCALE), -32768, 32767).astype(np.int16)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnoise_kit.audio.io import read_audio, resample, to_mono
+from rnnoise_kit.audio.io import read_audio, resample, to_int16, to_mono
 from rnnoise_kit.audio.scan import iter_source_files
 from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError
 from rnnoise_kit.evaluation._deps import require
@@ -234,7 +234,7 @@ class _PyRnnoise:
     def _mono(self, x48: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rn, frame, delay = self._rn, 480, self.DELAY
         n = x48.size
-        pcm = np.clip(np.round(x48 * 32768.0), -32768, 32767).astype(np.int16)
+        pcm = to_int16(x48)
         pcm = np.pad(pcm, (0, (-(n + delay)) % frame + delay))  # room for the delay
         out = np.empty(pcm.size, dtype=np.float64)
         probs = []

@@ -31,7 +31,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from rnnoise_kit.audio.io import SAMPLE_RATE, audio_info, read_audio, resample, to_mono
+from rnnoise_kit.audio.io import (
+    SAMPLE_RATE,
+    audio_info,
+    read_audio,
+    resample,
+    to_int16,
+    to_mono,
+)
 from rnnoise_kit.errors import AudioError, InputError
 from rnnoise_kit.fileio import sha256_file
 
@@ -130,7 +137,7 @@ class Source:
             data = f.read(n, dtype="float64", always_2d=True)
             if data.shape[0] < n:  # header promised more than the file holds
                 data = np.concatenate([data, np.zeros((n - data.shape[0], data.shape[1]))])
-            return _to_int16(to_mono(data) if data.shape[1] > 1 else data[:, 0])
+            return to_int16(to_mono(data) if data.shape[1] > 1 else data[:, 0])
         audio = self._cache.get(i)
         if audio is None:
             for key in [k for k, v in self._cache.items() if isinstance(v, np.ndarray)
@@ -172,13 +179,6 @@ class Source:
         return d
 
 
-def _to_int16(x: np.ndarray) -> np.ndarray:
-    """Float [-1, 1] to int16 scale, rounded and clipped (exact for 16-bit PCM input)."""
-    return np.clip(np.rint(np.asarray(x, dtype=np.float64) * 32768.0), -32768, 32767).astype(
-        np.int16
-    )
-
-
 def _decode(e: _Entry) -> np.ndarray:
     try:
         audio, rate, _ = read_audio(e.path)
@@ -187,7 +187,7 @@ def _decode(e: _Entry) -> np.ndarray:
     mono = to_mono(audio) if audio.shape[1] > 1 else audio[:, 0]
     if rate != SAMPLE_RATE:
         mono = resample(mono, rate, SAMPLE_RATE)
-    out = _to_int16(mono)
+    out = to_int16(mono)
     if out.size != e.length:
         fixed = np.zeros(e.length, dtype=np.int16)
         fixed[: min(e.length, out.size)] = out[: e.length]
