@@ -21,15 +21,8 @@ from rnnoise_kit.model.checkpoint import (
     write_checkpoint,
 )
 from rnnoise_kit.model.core import GRU_LAYERS
+from rnnoise_kit.model.core import STANDARD_SIZES as SIZES
 
-SIZES = {
-    "input_dense": (42, 24),
-    "vad_gru": (24, 24),
-    "noise_gru": (90, 48),
-    "denoise_gru": (114, 96),
-    "denoise_output": (96, 22),
-    "vad_output": (24, 1),
-}
 ACTS = {"input_dense": "tanh", "vad_gru": "tanh", "noise_gru": "relu", "denoise_gru": "tanh",
         "denoise_output": "sigmoid", "vad_output": "sigmoid"}
 
