@@ -7,6 +7,7 @@ silently skipping every parity check.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -54,4 +55,17 @@ def ffmpeg() -> str:
     path = shutil.which("ffmpeg")
     if path is None:
         _need("ffmpeg")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pyrnnoise_library() -> Path:
+    """Path of the ``librnnoise.so`` inside the pyrnnoise package (fails under CI when missing:
+    the dev extra installs pyrnnoise)."""
+    spec = importlib.util.find_spec("pyrnnoise")  # located, not imported: no library loaded yet
+    if spec is None or spec.origin is None:
+        _need("pyrnnoise")
+    path = Path(spec.origin).parent / "librnnoise.so"
+    if not path.is_file():
+        _need(f"pyrnnoise's librnnoise.so ({path})")
     return path
