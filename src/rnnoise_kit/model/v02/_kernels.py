@@ -51,9 +51,14 @@ def sigmoid_approx(x):
 
 @numba.njit(cache=True)
 def quantize_into(x, out):
-    """``out = (int8)floor(.5 + 127*x)`` as float32 (the product in float32, the rest in double)."""
+    """``out = (int8)floor(.5 + 127*x)`` as float32 (the product in float32, the rest in double).
+
+    Inputs of integer layers are tanh/GRU outputs in [-1, 1]; outside that range the value wraps
+    modulo 256 as gcc's store into ``opus_int8`` does.
+    """
     for i in range(x.size):
-        out[i] = np.float32(np.floor(0.5 + np.float64(_F127 * x[i])))
+        q = np.int64(np.floor(0.5 + np.float64(_F127 * x[i])))
+        out[i] = np.float32(((q + 128) & 255) - 128)
 
 
 @numba.njit(cache=True)
