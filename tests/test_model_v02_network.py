@@ -214,6 +214,19 @@ def test_matches_c_transcription(skip, quantized):
     assert active.std() > 0.05 and ((active > 1e-3) & (active < 1 - 1e-3)).mean() > 0.9
 
 
+@pytest.mark.parametrize("quantized", [False, True], ids=["float", "int8"])
+def test_unpruned_blocks_match_c_transcription(quantized):
+    """Every 8x4 block present (as in the pyrnnoise weights): the layout takes another route."""
+    arr = random_arrays(seed=16, density=1.0)
+    assert arr["gru1_input_weights_idx"][0] == G // 4
+    if quantized:
+        arr = int8_only(arr)
+    x, silence = random_features(17, 12)
+    gains, vad = Network02(arr).process(x, silence)
+    ref_gains, ref_vad = rnn_ref(arr, x, silence, True)
+    assert np.array_equal(gains, ref_gains) and np.array_equal(vad, ref_vad)
+
+
 def test_block_sizes_and_streaming_agree():
     net = Network02(random_arrays(seed=5))
     x, silence = random_features(6, 41)

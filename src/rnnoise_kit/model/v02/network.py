@@ -213,17 +213,24 @@ def _dense_from_sparse(groups: list[np.ndarray], blocks: np.ndarray, n_in: int, 
     """
     rows, cols = SPARSE_BLOCK
     w = np.zeros((n_in, n_out), np.float32)
-    b = 0
-    for g, offsets in enumerate(groups):
-        nb = offsets.size
-        tiles = blocks[b : b + nb].astype(np.float32)
-        b += nb
-        if order == "kr":
-            tiles = tiles.reshape(nb, cols, rows)
-        else:
-            tiles = tiles.reshape(nb, rows, cols).transpose(0, 2, 1)
-        for t, p in enumerate(offsets):
-            w[p : p + cols, g * rows : (g + 1) * rows] = tiles[t]
+    group = np.repeat(np.arange(len(groups)), [g.size for g in groups])
+    if group.size == 0:
+        return w
+    offset = np.concatenate(groups)
+    tiles = blocks.astype(np.float32)
+    if order == "kr":
+        tiles = tiles.reshape(-1, cols, rows)
+    else:
+        tiles = tiles.reshape(-1, rows, cols).transpose(0, 2, 1)
+    full = np.tile(np.arange(0, n_in, cols), len(groups))
+    if np.array_equal(offset, full):
+        # every block present (no pruning, as in the pyrnnoise weights): one transpose
+        tiles = tiles.reshape(len(groups), n_in // cols, cols, rows).transpose(1, 2, 0, 3)
+        return np.ascontiguousarray(tiles.reshape(n_in, n_out))
+    # blocks do not overlap (checked), so each weight lands in its own cell
+    r_idx = offset[:, None, None] + np.arange(cols)[None, :, None]
+    c_idx = rows * group[:, None, None] + np.arange(rows)[None, None, :]
+    w[r_idx, c_idx] = tiles
     return w
 
 
