@@ -386,6 +386,11 @@ class Network02:
     ----------
     layers : NetworkLayers02, mapping name -> array, or iterable of WeightRecord
         The model; arrays are turned into layers with :func:`layers_from_arrays`.
+
+    Notes
+    -----
+    One instance serves any number of states (streams), but keeps its work buffers between
+    calls: use one instance per thread.
     """
 
     def __init__(self, layers: NetworkLayers02 | Mapping[str, np.ndarray] | Iterable[WeightRecord]):
