@@ -452,6 +452,12 @@ def _add_denoise(sub) -> None:
                    help="drop 10 ms frames whose speech probability is below P")
     p.add_argument("--no-delay-compensation", action="store_true",
                    help="keep the 480-sample (10 ms) algorithmic delay, as the C library does")
+    p.add_argument("--max-attenuation", type=float, metavar="DB",
+                   help="attenuate no frequency band by more than DB dB (a floor of "
+                        "10^(-DB/20) under the band gains); default: no limit")
+    p.add_argument("--mix", type=float, default=1.0, metavar="M",
+                   help="FFmpeg arnndn's mix, in [-1, 1]: denoised*M + input*(1-max(M,0)); "
+                        "1 (default) denoised only, 0 the input, -1 only what was removed")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="files denoised in parallel (default 1)")
     p.set_defaults(func=_run_denoise)
@@ -479,7 +485,8 @@ def _run_denoise(args) -> int:
         if Path(src).resolve() == Path(dst).resolve():
             raise InputError(dst, "output would overwrite its input")
     denoiser = Denoiser(args.model, compensate_delay=not args.no_delay_compensation,
-                        vad_threshold=args.vad_threshold)
+                        vad_threshold=args.vad_threshold,
+                        max_attenuation_db=args.max_attenuation, mix=args.mix)
     with progress_bar(len(pairs), "denoise") as bar:
         failures = denoise_files(pairs, denoiser, jobs=args.jobs,
                                  on_done=lambda src, err: bar.advance())
@@ -527,7 +534,10 @@ def _add_compare(sub) -> None:
                    help="with --noisy: clean references, matched by relative path")
     p.add_argument("--model", "-m", action="append", required=True, metavar="MODEL",
                    help="model file or name, LABEL=PATH, or rnnoise-0.2 (needs pyrnnoise); "
-                        "repeat for each model")
+                        "repeat for each model. MODEL@DB limits the attenuation to DB dB, "
+                        "MODEL@mix=M mixes like denoise --mix, MODEL@DB,mix=M both (only the "
+                        "text after the last @ is read, and only if it parses: a@b.rnnn is a "
+                        "file; name a file ending in @NUMBER with a trailing @)")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                    help="report folder")
     default_jobs = min(4, os.cpu_count() or 1)

@@ -5,6 +5,11 @@ the analysis (:func:`rnnoise_kit.dsp.analyse`), the network over the block
 (:class:`rnnoise_kit.model.Network`), then the pitch filter, the ``lastg`` gain smoothing and
 the band gains, and the overlap-add synthesis. Results equal the C library's frame by frame.
 
+Two options change what it does, both off by default (output then bit-identical to C):
+``max_attenuation_db`` floors the band gains (:func:`rnnoise_kit.dsp.strength.attenuation_floor`)
+and ``mix`` blends the denoised output with the input as FFmpeg ``arnndn``'s ``mix`` does
+(:func:`rnnoise_kit.dsp.strength.mix_dry_wet`); see ``docs/denoising.md``.
+
 There is one processing path. :meth:`Denoiser.denoise` is a :class:`DenoiseStream` fed the
 whole signal at once and flushed, so offline and streaming outputs are identical by
 construction (soxr's streaming resampler gives the same samples however the input is cut).
@@ -26,6 +31,14 @@ import soxr
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, format_for, read_audio, write_audio
 from rnnoise_kit.dsp import AnalysisState, analyse, apply_band_gains, pitch_filter, synthesize
 from rnnoise_kit.dsp.constants import FRAME_SIZE, NB_BANDS
+from rnnoise_kit.dsp.strength import (
+    MIX_RANGE,
+    attenuation_floor,
+    floor_gains,
+    is_valid_attenuation,
+    is_valid_mix,
+    mix_dry_wet,
+)
 from rnnoise_kit.errors import AudioError, InputError
 from rnnoise_kit.model import Network, RNNoiseModel, RNNState
 
@@ -63,7 +76,7 @@ class ChannelState:
 
 
 def process_frames(
-    net: Network, x: np.ndarray, state: ChannelState
+    net: Network, x: np.ndarray, state: ChannelState, gain_floor: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``rnnoise_process_frame`` on consecutive whole frames of one channel.
 
@@ -74,6 +87,10 @@ def process_frames(
         48 kHz samples in int16 scale.
     state : ChannelState
         Updated in place.
+    gain_floor : float
+        Smallest band gain (:func:`~rnnoise_kit.dsp.strength.attenuation_floor`), applied to
+        the network's gains before the pitch filter (:func:`~rnnoise_kit.dsp.strength.floor_gains`);
+        0 leaves the C path unchanged.
 
     Returns
     -------
@@ -86,18 +103,19 @@ def process_frames(
         state.rnn = net.new_state()
     fa = analyse(x, state.analysis)
     net_out = net.process(fa.features, fa.silence, state.rnn)
+    gains = floor_gains(net_out.gains, gain_floor)
     X = fa.X
     active = ~fa.silence
     if active.all():
-        X = pitch_filter(fa.X, fa.P, fa.Ex, fa.Ep, fa.Exp, net_out.gains)
+        X = pitch_filter(fa.X, fa.P, fa.Ex, fa.Ep, fa.Exp, gains)
     elif active.any():
         X = X.copy()
         X[active] = pitch_filter(
             fa.X[active], fa.P[active], fa.Ex[active], fa.Ep[active], fa.Exp[active],
-            net_out.gains[active],
+            gains[active],
         )  # fmt: skip
     X = np.ascontiguousarray(X, dtype=np.complex64)
-    apply_band_gains(X, net_out.gains, fa.silence, state.lastg)
+    apply_band_gains(X, gains, fa.silence, state.lastg)
     out, state.synthesis_mem = synthesize(X, state.synthesis_mem)
     return out, net_out.vad
 
@@ -129,6 +147,69 @@ def resolve_model(model: RNNoiseModel | str | os.PathLike | None) -> RNNoiseMode
     return load_model(text)
 
 
+MODEL_OPTIONS_SEPARATOR = "@"
+"""Separates a model from its options in a model spec (``std@12``, ``std@12,mix=0.5``)."""
+
+
+def split_model_spec(spec: str) -> tuple[str, dict[str, float]]:
+    """Split ``MODEL[@OPTIONS]`` into the model and :class:`Denoiser` keyword arguments.
+
+    ``OPTIONS`` is a comma-separated list of ``DB`` (or ``DBdB``: the attenuation limit,
+    ``max_attenuation_db``) and ``mix=M`` (FFmpeg ``arnndn``'s ``mix``). Only the text after
+    the *last* ``@`` is read, and only when every item of it parses; otherwise the whole spec
+    is the model, so ``my@model.rnnn`` is a file name. An empty option list is allowed:
+    ``odd@12@`` is the file ``odd@12`` without options (the way to name a file whose name
+    itself ends in ``@`` and a number). Values are checked by :class:`Denoiser`.
+
+    Parameters
+    ----------
+    spec : str
+
+    Returns
+    -------
+    model : str
+    options : dict
+        ``{"max_attenuation_db": float, "mix": float}``, each key only when given.
+
+    Examples
+    --------
+    >>> split_model_spec("std@12")
+    ('std', {'max_attenuation_db': 12.0})
+    >>> split_model_spec("run/model.rnnn@6dB,mix=0.5")
+    ('run/model.rnnn', {'max_attenuation_db': 6.0, 'mix': 0.5})
+    >>> split_model_spec("a@b.rnnn")
+    ('a@b.rnnn', {})
+    """
+    model, sep, tail = spec.rpartition(MODEL_OPTIONS_SEPARATOR)
+    if not sep or not model:
+        return spec, {}
+    options: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in tail.split(","))):
+        key, value = "max_attenuation_db", item
+        if item.lower().startswith("mix="):
+            key, value = "mix", item[4:]
+        elif item.lower().endswith("db"):
+            value = item[:-2]
+        try:
+            number = float(value)
+        except ValueError:
+            return spec, {}
+        if key in options:
+            return spec, {}
+        options[key] = number
+    return model, options
+
+
+def format_model_options(options: dict[str, float]) -> str:
+    """The ``OPTIONS`` text of :func:`split_model_spec` for ``options`` ("" when empty)."""
+    items = []
+    if options.get("max_attenuation_db") is not None:
+        items.append(f"{options['max_attenuation_db']:g}")
+    if options.get("mix") is not None:
+        items.append(f"mix={options['mix']:g}")
+    return ",".join(items)
+
+
 # --------------------------------------------------------------------------- streaming
 
 
@@ -141,7 +222,7 @@ class DenoiseStream:
     returns the rest. The concatenated outputs equal :meth:`Denoiser.denoise` on the
     concatenated input. The stream never resets itself: feeding several files through one
     stream carries the state across them, as a long-lived C ``DenoiseState`` does; call
-    :meth:`reset` to start afresh.
+    :meth:`reset` to start afresh. ``max_attenuation_db`` and ``mix``: see :class:`Denoiser`.
     """
 
     def __init__(
@@ -151,22 +232,31 @@ class DenoiseStream:
         channels: int = 1,
         compensate_delay: bool = True,
         vad_threshold: float | None = None,
+        max_attenuation_db: float | None = None,
+        mix: float = 1.0,
     ):
         if int(sample_rate) <= 0:
             raise InputError(None, f"sample rate must be positive, got {sample_rate}")
         if int(channels) < 1:
             raise InputError(None, f"channels must be at least 1, got {channels}")
+        _check_strength(max_attenuation_db, mix)
         self.net = net
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.compensate_delay = bool(compensate_delay)
         self.vad_threshold = vad_threshold
+        self.max_attenuation_db = None if max_attenuation_db is None else float(max_attenuation_db)
+        self.mix = float(mix)
+        self._gain_floor = attenuation_floor(self.max_attenuation_db)
         self.reset()
 
     def reset(self) -> None:
         """Start afresh: zero DSP and network states, empty buffers."""
         self._states = [ChannelState() for _ in range(self.channels)]
         self._pending = np.zeros((0, self.channels), np.float32)  # 48 kHz, int16 scale
+        # the input frame before the one being processed: the dry signal of ``mix``, delayed
+        # by one frame like the denoised output (FFmpeg's ``history``)
+        self._dry_history = np.zeros((FRAME_SIZE, self.channels), np.float32)
         self._skip = FRAME_SIZE if self.compensate_delay else 0  # 48 kHz samples to drop
         self._in_48k = 0  # 48 kHz samples received (the output length to reach)
         self._out_48k = 0  # 48 kHz timeline samples produced (kept or dropped)
@@ -253,8 +343,12 @@ class DenoiseStream:
             seg = slice(start * FRAME_SIZE, stop * FRAME_SIZE)
             for c, st in enumerate(self._states):
                 outs[seg, c], vads[start:stop, c] = process_frames(
-                    self.net, np.ascontiguousarray(buf[seg, c]), st
+                    self.net, np.ascontiguousarray(buf[seg, c]), st, self._gain_floor
                 )
+        if self.mix != 1.0:
+            dry = np.concatenate([self._dry_history, buf[: used - FRAME_SIZE]])
+            outs = mix_dry_wet(outs, dry, self.mix)
+        self._dry_history = buf[used - FRAME_SIZE: used].copy()
         self._vad.append(vads)
         return self._align(outs, vads)
 
@@ -317,6 +411,17 @@ class Denoiser:
     vad_threshold : float, optional
         Drop output frames whose speech probability is below this (every channel below it,
         for multi-channel audio). The one case where the output is shorter than the input.
+    max_attenuation_db : float, optional
+        Attenuation limit: no band is attenuated by more than this many dB (every band gain
+        is at least ``10 ** (-max_attenuation_db / 20)``). Applied to the network's band
+        gains as they come out, so the pitch filter, the ``lastg`` smoothing and the
+        interpolation all see the floored gains; 0 dB passes the input through (high-pass
+        filtered, nothing above 20 kHz). ``None`` (default): no limit, output bit-identical
+        to the C library.
+    mix : float
+        FFmpeg ``arnndn``'s ``mix``, in [-1, 1]: ``denoised * mix + input * (1 - max(mix, 0))``,
+        sample by sample at 48 kHz, the input delayed like the denoised output. 1 (default):
+        denoised only; 0: the input only; -1: what the denoiser removed.
 
     Notes
     -----
@@ -329,19 +434,25 @@ class Denoiser:
         model: RNNoiseModel | str | os.PathLike | None = None,
         compensate_delay: bool = True,
         vad_threshold: float | None = None,
+        max_attenuation_db: float | None = None,
+        mix: float = 1.0,
     ):
+        if vad_threshold is not None and not 0.0 <= float(vad_threshold) <= 1.0:
+            raise InputError(None, f"vad threshold must be within [0, 1], got {vad_threshold}")
+        _check_strength(max_attenuation_db, mix)
         self.model = resolve_model(model)
         self.net = Network(self.model)
         self.compensate_delay = compensate_delay
-        if vad_threshold is not None and not 0.0 <= float(vad_threshold) <= 1.0:
-            raise InputError(None, f"vad threshold must be within [0, 1], got {vad_threshold}")
         self.vad_threshold = None if vad_threshold is None else float(vad_threshold)
+        self.max_attenuation_db = None if max_attenuation_db is None else float(max_attenuation_db)
+        self.mix = float(mix)
 
     def stream(self, sample_rate: int, channels: int = 1) -> DenoiseStream:
         """A :class:`DenoiseStream` for chunks at ``sample_rate`` with ``channels`` channels."""
         return DenoiseStream(
-            self.net, sample_rate, channels, self.compensate_delay, self.vad_threshold
-        )
+            self.net, sample_rate, channels, self.compensate_delay, self.vad_threshold,
+            self.max_attenuation_db, self.mix,
+        )  # fmt: skip
 
     def denoise(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """Denoise a whole signal.
@@ -389,6 +500,15 @@ class Denoiser:
         return vad
 
 
+def _check_strength(max_attenuation_db: float | None, mix: float) -> None:
+    if not is_valid_attenuation(max_attenuation_db):
+        raise InputError(None, "maximum attenuation must be a finite number of dB >= 0, "
+                               f"got {max_attenuation_db!r}")
+    if not is_valid_mix(mix):
+        raise InputError(None, f"mix must be within [{MIX_RANGE[0]:g}, {MIX_RANGE[1]:g}], "
+                               f"got {mix!r}")
+
+
 def _writable_subtype(dst: str | os.PathLike, subtype: str) -> str | None:
     """The input's subtype when the output format supports it, else the format's default."""
     import soundfile as sf
@@ -405,9 +525,10 @@ def _writable_subtype(dst: str | os.PathLike, subtype: str) -> str | None:
 _worker: Denoiser | None = None
 
 
-def _init_worker(model: RNNoiseModel, compensate_delay: bool, vad_threshold) -> None:
+def _init_worker(model: RNNoiseModel, compensate_delay: bool, vad_threshold,
+                 max_attenuation_db, mix) -> None:
     global _worker
-    _worker = Denoiser(model, compensate_delay, vad_threshold)
+    _worker = Denoiser(model, compensate_delay, vad_threshold, max_attenuation_db, mix)
 
 
 def _denoise_one(src: str, dst: str) -> str | None:
@@ -445,7 +566,8 @@ def denoise_files(
         Failed sources mapped to their one-line reasons (empty when all succeeded).
     """
     failures: dict[str, str] = {}
-    args = (denoiser.model, denoiser.compensate_delay, denoiser.vad_threshold)
+    args = (denoiser.model, denoiser.compensate_delay, denoiser.vad_threshold,
+            denoiser.max_attenuation_db, denoiser.mix)
     items = [(os.fspath(s), os.fspath(d)) for s, d in pairs]
 
     def done(src: str, err: str | None) -> None:

@@ -93,6 +93,11 @@ def _safe(text: str) -> str:
 def model_specs(models: Sequence[str]) -> list[ModelSpec]:
     """Row labels for ``--model`` values: ``LABEL=PATH``, a file's stem, or the name.
 
+    A model may carry denoising options after its last ``@``
+    (:func:`rnnoise_kit.denoise.split_model_spec`: ``std@12`` limits the attenuation to
+    12 dB, ``std@mix=0.5`` mixes half of the input back in); the default label then ends in
+    them (``std@12``). A ``LABEL`` never contains ``@``.
+
     Parameters
     ----------
     models : sequence of str
@@ -102,6 +107,8 @@ def model_specs(models: Sequence[str]) -> list[ModelSpec]:
     list of ModelSpec
         Labels are unique (``std``, ``std_2``, ...) and never ``noisy`` or ``clean``.
     """
+    from rnnoise_kit.denoise import MODEL_OPTIONS_SEPARATOR, format_model_options, split_model_spec
+
     if not models:
         raise InputError(None, "give at least one --model")
     out: list[ModelSpec] = []
@@ -109,13 +116,18 @@ def model_specs(models: Sequence[str]) -> list[ModelSpec]:
     for value in models:
         label, spec = None, value
         head, sep, tail = value.partition("=")
-        if sep and head and "/" not in head and not Path(value).exists():
+        if (sep and head and "/" not in head and MODEL_OPTIONS_SEPARATOR not in head
+                and not Path(value).exists()):
             label, spec = head, tail
         if label is None:
-            p = Path(spec)
-            is_file = "/" in spec or p.suffix.lower() in _MODEL_SUFFIXES or p.is_file()
-            label = p.stem if is_file and spec != PYRNNOISE_NAME else spec
-        label = _safe(label)
+            model, options = split_model_spec(spec)
+            p = Path(model)
+            is_file = "/" in model or p.suffix.lower() in _MODEL_SUFFIXES or p.is_file()
+            label = _safe(p.stem if is_file and model != PYRNNOISE_NAME else model)
+            if options:
+                label += MODEL_OPTIONS_SEPARATOR + format_model_options(options)
+        else:
+            label = _safe(label)
         base, i = label, 2
         while label in used:
             label, i = f"{base}_{i}", i + 1
@@ -273,13 +285,18 @@ def default_factory(spec: str) -> object:
     """Build the denoiser for a ``--model`` value (a model file or a built-in name).
 
     ``rnnoise-0.2`` gives RNNoise 0.2 via ``pyrnnoise`` (when installed); anything else
-    is handed to ``rnnoise_kit.denoise.Denoiser(model=spec, compensate_delay=True)``.
+    is handed to ``rnnoise_kit.denoise.Denoiser(model, compensate_delay=True, **options)``
+    with the options of ``MODEL@OPTIONS`` (:func:`rnnoise_kit.denoise.split_model_spec`).
     """
-    if spec == PYRNNOISE_NAME:
-        return _PyRnnoise()
-    from rnnoise_kit.denoise import Denoiser
+    from rnnoise_kit.denoise import Denoiser, split_model_spec
 
-    return Denoiser(model=spec, compensate_delay=True)
+    model, options = split_model_spec(spec)
+    if model == PYRNNOISE_NAME:
+        if options:
+            raise InputError(None, f"{spec}: the {PYRNNOISE_NAME} peer takes no options "
+                                   "(attenuation limit and mix apply to v0.1 models)")
+        return _PyRnnoise()
+    return Denoiser(model=model, compensate_delay=True, **options)
 
 
 # --------------------------------------------------------------------------- worker
@@ -429,7 +446,10 @@ def compare(
     output : path-like
         Report folder (created; files of a previous report there are replaced).
     models : sequence of str
-        Model files, built-in names, ``LABEL=PATH``, or ``rnnoise-0.2`` (needs pyrnnoise).
+        Model files, built-in names, ``LABEL=PATH``, or ``rnnoise-0.2`` (needs pyrnnoise);
+        a model may end in ``@OPTIONS`` (``std@12``: at most 12 dB of attenuation;
+        ``std@mix=0.5``; both: ``std@12,mix=0.5``; see
+        :func:`rnnoise_kit.denoise.split_model_spec`).
     testset : path-like, optional
         A folder made by ``rnnoise-kit mix``.
     noisy, clean : path-like, optional
