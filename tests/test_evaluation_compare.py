@@ -85,6 +85,16 @@ def test_model_specs_labels():
         cmp.model_specs([])
 
 
+def test_model_specs_with_options():
+    """``MODEL@OPTIONS``: the label keeps the options, so a report can show the trade-off;
+    '@' inside a file name stays part of the name, and a LABEL never holds '@'."""
+    specs = cmp.model_specs(["std", "std@12", "std@6dB,mix=0.5", "/m/std.rnnn@mix=-1",
+                             "x/a@b.rnnn", "mine=std@24", "std@mix=0.5"])
+    assert [s.label for s in specs] == ["std", "std@12", "std@6,mix=0.5", "std@mix=-1", "a_b",
+                                        "mine", "std@mix=0.5"]
+    assert [s.spec for s in specs][1] == "std@12" and specs[5].spec == "std@24"
+
+
 def test_compare_standin(testset, tmp_path):
     out = tmp_path / "report"
     res = cmp.compare(out, ["ss", "ss_half"], testset=testset, jobs=2,
@@ -224,3 +234,27 @@ def test_cli_exit_codes(testset, reference, tmp_path, capsys):
                  "--model", std, "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("rnnoise-kit: ") for line in err)
+
+
+@pytest.mark.skipif(not _real_denoiser_available() and os.environ.get("CI") != "true",
+                    reason="rnnoise_kit.denoise not available yet")
+def test_attenuation_limit_and_mix_rows(testset, tmp_path):
+    """``-m MODEL@DB`` and ``-m MODEL@mix=M`` rows next to the plain model (issue 14 item 8)."""
+    from rnnoise_kit.cli import main
+
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    src = sorted((testset / "noisy").iterdir())[0]
+    (noisy / src.name).write_bytes(src.read_bytes())
+    out = tmp_path / "rep"
+    assert main(["compare", "--noisy", str(noisy), "--clean", str(testset / "clean"),
+                 "-m", "bundled", "-m", "bundled@6", "-m", "bundled@mix=0", "-o", str(out),
+                 "-j", "1", "--no-spectrograms"]) == 0
+    rows = {r["model"]: r for r in _csv(out / "metrics.csv")}
+    assert list(rows) == ["noisy", "bundled", "bundled@6", "bundled@mix=0"]
+    audio = {m: sf.read(next((out / "audio").glob(f"*.{m}.flac")))[0] for m in rows}
+    # mix=0 is the input itself (to 16-bit rounding); a 6 dB limit keeps more of the noise
+    np.testing.assert_allclose(audio["bundled@mix=0"], audio["noisy"], atol=1.5 / 32768)
+    energy = {m: float(np.mean(a**2)) for m, a in audio.items()}
+    assert energy["bundled"] < energy["bundled@6"] < energy["noisy"]
+    assert "bundled@6" in (out / "index.html").read_text()
