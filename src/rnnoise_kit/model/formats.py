@@ -763,7 +763,7 @@ def detect_format(path: PathLike, sniff: bool = True) -> str:
     if (Path(path) / "checkpoint.npz").is_file() or Path(path).suffix.lower() == ".npz":
         return "checkpoint"
     ext = Path(path).suffix.lower()
-    if ext in _EXT:
+    if ext in _EXT and not (sniff and ext == ".bin"):  # .bin: only blobs, told by their magic
         if ext == ".c" and sniff:
             from rnnoise_kit.model.v02.files import is_c02_source
 

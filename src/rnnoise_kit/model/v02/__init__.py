@@ -46,6 +46,9 @@ from rnnoise_kit.model.v02.model import (
     LinearLayer,
     RNNoise02Model,
     canonical_order,
+    linear_records,
+    model_from_float_layers,
+    random_model,
 )
 from rnnoise_kit.model.v02.network import (
     LinearLayer02,
@@ -73,6 +76,9 @@ __all__ = [
     "WeightRecord",
     "WeightType",
     "canonical_order",
+    "linear_records",
+    "model_from_float_layers",
+    "random_model",
     "format_blob",
     "format_c02",
     "format_h02",

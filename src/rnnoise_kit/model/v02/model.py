@@ -55,6 +55,9 @@ __all__ = [
     "LinearLayer",
     "RNNoise02Model",
     "canonical_order",
+    "linear_records",
+    "model_from_float_layers",
+    "random_model",
 ]
 
 INPUT_SIZE = 65
@@ -486,3 +489,174 @@ class RNNoise02Model:
                 stored += lay.n_blocks
                 full += (lay.nb_inputs // 4) * (lay.nb_outputs // 8)
         return stored / full if full else 1.0
+
+
+# ============================================================================ export
+
+
+def _block_mask(w: np.ndarray) -> np.ndarray:
+    """(n_in/4, n_out/8) bool: which 8x4 blocks hold a weight (upstream: sum |w| > 1e-10)."""
+    n_in, n_out = w.shape
+    mags = np.abs(w.astype(np.float64)).reshape(n_in // 4, 4, n_out // 8, 8).sum(axis=(1, 3))
+    return mags > 1e-10
+
+
+def _quantize(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """wexchange's int8 quantisation: per-output scale s, w_q = round(w / s), in float32.
+
+    s = max(max|w| / 127, max|w_2k + w_2k+1| / 129) keeps the pairwise sums the x86 kernels
+    form within int16 range (spec 6.1). The arithmetic is float32 like the export's (the
+    weights come from torch as float32), so that ties round the same way.
+    Returns (w_q as int64 (n_in, n_out), s float32 (n_out,)).
+    """
+    w32 = np.asarray(w, dtype=np.float32)
+    s = np.maximum(np.abs(w32).max(axis=0) / np.float32(127),
+                   np.abs(w32[0::2] + w32[1::2]).max(axis=0) / np.float32(129))
+    q = np.round(w32 / (s + np.float32(1e-30))).astype(np.int64)
+    if q.max(initial=0) > 127 or q.min(initial=0) <= -128:  # pragma: no cover - by construction
+        raise ValueError("quantised weight out of range")
+    return q, s
+
+
+def linear_records(
+    name: str,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    quantize: bool,
+    sparse: bool = False,
+    diag: bool = False,
+    float_twin: bool = True,
+) -> list[WeightRecord]:
+    """One layer's arrays the way upstream's weight export writes them (``print_linear_layer``).
+
+    Parameters
+    ----------
+    name : str
+        Layer name (``conv2``, ``gru1_recurrent``, ...).
+    weights : np.ndarray, (n_in, n_out)
+        Input-major float weights (``y = x @ weights + bias``); for GRUs the three gates
+        z, r, h side by side (3N outputs).
+    bias : np.ndarray, (n_out,)
+    quantize : bool
+        Write int8 weights, ``subias`` and ``scale`` (conv2 and the GRUs).
+    sparse : bool
+        Store only the nonzero 8x4 blocks with an index (the GRUs).
+    diag : bool
+        With ``sparse``: the diagonal of each N x N gate block is stored apart (recurrent).
+    float_twin : bool
+        With ``quantize``: also write the float weights (``*_weights_float``).
+
+    Returns
+    -------
+    list of WeightRecord
+        In upstream's order: [diag,] [int8,] float, [idx,] [subias, scale,] bias.
+    """
+    w = np.array(weights, dtype=np.float32)
+    n_in, n_out = w.shape
+    out: list[WeightRecord] = []
+
+    def rec(suffix: str, wtype: WeightType, data) -> None:
+        out.append(WeightRecord(f"{name}_{suffix}", wtype, np.asarray(data, dtype=wtype.dtype)))
+
+    if quantize:
+        s = _quantize(w)[1]  # upstream scales the whole matrix, diagonal included
+    if diag:
+        n = n_in
+        d = np.concatenate([np.diag(w[:, g * n:(g + 1) * n]).copy() for g in range(n_out // n)])
+        for g in range(n_out // n):
+            w[:, g * n:(g + 1) * n] -= np.diag(np.diag(w[:, g * n:(g + 1) * n]))
+        rec("weights_diag", WeightType.FLOAT, d)
+    if quantize:
+        q = np.round(w / (s + np.float32(1e-30))).astype(np.int64)
+    if sparse:
+        mask = _block_mask(w)
+        idx: list[int] = []
+        fblocks, qblocks = [], []
+        for g in range(n_out // 8):
+            rows = np.flatnonzero(mask[:, g])
+            idx.append(rows.size)
+            for b in rows.tolist():
+                idx.append(4 * b)
+                fblocks.append(w[4 * b: 4 * b + 4, 8 * g: 8 * g + 8].reshape(-1))
+                if quantize:
+                    qblocks.append(q[4 * b: 4 * b + 4, 8 * g: 8 * g + 8].T.reshape(-1))
+        flat_f = np.concatenate(fblocks) if fblocks else np.zeros(0, np.float32)
+        if quantize:
+            rec("weights_int8", WeightType.INT8, np.concatenate(qblocks))
+        if not quantize or float_twin:
+            rec("weights_float", WeightType.FLOAT, flat_f)
+        rec("weights_idx", WeightType.INT, idx)
+    else:
+        if quantize:
+            tiles = q.reshape(n_in // 4, 4, n_out // 8, 8).transpose(2, 0, 3, 1)
+            rec("weights_int8", WeightType.INT8, tiles.reshape(-1))
+        if not quantize or float_twin:
+            rec("weights_float", WeightType.FLOAT, w.reshape(-1))
+    if quantize:
+        # upstream sums a column-major matrix (torch's transposed GRU input weights) with
+        # numpy's pairwise summation and a row-major one (conv2, recurrent after the
+        # diagonal's removal) row by row: the layout decides the float rounding.
+        prod = q * s.astype(np.float64)
+        if sparse and not diag:
+            prod = np.asfortranarray(prod)
+        rec("subias", WeightType.FLOAT, np.asarray(bias, np.float32) - prod.sum(axis=0))
+        rec("scale", WeightType.FLOAT, s / np.float32(127))
+    rec("bias", WeightType.FLOAT, bias)
+    return out
+
+
+def model_from_float_layers(
+    layers: Mapping[str, tuple[np.ndarray, np.ndarray]], float_twins: bool = True
+) -> RNNoise02Model:
+    """Export float weights as an RNNoise 0.2 model, as upstream's export does.
+
+    Parameters
+    ----------
+    layers : mapping of layer name -> (weights (n_in, n_out), bias (n_out,))
+        All of :data:`LAYER_NAMES`, input-major float weights: conv1 (3 x 65 -> C1; row
+        ``k * 65 + c`` reads frame t-2+k), conv2, ``gruN_input`` / ``gruN_recurrent``
+        (gates z, r, h side by side; the recurrent diagonal included), dense_out,
+        vad_dense. Blocks of 8x4 that are all zero are left out of the sparse GRU layers.
+    float_twins : bool
+        Keep the float copies of the int8 layers (what upstream's blobs and pyrnnoise
+        carry; C then computes in float).
+
+    Returns
+    -------
+    RNNoise02Model
+        Its arrays equal upstream's ``dump_rnnoise_weights.py --quantize`` output for the
+        same float32 weights (checked bit for bit against the pyrnnoise blob).
+    """
+    records: list[WeightRecord] = []
+    for spec in LAYER_SPECS:
+        w, b = layers[spec.name]
+        records += linear_records(spec.name, w, b, spec.quantized, spec.sparse, spec.diag,
+                                  float_twin=float_twins)
+    return RNNoise02Model.from_records(records)
+
+
+def random_model(
+    seed: int = 0,
+    conv1_size: int = 8,
+    gru_size: int = 16,
+    variant: str = SKIP_HEADS,
+    density: float = 0.5,
+    float_twins: bool = True,
+) -> RNNoise02Model:
+    """A small valid 0.2 model with random weights, for tests and benchmarks.
+
+    ``density`` is the fraction of the GRUs' 8x4 blocks kept (at least one per group is
+    not guaranteed: empty groups are valid).
+    """
+    rng = np.random.default_rng(seed)
+    g = gru_size
+    head_in = 4 * g if variant == SKIP_HEADS else g
+    layers = {}
+    for spec in LAYER_SPECS:
+        n_in, n_out = _layer_sizes(spec.name, conv1_size, g, head_in)
+        w = rng.uniform(-0.5, 0.5, (n_in, n_out)).astype(np.float32)
+        if spec.sparse:
+            keep = rng.random((n_in // 4, n_out // 8)) < density
+            w *= np.repeat(np.repeat(keep, 4, axis=0), 8, axis=1)
+        layers[spec.name] = (w, rng.uniform(-0.2, 0.2, n_out).astype(np.float32))
+    return model_from_float_layers(layers, float_twins=float_twins)
