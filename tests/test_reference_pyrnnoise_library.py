@@ -1,4 +1,4 @@
-"""pyrnnoise's pyrnnoise_library 0.2 (an SSE2 build with its model compiled in) as a client of the
+"""pyrnnoise's librnnoise 0.2 (an SSE2 build with its model compiled in) as a client of the
 0.2 model files: its weight table imports byte for byte as the reference blob, the registry
 name ``rnnoise-0.2`` resolves through it, and the blobs rnnoise-kit writes load back into it
 through ``rnnoise_model_from_buffer``."""
@@ -34,7 +34,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def test_import_library_equals_the_reference_blob(pyrnnoise_library, reference_blob, tmp_path, capsys):
+def test_import_library_equals_the_reference_blob(pyrnnoise_library, reference_blob, tmp_path,
+                                                  capsys):
     out = tmp_path / "r02.bin"
     assert main(["model", "import-library", str(pyrnnoise_library), "-o", str(out)]) == 0
     assert out.read_bytes() == reference_blob
