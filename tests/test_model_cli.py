@@ -65,3 +65,34 @@ def test_convert_errors(tmp_path):
     assert not (tmp_path / "out.rnnn").exists()
     r = _cli("model", "convert", str(tmp_path / "missing.rnnn"), str(tmp_path / "o.rnnn"))
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_info_and_convert_v02(reference, tmp_path, capsys):
+    from rnnoise_kit.model.v02 import format_blob, random_model
+
+    blob = reference / "v0.2" / "pyrnnoise-0.4.5-weights.bin"
+    assert main(["model", "info", str(blob)]) == 0
+    out = capsys.readouterr().out
+    assert "generation:  RNNoise 0.2 (main-branch network, skip heads)" in out
+    assert "3 GRUs of 384" in out and "heads read 1536" in out
+    assert "parameters:  2888225 in 50 arrays" in out
+    assert "gru1_recurrent    384 -> 1152  int8 + float  runs float" in out
+    assert main(["model", "info", "--json", str(blob)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["generation"], info["gru_size"], info["precision"]) == ("0.2", 384, "float")
+    small = tmp_path / "small.bin"
+    small.write_bytes(format_blob(list(random_model(1, float_twins=False).records)))
+    assert main(["model", "convert", str(small), str(tmp_path / "s.c")]) == 0
+    assert main(["model", "convert", str(tmp_path / "s.c"), str(tmp_path / "back.bin")]) == 0
+    assert (tmp_path / "back.bin").read_bytes() == small.read_bytes()
+    assert main(["model", "info", str(tmp_path / "s.c")]) == 0
+    assert "runs int8" in capsys.readouterr().out
+    r = _cli("model", "convert", str(small), str(tmp_path / "s.rnnn"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "an RNNoise 0.2 model cannot be written as .rnnn" in r.stderr
+    assert not (tmp_path / "s.rnnn").exists()
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(small.read_bytes()[:5000])
+    r = _cli("model", "info", str(bad))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "bad.bin: array 'conv1_weights_float'" in r.stderr and "truncated" in r.stderr

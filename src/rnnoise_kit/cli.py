@@ -310,21 +310,30 @@ def _run_features(args) -> int:
 def _add_model(sub) -> None:
     p = sub.add_parser(
         "model",
-        help="convert and inspect RNNoise v0.1 model files (.rnnn, .c, Keras .hdf5)",
-        description="Model files of the RNNoise v0.1 network (not RNNoise 0.2+).",
+        help="convert, inspect and fetch model files (RNNoise v0.1 and 0.2)",
+        description=(
+            "Model files of the RNNoise v0.1 network (.rnnn, rnn_data.c, Keras .hdf5) and of "
+            "RNNoise 0.2 (weight blobs .bin, rnnoise_data.c)."
+        ),
     )
     msub = p.add_subparsers(dest="model_command", metavar="MODEL_COMMAND", parser_class=_Parser)
     c = msub.add_parser(
         "convert",
         help="convert a model between formats",
         description=(
-            "Read IN (.rnnn, rnn_data.c-style .c, or Keras .hdf5/.h5) and write OUT as .rnnn "
-            "(for rnnoise_model_from_file and FFmpeg arnndn) or .c (+ .h, for the v0.1 build)."
+            "Read IN and write OUT in the format its extension names. RNNoise v0.1 models "
+            "(.rnnn, rnn_data.c-style .c, Keras .hdf5/.h5) are written as .rnnn (for "
+            "rnnoise_model_from_file and FFmpeg arnndn) or .c (+ .h, for the v0.1 build); "
+            "RNNoise 0.2 models (.bin weight blob, rnnoise_data.c) as .bin (for "
+            "rnnoise_model_from_file) or .c (+ .h, the built-in model of a 0.2 build). The two "
+            "generations are different networks: neither converts into the other's formats."
         ),
     )
     c.add_argument("input", metavar="IN", help="model file to read")
     c.add_argument(
-        "output", metavar="OUT", help="output file: .rnnn, or .c (a .h is written beside)"
+        "output", metavar="OUT",
+        help="output file: .rnnn or .c for v0.1 models, .bin or .c for 0.2 models "
+             "(a .h is written beside a .c)"
     )
     c.add_argument(
         "--activations",
@@ -333,7 +342,8 @@ def _add_model(sub) -> None:
         "weights-only files or to override the saved config",
     )
     c.add_argument(
-        "--name", default="orig", help="C output: model symbol rnnoise_model_NAME (default orig)"
+        "--name", default="orig",
+        help="v0.1 C output: model symbol rnnoise_model_NAME (default orig)"
     )
     c.set_defaults(func=_run_model_convert)
     i = msub.add_parser(
@@ -343,8 +353,22 @@ def _add_model(sub) -> None:
     i.add_argument("path", metavar="PATH", help="model file")
     i.add_argument("--json", action="store_true", help="print the facts as JSON")
     i.set_defaults(func=_run_model_info)
-    lst = msub.add_parser("list", help="list the public RNNoise v0.1 models and their status")
+    lst = msub.add_parser("list", help="list the public models and their status")
     lst.set_defaults(func=_run_model_list)
+    imp = msub.add_parser(
+        "import-library",
+        help="write the built-in model of a librnnoise 0.2 shared library as a weight blob",
+        description=(
+            "Load a librnnoise 0.2 shared library (e.g. the librnnoise.so inside pyrnnoise), "
+            "read its built-in weight table (rnnoise_arrays) and write it as a weight blob "
+            "that rnnoise_model_from_file and rnnoise-kit load. Loading a library runs its "
+            "code: only import libraries you trust."
+        ),
+    )
+    imp.add_argument("library", metavar="LIBRARY", help="librnnoise shared library (.so)")
+    imp.add_argument("-o", "--output", required=True, metavar="OUT.bin",
+                     help="output weight blob (.bin) or rnnoise_data.c")
+    imp.set_defaults(func=_run_model_import_library)
     g = msub.add_parser(
         "get",
         help="download public models into the cache (sha256 checked)",
@@ -354,7 +378,9 @@ def _add_model(sub) -> None:
             "cache: $RNNOISE_KIT_CACHE (default ~/.cache/rnnoise-kit/models)."
         ),
     )
-    g.add_argument("names", nargs="+", metavar="NAME", help="model names (or 'all')")
+    g.add_argument("names", nargs="+", metavar="NAME",
+                   help="model names (or 'all': every downloadable one); rnnoise-0.2 is "
+                        "imported from the installed pyrnnoise")
     g.add_argument("--force", action="store_true", help="download again even if cached")
     g.set_defaults(func=_run_model_get)
     p.set_defaults(func=_run_model_help, _model_parser=p)
@@ -380,6 +406,18 @@ def _run_model_convert(args) -> int:
     return EXIT_OK
 
 
+def _run_model_import_library(args) -> int:
+    from rnnoise_kit.fileio import sha256_file
+    from rnnoise_kit.model import save_model
+    from rnnoise_kit.model.v02.library import read_library
+
+    model = read_library(args.library)
+    written = save_model(model, args.output)
+    print(f"{written[0]}: {model.description}, {model.precision} weights, "
+          f"{len(model.records)} arrays, sha256 {sha256_file(written[0])}")
+    return EXIT_OK
+
+
 def _run_model_info(args) -> int:
     import json
 
@@ -393,17 +431,24 @@ def _run_model_info(args) -> int:
 def _run_model_list(args) -> int:
     from rich.table import Table
 
-    from rnnoise_kit.model.registry import PUBLIC_MODELS, cache_dir, is_cached
+    from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS, cache_dir, is_cached
+    from rnnoise_kit.model.v02.library import pyrnnoise_library
     from rnnoise_kit.progress import console
 
-    table = Table(title=f"Public RNNoise v0.1 models (cache: {cache_dir()})")
+    table = Table(title=f"Public models (cache: {cache_dir()})")
     for col in ("name", "file", "cached", "description"):
         table.add_column(col)
     for m in PUBLIC_MODELS.values():
         table.add_row(m.name, m.filename, "yes" if is_cached(m.name) else "no", m.description)
+    have_lib = pyrnnoise_library() is not None
+    for lm in LIBRARY_MODELS.values():
+        state = ("yes" if is_cached(lm.name)
+                 else "on first use" if have_lib else "no (pip install pyrnnoise)")
+        table.add_row(lm.name, lm.filename, state, lm.description)
     console().print(table)
-    print("These run in RNNoise v0.1.x, its forks and FFmpeg arnndn (not RNNoise 0.2+). "
-          "Fetch with `rnnoise-kit model get NAME`.", file=sys.stderr)
+    print("std ... sh are RNNoise v0.1 models (v0.1.x, its forks, FFmpeg arnndn); fetch them "
+          "with `rnnoise-kit model get NAME`. rnnoise-0.2 is RNNoise 0.2's model, imported "
+          "from pyrnnoise's librnnoise when first used.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -726,8 +771,9 @@ def _run_train(args) -> int:
     acts = args.activations
     if acts is None and args.init is not None:
         from rnnoise_kit.model import load_model
+        from rnnoise_kit.model.formats import require_v01
 
-        m = load_model(args.init)
+        m = require_v01(load_model(args.init), args.init)
         acts = ",".join(m.activations[n].label.lower()
                         for n in ("vad_gru", "noise_gru", "denoise_gru"))
     acts = tuple((acts or "tanh,relu,tanh").replace(" ", "").lower().split(","))

@@ -131,6 +131,7 @@ def resolve_model(model: RNNoiseModel | str | os.PathLike | None) -> RNNoiseMode
     ``None`` (or the name ``bundled``) means the bundled default model.
     """
     from rnnoise_kit.model import load_model
+    from rnnoise_kit.model.formats import require_v01
     from rnnoise_kit.model.registry import cached_path, default_model_path, is_registry_name
 
     if isinstance(model, RNNoiseModel):
@@ -140,11 +141,12 @@ def resolve_model(model: RNNoiseModel | str | os.PathLike | None) -> RNNoiseMode
         return load_model(default_model_path())
     text = os.fspath(model)
     if not Path(text).exists() and is_registry_name(text):
-        return load_model(cached_path(text))
+        path = cached_path(text)
+        return require_v01(load_model(path), path)
     if not Path(text).exists():
         raise InputError(text, "no such model file (and not a public model name: "
                                "see `rnnoise-kit model list`)")
-    return load_model(text)
+    return require_v01(load_model(text), text)
 
 
 MODEL_OPTIONS_SEPARATOR = "@"

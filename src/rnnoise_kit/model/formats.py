@@ -10,6 +10,9 @@
 * Keras 2 ``.hdf5``/``.h5`` (read only, h5py): ``model.save`` files (``model_weights/``
   and ``model_config``) and ``save_weights`` files (layer groups at the root; activations
   must then be given).
+* RNNoise 0.2 models (:mod:`rnnoise_kit.model.v02`): the weight blob (``.bin``, starting with
+  ``DNNw``) and ``rnnoise_data.c``/``.h`` (told from v0.1 C source by its contents).
+  :func:`load_model` returns an :class:`~rnnoise_kit.model.v02.RNNoise02Model` for them.
 
 Every problem with a file raises one :class:`~rnnoise_kit.errors.ModelFormatError` naming the
 file and the place (layer, token, line).
@@ -26,6 +29,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,11 +45,15 @@ from rnnoise_kit.model.core import (
     TopologyError,
 )
 
+if TYPE_CHECKING:
+    from rnnoise_kit.model.v02.model import RNNoise02Model
+
 __all__ = [
     "RNNN_HEADER",
     "detect_format",
     "load_model",
     "save_model",
+    "require_v01",
     "read_rnnn",
     "write_rnnn",
     "format_rnnn",
@@ -739,34 +747,68 @@ _EXT = {
     ".c": "c",
     ".hdf5": "keras",
     ".h5": "keras",
+    ".bin": "blob",
 }
+_SNIFF_C = 1 << 20
+"""Bytes of a ``.c`` file searched for RNNoise 0.2 markers (they come before the first array)."""
 
 
 def detect_format(path: PathLike, sniff: bool = True) -> str:
-    """``"rnnn"``, ``"c"``, ``"keras"`` or ``"checkpoint"`` (a training ``checkpoint.npz`` or its
-    run folder) from the extension, else from the first bytes."""
+    """The format of a model file, from its extension and, where that is not enough, its bytes.
+
+    ``"rnnn"``, ``"c"`` (v0.1 ``rnn_data.c``), ``"keras"``, ``"checkpoint"`` (a training
+    ``checkpoint.npz`` or its run folder), ``"blob"`` (RNNoise 0.2 weight blob) or ``"c02"``
+    (RNNoise 0.2 ``rnnoise_data.c``). With ``sniff=False`` a ``.c`` file counts as v0.1.
+    """
     if (Path(path) / "checkpoint.npz").is_file() or Path(path).suffix.lower() == ".npz":
         return "checkpoint"
     ext = Path(path).suffix.lower()
-    if ext in _EXT:
+    if ext in _EXT and not (sniff and ext == ".bin"):  # .bin: only blobs, told by their magic
+        if ext == ".c" and sniff:
+            from rnnoise_kit.model.v02.files import is_c02_source
+
+            return "c02" if is_c02_source(_read_head(path, _SNIFF_C)) else "c"
         return _EXT[ext]
     if sniff:
-        head = _read_bytes(path)[:4096]
+        head = _read_head(path, _SNIFF_C)
         if head.startswith(b"\x89HDF"):
             return "keras"
         if head.startswith(b"PK\x03\x04"):
             return "checkpoint"
+        if head.startswith(b"DNNw"):
+            return "blob"
         if head.lstrip().startswith(b"rnnoise-nu"):
             return "rnnn"
-        if b"rnn_weight" in head or b"RNNModel" in head or b"#include" in head:
+        from rnnoise_kit.model.v02.files import is_c02_source
+
+        if b"#include" in head[:4096] and is_c02_source(head):
+            return "c02"
+        if b"rnn_weight" in head[:4096] or b"RNNModel" in head[:4096] or b"#include" in head[:4096]:
             return "c"
     raise _fail(
-        path, "unknown model format (expected .rnnn, .c, Keras .hdf5/.h5 or a checkpoint .npz)"
+        path, "unknown model format (expected .rnnn, .c, Keras .hdf5/.h5, a checkpoint .npz "
+              "or an RNNoise 0.2 weight blob .bin)"
     )
 
 
-def load_model(path: PathLike, activations: Mapping | Sequence | None = None) -> RNNoiseModel:
-    """Load a model, picking the reader by extension (``.rnnn``, ``.c``, ``.hdf5``/``.h5``).
+def _read_head(path: PathLike, size: int) -> bytes:
+    if not Path(path).is_file():
+        _read_bytes(path)  # raises the right InputError
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def load_model(
+    path: PathLike, activations: Mapping | Sequence | None = None
+) -> RNNoiseModel | RNNoise02Model:
+    """Load a model, picking the reader by extension and contents.
+
+    v0.1: ``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``/``.h5``, training checkpoints (an
+    :class:`RNNoiseModel`). RNNoise 0.2: weight blobs (``.bin``) and ``rnnoise_data.c`` (an
+    :class:`~rnnoise_kit.model.v02.RNNoise02Model`; its ``generation`` is ``"0.2"``).
 
     Parameters
     ----------
@@ -780,35 +822,72 @@ def load_model(path: PathLike, activations: Mapping | Sequence | None = None) ->
     InputError
         The file is missing or unreadable.
     ModelFormatError
-        The file is not a valid RNNoise v0.1 model.
+        The file is not a valid RNNoise model.
     """
     fmt = detect_format(path)
+    if activations is not None and fmt != "keras":
+        raise _fail(path, "activations can only be given for Keras files")
     if fmt == "keras":
         return read_keras(path, activations)
     if fmt == "checkpoint":
         from rnnoise_kit.model.checkpoint import load_checkpoint
 
-        if activations is not None:
-            raise _fail(path, "activations can only be given for Keras files")
         return load_checkpoint(path)
-    if activations is not None:
-        raise _fail(path, "activations can only be given for Keras files")
+    if fmt in ("blob", "c02"):
+        from rnnoise_kit.model.v02.files import read_blob, read_c02
+
+        return read_blob(path) if fmt == "blob" else read_c02(path)
     return read_rnnn(path) if fmt == "rnnn" else read_c(path)
 
 
-def save_model(model: RNNoiseModel, path: PathLike, name: str = "orig") -> list[Path]:
-    """Write a model as ``.rnnn`` or ``.c`` (+ ``.h``), chosen by the extension.
+def require_v01(model: RNNoiseModel | RNNoise02Model, path: PathLike | None) -> RNNoiseModel:
+    """``model`` itself when it is an RNNoise v0.1 model; a one-line error otherwise."""
+    if isinstance(model, RNNoiseModel):
+        return model
+    raise ModelFormatError(path, f"is an {model.description} model; only RNNoise v0.1 "
+                                 "models can be used here")
+
+
+def save_model(
+    model: RNNoiseModel | RNNoise02Model, path: PathLike, name: str = "orig"
+) -> list[Path]:
+    """Write a model in the format its output name asks for.
+
+    v0.1 models: ``.rnnn`` or ``.c`` (+ ``.h``; ``name`` gives the ``rnnoise_model_<name>``
+    symbol). RNNoise 0.2 models: ``.bin`` (weight blob) or ``.c`` (+ ``.h``, the
+    ``rnnoise_data.c`` layout; ``name`` is not used).
 
     Returns
     -------
     list of pathlib.Path
         The files written.
+
+    Raises
+    ------
+    ModelFormatError
+        The output format cannot hold this generation of model (0.2 as ``.rnnn``, v0.1 as
+        ``.bin``), or the extension is unknown.
     """
     ext = Path(path).suffix.lower()
+    if getattr(model, "generation", "0.1") == "0.2":
+        from rnnoise_kit.model.v02.files import write_blob, write_c02
+
+        if ext == ".bin":
+            write_blob(model, path)
+            return [Path(path)]
+        if ext == ".c":
+            return [Path(path), write_c02(model, path)]
+        if ext in (".rnnn", ".txt"):
+            raise _fail(path, "an RNNoise 0.2 model cannot be written as .rnnn (a v0.1 format "
+                              "that holds only the v0.1 network); use .bin or .c")
+        raise _fail(path, "cannot write this format; use a .bin (weight blob) or .c output name")
     if ext in (".rnnn", ".txt"):
         write_rnnn(model, path)
         return [Path(path)]
     if ext == ".c":
         header = write_c(model, path, name)
         return [Path(path), header]
+    if ext == ".bin":
+        raise _fail(path, "an RNNoise v0.1 model cannot be written as an RNNoise 0.2 weight "
+                          "blob (another network); use .rnnn or .c")
     raise _fail(path, "cannot write this format; use a .rnnn or .c output name")

@@ -1,10 +1,14 @@
-"""The public RNNoise v0.1 models: names, checksums, download cache.
+"""The public models: names, checksums, download cache.
 
 These are the ``.rnnn`` files published for FFmpeg's ``arnndn`` filter (the arnndn-models
 and rnnoise-models repositories): RNNoise v0.1.1's default model (``std``) and the five
 rnnoise-nu models. ``rnnoise-kit model get NAME`` downloads one into the user cache, checks
 its sha256 and renames it into place only when it matches, so the cache never holds a
 partial or wrong file.
+
+``rnnoise-0.2`` is RNNoise 0.2's model as built into pyrnnoise's librnnoise: it is not
+downloaded but imported from the installed library's weight table into the cache (the
+blob's sha256 recorded beside it in ``rnnoise-0.2.json``), the first time the name is used.
 
 Environment:
 
@@ -17,6 +21,8 @@ Environment:
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import json
 import os
 import urllib.error
 import urllib.request
@@ -25,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 
 from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_path, sha256_file
+from rnnoise_kit.fileio import atomic_path, atomic_write_bytes, atomic_write_text, sha256_file
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/richardpl/arnndn-models/master"
 
@@ -65,6 +71,29 @@ PUBLIC_MODELS: dict[str, PublicModel] = {
 }
 
 
+@dataclass(frozen=True)
+class LibraryModel:
+    """A model imported from an installed shared library rather than downloaded.
+
+    ``known_sha256`` is the blob of the library version it was written against (pyrnnoise
+    0.4.5); another version may ship other weights, which are imported all the same.
+    """
+
+    name: str
+    filename: str
+    known_sha256: str
+    description: str
+
+
+LIBRARY_MODELS: dict[str, LibraryModel] = {
+    "rnnoise-0.2": LibraryModel(
+        "rnnoise-0.2", "rnnoise-0.2.bin",
+        "1b99898350e75656c77d068162fea402afe51eff15dc751989b1e9f53b98bf91",
+        "RNNoise 0.2 (main-branch network) as built into pyrnnoise's librnnoise; "
+        "imported from the installed pyrnnoise, not downloaded"),
+}
+
+
 def base_url() -> str:
     """Where models are downloaded from (``RNNOISE_KIT_MODEL_URL`` overrides)."""
     return os.environ.get("RNNOISE_KIT_MODEL_URL", DEFAULT_BASE_URL).rstrip("/")
@@ -80,22 +109,32 @@ def cache_dir() -> Path:
 
 
 def is_registry_name(name: str) -> bool:
-    """True for a public model name (``std``, ``sh``, ...)."""
-    return name in PUBLIC_MODELS
+    """True for a public model name (``std``, ``sh``, ..., ``rnnoise-0.2``)."""
+    return name in PUBLIC_MODELS or name in LIBRARY_MODELS
 
 
-def _entry(name: str) -> PublicModel:
+def _entry(name: str) -> PublicModel | LibraryModel:
+    if name in LIBRARY_MODELS:
+        return LIBRARY_MODELS[name]
     try:
         return PUBLIC_MODELS[name]
     except KeyError:
-        known = ", ".join(PUBLIC_MODELS)
+        known = ", ".join([*PUBLIC_MODELS, *LIBRARY_MODELS])
         raise InputError(None, f"unknown model name {name!r} (public models: {known})") from None
 
 
 def cached_path(name: str) -> Path:
-    """Path of a fetched public model; a clear error telling how to fetch it otherwise."""
+    """Path of a public model in the cache.
+
+    Downloaded models must have been fetched (a clear error says how otherwise); library
+    models (``rnnoise-0.2``) are imported from the installed library on first use.
+    """
     entry = _entry(name)
     path = cache_dir() / entry.filename
+    if isinstance(entry, LibraryModel):
+        if not _library_cache_ok(entry):
+            return import_library_model(name)
+        return path
     if not path.is_file():
         raise InputError(
             None, f"model {name!r} is not in the cache ({path}); "
@@ -105,8 +144,83 @@ def cached_path(name: str) -> Path:
 
 
 def is_cached(name: str) -> bool:
-    """Whether a public model is in the cache (present; the checksum was checked on fetch)."""
-    return (cache_dir() / _entry(name).filename).is_file()
+    """Whether a public model is in the cache (present; the checksum was checked on fetch,
+    or for a library model, against the sha256 recorded on import)."""
+    entry = _entry(name)
+    if isinstance(entry, LibraryModel):
+        return _library_cache_ok(entry)
+    return (cache_dir() / entry.filename).is_file()
+
+
+def _record_path(entry: LibraryModel) -> Path:
+    return (cache_dir() / entry.filename).with_suffix(".json")
+
+
+def library_record(name: str) -> dict | None:
+    """What was recorded when a library model was imported (source, sha256s), or None."""
+    try:
+        return json.loads(_record_path(LIBRARY_MODELS[name]).read_text())
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _library_cache_ok(entry: LibraryModel) -> bool:
+    path = cache_dir() / entry.filename
+    record = library_record(entry.name)
+    if not path.is_file():
+        return False
+    if record is None:  # placed there by hand (e.g. `model import-library -o`): trusted
+        return True
+    return record.get("sha256") == sha256_file(path)
+
+
+def import_library_model(name: str, library: str | os.PathLike | None = None) -> Path:
+    """Import a library model into the cache and return its path.
+
+    Parameters
+    ----------
+    name : str
+        A library model name (``rnnoise-0.2``).
+    library : path-like, optional
+        The shared library to read; default: the one inside the installed pyrnnoise.
+
+    Raises
+    ------
+    InputError
+        pyrnnoise is not installed (and no library was given): the message says to
+        ``pip install pyrnnoise`` or to run ``rnnoise-kit model import-library``.
+    ModelFormatError
+        The library has no usable weight table.
+    """
+    from rnnoise_kit.model.v02.blob import format_blob
+    from rnnoise_kit.model.v02.library import pyrnnoise_library, read_library
+
+    entry = LIBRARY_MODELS[name]
+    lib = Path(library) if library is not None else pyrnnoise_library()
+    if lib is None:
+        raise InputError(
+            None, f"model {name!r} is imported from pyrnnoise's librnnoise, and pyrnnoise is "
+                  f"not installed: `pip install pyrnnoise`, or import a librnnoise 0.2 "
+                  f"yourself with `rnnoise-kit model import-library PATH/librnnoise.so "
+                  f"-o {entry.filename}` and pass that file"
+        )
+    blob = format_blob(list(read_library(lib).records))
+    target = cache_dir() / entry.filename
+    atomic_write_bytes(target, blob)
+    try:
+        version = importlib.metadata.version("pyrnnoise") if library is None else None
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    record = {
+        "name": name,
+        "library": str(lib),
+        "library_sha256": sha256_file(lib),
+        "pyrnnoise_version": version,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "bytes": len(blob),
+    }
+    atomic_write_text(_record_path(entry), json.dumps(record, indent=2) + "\n")
+    return target
 
 
 def fetch(name: str, force: bool = False, timeout: float = 60.0) -> Path:
@@ -114,8 +228,13 @@ def fetch(name: str, force: bool = False, timeout: float = 60.0) -> Path:
 
     The file is streamed to a temporary name and renamed only when the checksum matches;
     a wrong checksum or a failed download leaves nothing behind and raises InputError.
+    Library models (``rnnoise-0.2``) are imported from the installed library instead.
     """
     entry = _entry(name)
+    if isinstance(entry, LibraryModel):
+        if force or not _library_cache_ok(entry):
+            return import_library_model(name)
+        return cache_dir() / entry.filename
     target = cache_dir() / entry.filename
     if target.is_file() and not force and sha256_file(target) == entry.sha256:
         return target

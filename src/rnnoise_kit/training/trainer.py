@@ -314,8 +314,9 @@ def load_torch_model(path: str | os.PathLike, backend: str = "auto") -> RNNoiseN
         net.load_state_dict(blob["state_dict"])
         return net
     from rnnoise_kit.model import load_model
+    from rnnoise_kit.model.formats import require_v01
 
-    return net_from_model(load_model(p), backend)
+    return net_from_model(require_v01(load_model(p), p), backend)
 
 
 def _write_metrics(path: Path, history: list[dict]) -> None:
@@ -534,8 +535,9 @@ def train(
         net = RNNoiseNet(cfg.activations)
         if init is not None:
             from rnnoise_kit.model import load_model
+            from rnnoise_kit.model.formats import require_v01
 
-            model = load_model(init)
+            model = require_v01(load_model(init), init)
             try:
                 net_from_model(model, backend="torch")  # checks dense activations and sizes
             except InputError as exc:
