@@ -42,9 +42,11 @@ _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 _X_OFFSET = 1728 - 960 + 480
 
 
-def _deps_key() -> int:
+def deps_key(*modules) -> int:
+    """A hash of the DSP kernel sources (and of ``modules``' files): the closure value that
+    makes numba recompile a cached block kernel when a kernel it calls has changed."""
     h = hashlib.sha256()
-    for mod in (_kernels, _kissfft, tables, constants):
+    for mod in (_kernels, _kissfft, tables, constants, *modules):
         h.update(Path(mod.__file__).read_bytes())
     return int.from_bytes(h.digest()[:7], "little")
 
@@ -61,7 +63,33 @@ def _build_spectra(deps: int):
     return _spectra
 
 
-_spectra = _build_spectra(_deps_key())
+_spectra = _build_spectra(deps_key())
+
+
+def _build_block_spectra(deps: int):
+    @njit(**_JIT)
+    def block_spectra(xp, periods, lowpass, xf, pf):
+        """X and P of the n frames of ``xp`` (1728 + 480 n,) = previous pitch buffer ++ new
+        samples (both generations): X of frame t is the KISS FFT of the windowed
+        ``xp[480 t + 1248 :][:960]``, bins >= ``lowpass[t]`` zeroed (481 = none); P the same
+        window ``periods[t]`` samples earlier. ``xf``, ``pf`` (n, 962) float32 re/im."""
+        n = periods.shape[0]
+        starts = np.empty(n, dtype=np.int64)
+        for t in range(n):
+            starts[t] = 480 * t + _X_OFFSET + 0 * deps
+        _spectra(xp, starts, xf)
+        for t in range(n):
+            for k in range(lowpass[t], 481):
+                xf[t, 2 * k] = np.float32(0)
+                xf[t, 2 * k + 1] = np.float32(0)
+        for t in range(n):
+            starts[t] = 480 * t + _X_OFFSET - periods[t]
+        _spectra(xp, starts, pf)
+
+    return block_spectra
+
+
+block_spectra = _build_block_spectra(deps_key())
 
 
 def _build_block(deps: int):
@@ -77,18 +105,10 @@ def _build_block(deps: int):
         ``lowpass`` (n,) int64: bins >= lowpass[t] of X are zeroed (481 = none). Outputs are
         written into the preallocated arrays; ``cmem`` is updated in place.
         Returns (last_period, last_gain, memid)."""
-        last_period, last_gain = pitch_frames(xp, n, last_period, last_gain, periods, gains)
-        starts = np.empty(n, dtype=np.int64)
-        for t in range(n):
-            starts[t] = 480 * t + _X_OFFSET + 0 * deps
-        _spectra(xp, starts, xf)
-        for t in range(n):
-            for k in range(lowpass[t], 481):
-                xf[t, 2 * k] = np.float32(0)
-                xf[t, 2 * k + 1] = np.float32(0)
-        for t in range(n):
-            starts[t] = 480 * t + _X_OFFSET - periods[t]
-        _spectra(xp, starts, pf)
+        last_period, last_gain = pitch_frames(
+            xp, n + 0 * deps, last_period, last_gain, periods, gains
+        )
+        block_spectra(xp, periods, lowpass, xf, pf)
         memid = features_frames(
             xf, pf, periods, training, cmem, memid, feats, silence, ex, ep, exp_, energy
         )
@@ -97,7 +117,7 @@ def _build_block(deps: int):
     return analyse_block
 
 
-analyse_block = _build_block(_deps_key())
+analyse_block = _build_block(deps_key())
 
 
 def _build_band_energy(deps: int):
@@ -150,4 +170,4 @@ def _build_band_energy(deps: int):
     return band_energy_windowed
 
 
-band_energy_windowed = _build_band_energy(_deps_key())
+band_energy_windowed = _build_band_energy(deps_key())

@@ -81,22 +81,35 @@ def band_energy_1(xf, out):
 
 
 @njit(**_JIT)
-def band_energy_reg(xf, out):
-    """:func:`band_energy_1` with the running sums in registers (band by band, as
-    :func:`band_all_1`): the same per-band order, so the same bits, without the
-    store-to-load chain through ``out``."""
+def triangle_energy(xf, edges, frac, frac_lo, out):
+    """Triangular energy sums of one spectrum over the m bin ``edges`` (any band layout).
+
+    ``xf`` (962,) float32 re/im pairs; ``frac``/``frac_lo`` the per-bin tables of
+    :func:`rnnoise_kit.dsp.tables.triangle_tables`; ``out`` (m,) receives the m sums: sum b
+    gets the ``frac`` terms of triangle b-1's bins, then the ``frac_lo`` terms of its own, each
+    float32 ``+=`` in bin order, as C's ``sum[i] += (1-frac)*tmp; sum[i+1] += frac*tmp``. The
+    running sums stay in registers. The caller applies the layout's end rule."""
+    m = edges.shape[0]
     cx = np.float32(0)
-    for b in range(NBANDS - 1):
+    for b in range(m - 1):
         nx = np.float32(0)
-        for k in range(BAND_START[b], BAND_START[b + 1]):
+        for k in range(edges[b], edges[b + 1]):
             re = xf[2 * k]
             im = xf[2 * k + 1]
             v = re * re + im * im
-            cx = cx + BIN_FRAC_LO[k] * v
-            nx = nx + BIN_FRAC[k] * v
+            cx = cx + frac_lo[k] * v
+            nx = nx + frac[k] * v
         out[b] = cx
         cx = nx
-    out[NBANDS - 1] = cx
+    out[m - 1] = cx
+
+
+@njit(**_JIT)
+def band_energy_reg(xf, out):
+    """:func:`band_energy_1` with the running sums in registers (:func:`triangle_energy`):
+    the same per-band order, so the same bits, without the store-to-load chain through
+    ``out``."""
+    triangle_energy(xf, BAND_START, BIN_FRAC, BIN_FRAC_LO, out)
     out[0] = out[0] * np.float32(2)
     out[NBANDS - 1] = out[NBANDS - 1] * np.float32(2)
 
@@ -146,15 +159,94 @@ def interp_band_gain_1(g, out):
 
 
 @njit(**_JIT)
+def dct_into(v, table, scale, out):
+    """DCT of n float32 values with ``table`` (n, n) ``T[j, i]`` into ``out`` (n,) (not ``v``):
+    ``out[i] = float(double(sum_j v[j] T[j, i]) * scale)``, each sum sequential in j."""
+    n = table.shape[0]
+    acc = np.zeros(n, dtype=np.float32)
+    for j in range(n):
+        vj = v[j]
+        for i in range(n):
+            acc[i] = acc[i] + vj * table[j, i]
+    for i in range(n):
+        out[i] = np.float32(np.float64(acc[i]) * scale)
+
+
+@njit(**_JIT)
 def dct_1(v, out):
     """Orthonormal DCT-II of 22 float32 values into ``out`` (22,) (``out`` must not be ``v``)."""
-    acc = np.zeros(NBANDS, dtype=np.float32)
-    for j in range(NBANDS):
-        vj = v[j]
-        for i in range(NBANDS):
-            acc[i] = acc[i] + vj * DCT_TABLE[j, i]
-    for i in range(NBANDS):
-        out[i] = np.float32(np.float64(acc[i]) * DCT_SCALE)
+    dct_into(v, DCT_TABLE, DCT_SCALE, out)
+
+
+@njit(**_JIT)
+def log_spectrum(ex, ly):
+    """The floored log band energies of ``compute_frame_features`` (both generations).
+
+    ``ly[b] = max(logMax - 7, max(follow - 1.5, float(log10(.01 + ex[b]))))`` with the running
+    ``logMax = max(logMax, ly[b])`` and ``follow = max(follow - 1.5, ly[b])`` from -2 (float32
+    state, double comparisons as C's MAX16 of float and double). Returns E, the sequential
+    float32 sum of ``ex``."""
+    log_max = np.float32(-2)
+    follow = np.float32(-2)
+    e = np.float32(0)
+    for b in range(ex.shape[0]):
+        v = math.log10(0.01 + np.float64(ex[b]))
+        fm = np.float64(follow) - 1.5
+        if not fm > v:
+            fm = v
+        lm = np.float64(log_max - np.float32(7))
+        if not lm > fm:
+            lm = fm
+        y = np.float32(lm)
+        ly[b] = y
+        if not log_max > y:
+            log_max = y
+        fo = np.float64(follow) - 1.5
+        if not fo > np.float64(y):
+            fo = np.float64(y)
+        follow = np.float32(fo)
+        e = e + ex[b]
+    return e
+
+
+@njit(**_JIT)
+def normalise_corr(ex, ep, exp_):
+    """``exp_[b] /= sqrt(.001 + ex[b]*ep[b])`` in place (the product float32, the rest double)."""
+    for b in range(exp_.shape[0]):
+        den = math.sqrt(0.001 + np.float64(ex[b] * ep[b]))
+        exp_[b] = np.float32(np.float64(exp_[b]) / den)
+
+
+@njit(**_JIT)
+def pitch_filter_ratio(ex, ep, exp_, g, r):
+    """Per-band pitch-filter strength ``r`` of ``pitch_filter`` (both generations, spec §8):
+    1 where ``Exp > g``, else ``Exp²(1-g²)/(.001 + g²(1-Exp²))`` clamped to [0, 1]; its square
+    root; times ``sqrt(Ex/(1e-8 + Ep))``. Float32 products, double division and square roots."""
+    for b in range(r.shape[0]):
+        e = exp_[b]
+        gb = g[b]
+        if e > gb:
+            rb = np.float32(1)
+        else:
+            e2 = e * e
+            g2 = gb * gb
+            num = np.float64(e2 * (np.float32(1) - g2))
+            rb = np.float32(num / (0.001 + np.float64(g2 * (np.float32(1) - e2))))
+        if np.float32(0) > rb:
+            rb = np.float32(0)
+        if np.float32(1) < rb:
+            rb = np.float32(1)
+        rb = np.float32(math.sqrt(np.float64(rb)))
+        scale = math.sqrt(np.float64(ex[b]) / (1e-8 + np.float64(ep[b])))
+        r[b] = np.float32(np.float64(rb) * scale)
+
+
+@njit(**_JIT)
+def pitch_filter_norm(ex, newe, r):
+    """``r[b] = sqrt(ex[b] / (1e-8 + newe[b]))`` (double), the energy restoring gain of
+    ``pitch_filter`` after the pitch component was added."""
+    for b in range(r.shape[0]):
+        r[b] = np.float32(math.sqrt(np.float64(ex[b]) / (1e-8 + np.float64(newe[b]))))
 
 
 @njit(**_JIT)
@@ -184,25 +276,25 @@ def smooth_and_apply_gains(xf, g, silence, lastg):
 
 
 @njit(**_JIT)
-def band_all_1(xf, pf, ex, ep, exy):
-    """Ex, Ep and corr(X, P) of one frame in one pass, same bits as the three kernels above.
-
-    Band b's sum first receives the ``frac`` terms of band b-1's bins, then its own
-    ``1 - frac`` terms; the running sums stay in registers."""
+def triangle_all(xf, pf, edges, frac, frac_lo, ex, ep, exy):
+    """:func:`triangle_energy` of X and P and the triangular sums of Re(X conj P), in one pass
+    over the bins (each of the three with its own sequential per-sum order, as C's three
+    functions); ``ex``, ``ep``, ``exy`` (m,) for m ``edges``."""
+    m = edges.shape[0]
     cx = np.float32(0)
     cp = np.float32(0)
     cc = np.float32(0)
-    for b in range(NBANDS - 1):
+    for b in range(m - 1):
         nx = np.float32(0)
         np_ = np.float32(0)
         nc = np.float32(0)
-        for k in range(BAND_START[b], BAND_START[b + 1]):
+        for k in range(edges[b], edges[b + 1]):
             xr = xf[2 * k]
             xi = xf[2 * k + 1]
             pr = pf[2 * k]
             pi = pf[2 * k + 1]
-            lo = BIN_FRAC_LO[k]
-            hi = BIN_FRAC[k]
+            lo = frac_lo[k]
+            hi = frac[k]
             vx = xr * xr + xi * xi
             vp = pr * pr + pi * pi
             vc = xr * pr + xi * pi
@@ -218,9 +310,16 @@ def band_all_1(xf, pf, ex, ep, exy):
         cx = nx
         cp = np_
         cc = nc
-    ex[NBANDS - 1] = cx
-    ep[NBANDS - 1] = cp
-    exy[NBANDS - 1] = cc
+    ex[m - 1] = cx
+    ep[m - 1] = cp
+    exy[m - 1] = cc
+
+
+@njit(**_JIT)
+def band_all_1(xf, pf, ex, ep, exy):
+    """Ex, Ep and corr(X, P) of one frame in one pass, same bits as the three kernels above
+    (:func:`triangle_all` over the 22 edges, then v0.1's doubled end bands)."""
+    triangle_all(xf, pf, BAND_START, BIN_FRAC, BIN_FRAC_LO, ex, ep, exy)
     ex[0] = ex[0] * np.float32(2)
     ep[0] = ep[0] * np.float32(2)
     exy[0] = exy[0] * np.float32(2)
@@ -793,35 +892,14 @@ def features_frames(
         epr = ep[t]
         xpr = exp_[t]
         band_all_1(xf[t], pf[t], exr, epr, xpr)
-        for b in range(NBANDS):
-            den = math.sqrt(0.001 + np.float64(exr[b] * epr[b]))
-            xpr[b] = np.float32(np.float64(xpr[b]) / den)
+        normalise_corr(exr, epr, xpr)
         dct_1(xpr, tmp)
         for i in range(6):
             f[34 + i] = tmp[i]
         f[34] = np.float32(np.float64(f[34]) - 1.3)
         f[35] = np.float32(np.float64(f[35]) - 0.9)
         f[40] = np.float32(0.01 * np.float64(periods[t] - 300))
-        log_max = np.float32(-2)
-        follow = np.float32(-2)
-        e = np.float32(0)
-        for b in range(NBANDS):
-            v = math.log10(0.01 + np.float64(exr[b]))
-            fm = np.float64(follow) - 1.5
-            if not fm > v:
-                fm = v
-            lm = np.float64(log_max - np.float32(7))
-            if not lm > fm:
-                lm = fm
-            y = np.float32(lm)
-            ly[b] = y
-            if not log_max > y:
-                log_max = y
-            fo = np.float64(follow) - 1.5
-            if not fo > np.float64(y):
-                fo = np.float64(y)
-            follow = np.float32(fo)
-            e = e + exr[b]
+        e = log_spectrum(exr, ly)
         energy[t] = e
         if training:
             silence[t] = np.float64(e) < 0.1
@@ -893,24 +971,7 @@ def pitch_filter_batch(xf, pf, ex, ep, exp_, g):
     rf = np.empty(481, dtype=np.float32)
     newe = np.empty(NBANDS, dtype=np.float32)
     for t in range(n):
-        for b in range(NBANDS):
-            e = exp_[t, b]
-            gb = g[t, b]
-            if e > gb:
-                rb = np.float32(1)
-            else:
-                e2 = e * e
-                g2 = gb * gb
-                num = np.float64(e2 * (np.float32(1) - g2))
-                rb = np.float32(num / (0.001 + np.float64(g2 * (np.float32(1) - e2))))
-            if np.float32(0) > rb:
-                rb = np.float32(0)
-            if np.float32(1) < rb:
-                rb = np.float32(1)
-            rb = np.float32(math.sqrt(np.float64(rb)))
-            scale = math.sqrt(np.float64(ex[t, b]) / (1e-8 + np.float64(ep[t, b])))
-            rb = np.float32(np.float64(rb) * scale)
-            r[b] = rb
+        pitch_filter_ratio(ex[t], ep[t], exp_[t], g[t], r)
         interp_band_gain_1(r, rf)
         o = out[t]
         x = xf[t]
@@ -919,8 +980,7 @@ def pitch_filter_batch(xf, pf, ex, ep, exp_, g):
             o[2 * k] = x[2 * k] + rf[k] * p[2 * k]
             o[2 * k + 1] = x[2 * k + 1] + rf[k] * p[2 * k + 1]
         band_energy_reg(o, newe)
-        for b in range(NBANDS):
-            r[b] = np.float32(math.sqrt(np.float64(ex[t, b]) / (1e-8 + np.float64(newe[b]))))
+        pitch_filter_norm(ex[t], newe, r)
         interp_band_gain_1(r, rf)
         for k in range(481):
             o[2 * k] = o[2 * k] * rf[k]
