@@ -236,9 +236,7 @@ def apply_gains(Y: np.ndarray, g: np.ndarray, silence: np.ndarray) -> None:
     )  # fmt: skip
 
 
-def postfilter_v02(
-    res: FrameAnalysis02, gains: np.ndarray, state: PostFilterState02
-) -> np.ndarray:
+def postfilter_v02(res: FrameAnalysis02, gains: np.ndarray, state: PostFilterState02) -> np.ndarray:
     """Steps 4-6 of ``rnnoise_process_frame`` for a block: the spectra to synthesise.
 
     Parameters
