@@ -46,6 +46,7 @@ __all__ = [
     "StreamingAnalyzer",
     "analyse",
     "frame_analysis",
+    "frame_spectra",
     "pitch_filter",
     "features_table",
     "dump_features",
@@ -266,6 +267,35 @@ def analyse(
     return FrameAnalysis(X, P, Ex, Ep, Exp, feats, silence, periods, gains, energy)
 
 
+def frame_spectra(
+    x: np.ndarray,
+    analysis_mem: np.ndarray | None = None,
+    lowpass: np.ndarray | int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The spectra of ``frame_analysis`` (both generations): window, KISS FFT, low-pass.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (480 n,)
+    analysis_mem : np.ndarray, float32, shape (480,), optional
+        The previous frame (zeros at the start). Not modified.
+    lowpass : int or (n,) int array, optional
+        ``X[lowpass:481] = 0`` per frame.
+
+    Returns
+    -------
+    X : (n, 481) complex64
+    analysis_mem : (480,) float32
+        The state for the next block.
+    """
+    x, n = _as_frames(x)
+    mem = _zeros(FRAME_SIZE) if analysis_mem is None else np.asarray(analysis_mem, np.float32)
+    buf = np.concatenate([mem, x])
+    X = _spectra(buf, FRAME_SIZE * np.arange(n))
+    _zero_above(X, _lowpass_array(lowpass, n))
+    return X, buf[buf.shape[0] - FRAME_SIZE :].copy()
+
+
 def frame_analysis(
     x: np.ndarray,
     analysis_mem: np.ndarray | None = None,
@@ -288,13 +318,9 @@ def frame_analysis(
     analysis_mem : (480,) float32
         The state for the next block.
     """
-    x, n = _as_frames(x)
-    mem = _zeros(FRAME_SIZE) if analysis_mem is None else np.asarray(analysis_mem, np.float32)
-    buf = np.concatenate([mem, x])
-    X = _spectra(buf, FRAME_SIZE * np.arange(n))
-    _zero_above(X, _lowpass_array(lowpass, n))
+    X, mem = frame_spectra(x, analysis_mem, lowpass)
     Ex = K.band_energy_batch(X.view(np.float32))
-    return X, Ex, buf[buf.shape[0] - FRAME_SIZE :].copy()
+    return X, Ex, mem
 
 
 def frame_band_energy(

@@ -12,6 +12,8 @@ energy-compensated decay cap).
 * :func:`postfilter_v02` (state :class:`PostFilterState02`) with its parts
   :func:`delayed_frames`, :func:`pitch_filter`, :func:`cap_gains`, :func:`apply_gains`; then
   :func:`rnnoise_kit.dsp.synthesize`.
+* :func:`dump_features_v02` (the (n, 99) table: features, silence, pitch, Ex) and
+  :func:`frame_analysis_v02` (X and Ex only, for a training generator's clean signal).
 * Building blocks: :func:`band_energy`, :func:`band_corr`, :func:`interp_band_gain`,
   :func:`dct`; constants in :mod:`rnnoise_kit.dsp.v02.constants`.
 """
@@ -25,7 +27,9 @@ from rnnoise_kit.dsp.v02.analysis import (
     band_corr,
     band_energy,
     dct,
+    dump_features_v02,
     features_table_v02,
+    frame_analysis_v02,
     interp_band_gain,
 )
 from rnnoise_kit.dsp.v02.constants import EBAND_20MS, NB_BANDS, NB_FEATURES
@@ -56,7 +60,9 @@ __all__ = [
     "cap_gains",
     "dct",
     "delayed_frames",
+    "dump_features_v02",
     "features_table_v02",
+    "frame_analysis_v02",
     "interp_band_gain",
     "pitch_filter",
     "postfilter_v02",

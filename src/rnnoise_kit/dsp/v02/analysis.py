@@ -18,7 +18,7 @@ import numpy as np
 from rnnoise_kit.dsp import _kernels as K
 from rnnoise_kit.dsp.biquad import A_HP, B_HP
 from rnnoise_kit.dsp.constants import FRAME_SIZE, FREQ_SIZE, PITCH_BUF_SIZE
-from rnnoise_kit.dsp.features import _as_frames, _lowpass_array
+from rnnoise_kit.dsp.features import _as_frames, _lowpass_array, frame_spectra
 from rnnoise_kit.dsp.v02 import _kernels as K2
 from rnnoise_kit.dsp.v02.constants import (
     BIN_FRAC,
@@ -38,7 +38,9 @@ __all__ = [
     "band_corr",
     "band_energy",
     "dct",
+    "dump_features_v02",
     "features_table_v02",
+    "frame_analysis_v02",
     "interp_band_gain",
 ]
 
@@ -253,6 +255,49 @@ def features_table_v02(res: FrameAnalysis02) -> np.ndarray:
     out[:, NB_FEATURES + 1] = res.pitch_period
     out[:, NB_FEATURES + 2 :] = res.Ex
     return out
+
+
+def dump_features_v02(audio: np.ndarray, block_frames: int = 4096) -> np.ndarray:
+    """:func:`features_table_v02` of int16-scale 48 kHz audio (inference path, high-pass on,
+    as ``rnnoise_process_frame``), in blocks of ``block_frames``; a trailing partial frame is
+    dropped. Returns (n_frames, 99) float32."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    n = audio.shape[0] // FRAME_SIZE
+    st = AnalysisState02()
+    parts = [
+        features_table_v02(
+            analyse_v02(audio[t0 * FRAME_SIZE : min(n, t0 + block_frames) * FRAME_SIZE], st)
+        )
+        for t0 in range(0, n, block_frames)
+    ]
+    return np.concatenate(parts) if parts else np.empty((0, DUMP_COLUMNS), dtype=np.float32)
+
+
+def frame_analysis_v02(
+    x: np.ndarray,
+    analysis_mem: np.ndarray | None = None,
+    lowpass: np.ndarray | int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """0.2's ``rnn_frame_analysis`` alone (no pitch, no features): X and its 0.2 band energies,
+    what a training generator computes for the clean speech.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (480 n,)
+    analysis_mem : np.ndarray, float32, shape (480,), optional
+        The previous frame (zeros at the start). Not modified.
+    lowpass : int or (n,) int array, optional
+        TRAINING build: ``X[lowpass:481] = 0`` per frame, before the band energies.
+
+    Returns
+    -------
+    X : (n, 481) complex64
+    Ex : (n, 32) float32
+    analysis_mem : (480,) float32
+        The state for the next block.
+    """
+    X, mem = frame_spectra(x, analysis_mem, lowpass)
+    return X, band_energy(X), mem
 
 
 # ----------------------------------------------------------------------------- building blocks
