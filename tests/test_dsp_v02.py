@@ -463,3 +463,26 @@ def test_postfilter_blocks_and_frames_agree(seed, n, cuts):
     assert np.array_equal(Y, whole)
     # silent frames pass the delayed spectrum through unchanged
     assert np.array_equal(whole[res.silence], d.X[res.silence])
+
+
+def test_composite_kernels_numba_vs_python():
+    r = analyse_v02(_audio(10, 8, silent_frames=[4, 5]), highpass=False)
+    xf, pf = r.X.view(np.float32), r.P.view(np.float32)
+    n = len(r)
+    for training in (False, True):
+        outs = []
+        for fn in (K2.features_frames, K2.features_frames.py_func):
+            arrs = (
+                [np.empty((n, 65), np.float32), np.empty(n, np.bool_)]
+                + [np.empty((n, 32), np.float32) for _ in range(3)]
+                + [np.empty(n, np.float32)]
+            )
+            fn(xf, pf, r.pitch_period, training, *arrs)
+            outs.append(arrs)
+        for a, b in zip(*outs, strict=True):
+            assert np.array_equal(a, b)
+    g = RNG.random((n, 32)).astype(np.float32)
+    o1, o2 = np.empty_like(xf), np.empty_like(xf)
+    K2.pitch_filter_batch(xf, pf, r.Ex, r.Ep, r.Exp, g, o1)
+    K2.pitch_filter_batch.py_func(xf, pf, r.Ex, r.Ep, r.Exp, g, o2)
+    assert np.array_equal(o1, o2)
