@@ -24,14 +24,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rnnoise_kit.dsp.constants import MAX_NEURONS, NB_BANDS, NB_FEATURES
 from rnnoise_kit.errors import InputError, ModelFormatError
-from rnnoise_kit.fileio import atomic_write_text
+from rnnoise_kit.fileio import atomic_path, atomic_paths, check_suffix
 from rnnoise_kit.model.core import (
     GRU_LAYERS,
     LAYER_NAMES,
@@ -296,9 +296,10 @@ def format_rnnn(model: RNNoiseModel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_rnnn(model: RNNoiseModel, path: PathLike) -> None:
-    """Write a model as ``.rnnn`` text (atomically)."""
-    atomic_write_text(path, format_rnnn(model))
+def write_rnnn(model: RNNoiseModel, path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
+    """Write a model as ``.rnnn`` text (atomically); ``inputs`` may not be replaced."""
+    with atomic_path(path, inputs=inputs) as tmp:
+        tmp.write_text(format_rnnn(model), encoding="utf-8")
 
 
 # ============================================================================ .c / .h
@@ -387,8 +388,11 @@ def format_h(header_name: str = "rnn_data.h", name: str = "orig") -> str:
     return "\n".join(out) + "\n"
 
 
-def write_c(model: RNNoiseModel, path: PathLike, name: str = "orig") -> Path:
-    """Write ``path`` (``.c``) and the header beside it (same stem, ``.h``).
+def write_c(model: RNNoiseModel, path: PathLike, name: str = "orig",
+            inputs: Iterable[PathLike] = ()) -> Path:
+    """Write ``path`` (``.c``) and the header beside it (same stem, ``.h``), together.
+
+    ``inputs``: files the model was read from, which neither output may replace.
 
     Returns
     -------
@@ -397,8 +401,10 @@ def write_c(model: RNNoiseModel, path: PathLike, name: str = "orig") -> Path:
     """
     path = Path(path)
     header = path.with_suffix(".h")
-    atomic_write_text(header, format_h(header.name, name))
-    atomic_write_text(path, format_c(model, header.name, name))
+    # both or neither: a .h without its .c (a full disk between the two) is no model
+    with atomic_paths([path, header], inputs) as (c_tmp, h_tmp):
+        h_tmp.write_text(format_h(header.name, name), encoding="utf-8")
+        c_tmp.write_text(format_c(model, header.name, name), encoding="utf-8")
     return header
 
 
@@ -796,19 +802,25 @@ def load_model(path: PathLike, activations: Mapping | Sequence | None = None) ->
     return read_rnnn(path) if fmt == "rnnn" else read_c(path)
 
 
-def save_model(model: RNNoiseModel, path: PathLike, name: str = "orig") -> list[Path]:
+def save_model(model: RNNoiseModel, path: PathLike, name: str = "orig",
+               inputs: Iterable[PathLike] = ()) -> list[Path]:
     """Write a model as ``.rnnn`` or ``.c`` (+ ``.h``), chosen by the extension.
+
+    Parameters
+    ----------
+    inputs : iterable of path-like
+        Files the model was read from: an output that would replace one is refused
+        (:class:`~rnnoise_kit.errors.OutputError`).
 
     Returns
     -------
     list of pathlib.Path
         The files written.
     """
+    check_suffix(path, (".rnnn", ".c", ".txt"), "an RNNoise v0.1 model")
     ext = Path(path).suffix.lower()
-    if ext in (".rnnn", ".txt"):
-        write_rnnn(model, path)
-        return [Path(path)]
     if ext == ".c":
-        header = write_c(model, path, name)
+        header = write_c(model, path, name, inputs)
         return [Path(path), header]
-    raise _fail(path, "cannot write this format; use a .rnnn or .c output name")
+    write_rnnn(model, path, inputs)
+    return [Path(path)]
