@@ -171,8 +171,10 @@ def write_problem(exc: BaseException, target: str | os.PathLike) -> str:
 def is_output_side(exc: OSError, paths: Iterable[str | os.PathLike]) -> bool:
     """Whether an OSError raised while writing comes from the output (not from an input
     read at the same time): an error only writes cause, or one naming an output path."""
-    if exc.errno in _ALWAYS_OUTPUT_SIDE or exc.errno is None:
+    if exc.errno in _ALWAYS_OUTPUT_SIDE:
         return True
+    if exc.errno is None and type(exc) is OSError:  # NumPy's short write: "n requested and
+        return True  # m written"; subclasses without errno (URLError, ...) are not writes
     named = {os.fspath(p) for p in paths}
     return any(f is not None and os.fspath(f) in named for f in (exc.filename, exc.filename2))
 
