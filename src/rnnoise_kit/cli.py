@@ -4,8 +4,9 @@ Exit codes (the same for every command):
 
 * 0: done (files a dataset command skipped are listed, not fatal);
 * 1: done in part (a multi-file command where some inputs failed, each named);
-* 2: nothing done: bad arguments or unusable input, one line on stderr naming the file and
-  the problem, no traceback (``--debug`` shows it).
+* 2: nothing done: bad arguments, unusable input or an output that cannot be written, one
+  line on stderr naming the file and the problem, no traceback (``--debug`` shows it);
+* 130 / 143: interrupted by Ctrl-C / SIGTERM; no partial output is kept.
 
 Each subcommand is a pair of functions: ``_add_<name>(subparsers)`` declares its arguments and
 sets ``func`` to ``_run_<name>(args) -> int``. Commands that live together (``model ...``)
@@ -15,6 +16,8 @@ share one section.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,6 +26,7 @@ from rnnoise_kit import __version__
 from rnnoise_kit.errors import PartialFailure, RnnoiseKitError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -299,6 +303,8 @@ def _run_features(args) -> int:
                    seed=args.seed, jobs=args.jobs, hashes=not args.no_hash)
     for path, reason in res.skipped:
         _note(f"skipped {path}: {reason}")
+    if res.resumed_rows:
+        _note(f"resumed an interrupted run: {res.resumed_rows} of {res.rows} rows were done")
     rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
     print(f"{res.output}: {res.rows} rows x 87 ({res.seconds:.1f} s, {rate:.0f} frames/s)")
     return EXIT_OK
@@ -401,7 +407,7 @@ def _run_model_convert(args) -> int:
             _err(f"--activations needs 6 names, got {len(acts)}")
             return EXIT_FAILED
     model = load_model(args.input, activations=acts)
-    written = save_model(model, args.output, name=args.name)
+    written = save_model(model, args.output, name=args.name, inputs=[args.input])
     print(", ".join(str(w) for w in written))
     return EXIT_OK
 
@@ -412,7 +418,7 @@ def _run_model_import_library(args) -> int:
     from rnnoise_kit.model.v02.library import read_library
 
     model = read_library(args.library)
-    written = save_model(model, args.output)
+    written = save_model(model, args.output, inputs=[args.library])
     print(f"{written[0]}: {model.description}, {model.precision} weights, "
           f"{len(model.records)} arrays, sha256 {sha256_file(written[0])}")
     return EXIT_OK
@@ -513,6 +519,7 @@ def _run_denoise(args) -> int:
 
     from rnnoise_kit.denoise import Denoiser, denoise_files
     from rnnoise_kit.errors import InputError
+    from rnnoise_kit.fileio import check_outputs
     from rnnoise_kit.progress import progress_bar
 
     if args.output and len(args.inputs) != 1:
@@ -526,9 +533,7 @@ def _run_denoise(args) -> int:
             raise InputError(None, f"several inputs are named {sorted(dupes)[0]!r}; "
                                    "--out-dir needs distinct names")
         pairs = [(i, str(Path(args.out_dir) / Path(i).name)) for i in args.inputs]
-    for src, dst in pairs:
-        if Path(src).resolve() == Path(dst).resolve():
-            raise InputError(dst, "output would overwrite its input")
+    check_outputs([d for _, d in pairs], [s for s, _ in pairs])
     denoiser = Denoiser(args.model, compensate_delay=not args.no_delay_compensation,
                         vad_threshold=args.vad_threshold,
                         max_attenuation_db=args.max_attenuation, mix=args.mix)
@@ -809,16 +814,13 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from pathlib import Path
-
-    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.fileio import check_suffix
     from rnnoise_kit.model import save_model
     from rnnoise_kit.model.checkpoint import read_checkpoint
 
-    if Path(args.output).suffix.lower() not in (".rnnn", ".c"):
-        raise InputError(args.output, "output must end in .rnnn or .c")
+    check_suffix(args.output, (".rnnn", ".c"), "an RNNoise v0.1 model")
     ck = read_checkpoint(args.checkpoint)
-    written = save_model(ck.model(), args.output)
+    written = save_model(ck.model(), args.output, inputs=[ck.path])
     print(f"{', '.join(map(str, written))}: epoch {ck.epoch} of {ck.path}")
     return EXIT_OK
 
@@ -857,6 +859,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so it unwinds as Ctrl-C does: every temporary
+    file is removed and worker processes are stopped."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    if os.getpid() != _main_pid:  # a forked worker: end as SIGTERM ends a process
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the cleanup too
+    raise _Terminated
+
+
+_main_pid = os.getpid()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnnoise-kit`` console script; returns the exit code."""
     parser = build_parser()
@@ -864,6 +883,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_FAILED
+    global _main_pid
+    _main_pid = os.getpid()
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or EXIT_OK)
     except PartialFailure as exc:
@@ -878,9 +911,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _err(str(exc))
         return EXIT_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, _Terminated):
+            _err("terminated; no partial output was kept")
+            return EXIT_TERMINATED
         _err("interrupted; no partial output was kept")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             traceback.print_exc()

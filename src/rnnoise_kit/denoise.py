@@ -28,7 +28,14 @@ import numba
 import numpy as np
 import soxr
 
-from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, format_for, read_audio, write_audio
+from rnnoise_kit.audio.io import (
+    INT16_SCALE,
+    SAMPLE_RATE,
+    check_audio_output,
+    format_for,
+    read_audio,
+    write_audio,
+)
 from rnnoise_kit.dsp import AnalysisState, analyse, apply_band_gains, pitch_filter, synthesize
 from rnnoise_kit.dsp.constants import FRAME_SIZE, NB_BANDS
 from rnnoise_kit.dsp.strength import (
@@ -39,7 +46,8 @@ from rnnoise_kit.dsp.strength import (
     is_valid_mix,
     mix_dry_wet,
 )
-from rnnoise_kit.errors import AudioError, InputError
+from rnnoise_kit.errors import AudioError, InputError, OutputError
+from rnnoise_kit.fileio import check_outputs
 from rnnoise_kit.model import Network, RNNoiseModel, RNNState
 
 BLOCK_FRAMES = 2048
@@ -489,7 +497,16 @@ class Denoiser:
 
         Anything soundfile reads (wav, flac, ogg, mp3, ...). ``dst`` is written atomically;
         its format follows its suffix. Returns the per-frame VAD, shape (frames, channels).
+
+        Raises
+        ------
+        AudioError
+            ``src`` is missing, unreadable, empty or holds NaN/inf samples.
+        OutputError
+            ``dst`` is ``src`` (or a link to it), has no audio suffix, or cannot be written.
         """
+        check_outputs([dst], [src])
+        check_audio_output(dst)
         audio, rate, subtype = read_audio(src)
         if subtype == "PCM_16":
             # exact: read_audio gave int16/32768, so the int16 path keeps every sample as is
@@ -538,7 +555,7 @@ def _denoise_one(src: str, dst: str) -> str | None:
     assert _worker is not None
     try:
         _worker.denoise_file(src, dst)
-    except InputError as exc:
+    except (InputError, OutputError) as exc:
         return exc.problem if exc.path in (None, src) else str(exc)
     return None
 
@@ -589,6 +606,10 @@ def denoise_files(
     with ProcessPoolExecutor(min(jobs, len(items)), initializer=_init_worker,
                              initargs=args) as pool:
         futures = {pool.submit(_denoise_one, s, d): s for s, d in items}
-        for fut, src in futures.items():
-            done(src, fut.result())
+        try:
+            for fut, src in futures.items():
+                done(src, fut.result())
+        except BaseException:  # Ctrl-C, SIGTERM: start no further file
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return failures

@@ -46,6 +46,27 @@ class ModelFormatError(InputError):
         super().__init__(path, f"{place}: {problem}" if place else problem)
 
 
+class OutputError(RnnoiseKitError):
+    """An output that cannot be written, or must not be: it would replace one of the inputs
+    or another output of the same call, its suffix does not match what is written, its folder
+    is read-only, missing or a file, or the disk is full.
+
+    The message names the user's path, never the hidden temporary file written first.
+
+    Parameters
+    ----------
+    path : path-like or None
+        The output the user asked for.
+    problem : str
+        What stops it, in a few words.
+    """
+
+    def __init__(self, path: str | PathLike | None, problem: str):
+        self.path = None if path is None else str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
 class PartialFailure(RnnoiseKitError):
     """A multi-file command finished, but some inputs failed (exit code 1).
 

@@ -19,6 +19,9 @@ Chosen files go to ``output/GROUP/relative/path`` (copied, or hard-linked with `
 falling back to a copy across file systems); sources are never moved or changed. If any
 destination file already exists, nothing is written and :class:`InputError` names it (no
 silent overwrite; pick an empty folder). ``output/balance.csv`` lists the chosen files.
+Everything is made in a hidden staging folder beside ``output`` and moved in at the end, so
+a failure (a full disk, Ctrl-C, SIGTERM) leaves ``output`` as it was, and a rerun starts
+clean (a killed run's staging folder is removed by the next one).
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ import numpy as np
 from rnnoise_kit.audio.io import audio_info
 from rnnoise_kit.audio.scan import SkippedFile, iter_source_files, natural_key
 from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_path, atomic_write_text
+from rnnoise_kit.fileio import atomic_tree
 from rnnoise_kit.progress import progress_bar
 
 MEASURES = ("count", "duration", "bytes")
+CSV_NAME = "balance.csv"
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ def _choose(group: Group, by: str, target: float, seed: int) -> list[GroupFile]:
 
 
 def _place(src: Path, dest: Path, link: bool) -> bool:
-    """Copy or hard-link ``src`` to ``dest`` (atomically); True when a link fell back."""
+    """Copy or hard-link ``src`` to ``dest``; True when a link fell back to a copy."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if link:
         try:
@@ -145,8 +149,7 @@ def _place(src: Path, dest: Path, link: bool) -> bool:
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
-    with atomic_path(dest) as tmp:
-        shutil.copy2(src, tmp)
+    shutil.copy2(src, dest)
     return link
 
 
@@ -241,12 +244,14 @@ def balance(
                          "nothing was written: remove them or choose an empty output folder")
     if dry_run:
         return report
-    with progress_bar(len(plan), "balance") as bar:
+    # all or nothing: copies and balance.csv are made in a staging folder and moved in last
+    with atomic_tree(output, replace=[CSV_NAME]) as stage, \
+            progress_bar(len(plan), "balance") as bar:
         for src, dest, _, _ in plan:
-            report.link_fallbacks += _place(src, dest, link)
+            report.link_fallbacks += _place(src, stage / dest.relative_to(output), link)
             bar.advance(1)
-    report.csv_path = output / "balance.csv"
-    atomic_write_text(report.csv_path, _csv_text(plan, output))
+        (stage / CSV_NAME).write_text(_csv_text(plan, output), encoding="utf-8")
+    report.csv_path = output / CSV_NAME
     return report
 
 

@@ -19,8 +19,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from rnnoise_kit.errors import AudioError
-from rnnoise_kit.fileio import atomic_path
+from rnnoise_kit.errors import AudioError, OutputError
+from rnnoise_kit.fileio import atomic_path, write_problem
 
 SAMPLE_RATE = 48000
 """The only rate the RNNoise DSP runs at."""
@@ -170,21 +170,40 @@ def write_audio(
     ``read_audio`` gives back exactly what was written when it was on the 16-bit grid.
     """
     path = Path(path)
+    fmt = check_audio_output(path)
     with atomic_path(path) as tmp:
         data = np.asarray(audio)
-        if path.suffix.lower() == ".raw":
+        if fmt == "RAW":
             to_int16(data).astype("<i2").tofile(tmp)
             return
-        fmt = format_for(path)
         stored = subtype
-        if stored is None and fmt is not None:
+        if stored is None:
             try:
                 stored = sf.default_subtype(fmt)
-            except (ValueError, TypeError):  # unknown format: soundfile names it below
+            except (ValueError, TypeError):  # soundfile names the problem below
                 stored = None
         if stored == "PCM_16" and data.dtype.kind == "f":
             data = to_int16(data)
-        sf.write(str(tmp), data, sample_rate, subtype=subtype, format=fmt)
+        try:
+            sf.write(str(tmp), data, sample_rate, subtype=subtype, format=fmt)
+        except sf.LibsndfileError as exc:  # no errno: a full disk reads "System error"
+            raise OutputError(path, write_problem(exc, path)) from exc
+
+
+def check_audio_output(path: str | os.PathLike) -> str:
+    """The format an audio output's suffix names (``"WAV"``, ..., ``"RAW"`` for ``.raw``).
+
+    Raises
+    ------
+    OutputError
+        No suffix, or one that names no format soundfile writes.
+    """
+    path = Path(path)
+    fmt = "RAW" if path.suffix.lower() == ".raw" else format_for(path)
+    if fmt != "RAW" and (fmt is None or fmt not in sf.available_formats()):
+        raise OutputError(path, "unknown audio format: the output name must end in a suffix "
+                                "such as .wav, .flac, .ogg or .raw")
+    return fmt
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:

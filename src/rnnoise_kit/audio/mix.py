@@ -41,8 +41,8 @@ import soundfile as sf
 
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_mono_48k
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
-from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_path, atomic_write_text
+from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.fileio import atomic_tree, write_problem
 from rnnoise_kit.progress import progress_bar
 
 FRAME = 960
@@ -274,19 +274,22 @@ def mix(
 
     rng = np.random.default_rng(seed)
     width = max(4, len(str(count)))
-    dirs = {k: output / k for k in ("clean", "noise", "noisy")}
-    with progress_bar(count, "mix") as bar:
+    # all or nothing: the set is made in a staging folder beside the output and moved in last
+    with atomic_tree(output) as stage, progress_bar(count, "mix") as bar:
         for i in range(1, count + 1):
             item, signals = _make_item(rng, speech_pool, noise_pool, n, f"mix_{i:0{width}d}",
                                        (snr_lo, snr_hi), (lvl_lo, lvl_hi))
             for kind, pcm in signals.items():
-                dest = dirs[kind] / f"{item.name}.wav"
-                with atomic_path(dest) as tmp:
-                    sf.write(str(tmp), pcm, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+                dest = stage / kind / f"{item.name}.wav"
+                dest.parent.mkdir(exist_ok=True)
+                try:
+                    sf.write(str(dest), pcm, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+                except sf.LibsndfileError as exc:  # no errno: a full disk reads "System error"
+                    raise OutputError(output, write_problem(exc, output)) from exc
             report.items.append(item)
             bar.advance(1)
+        (stage / "mix.csv").write_text(_csv_text(report.items), encoding="utf-8")
     report.csv_path = output / "mix.csv"
-    atomic_write_text(report.csv_path, _csv_text(report.items))
     return report
 
 

@@ -27,8 +27,8 @@ import soundfile as sf
 
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_audio, resample, to_mono
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
-from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_path, atomic_write_text
+from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.fileio import atomic_paths, check_outputs, check_suffix, write_problem
 from rnnoise_kit.progress import progress_bar
 
 
@@ -231,7 +231,11 @@ def prepare(
     if output.is_dir():
         raise InputError(output, "is a folder; give the .raw file to write")
     prev_path = preview_path(output) if preview else None
-    own = [p for p in (output, manifest, prev_path) if p is not None]
+    own = [p for p in (output, prev_path, manifest) if p is not None]
+    check_outputs(own, sources)
+    check_suffix(output, (".raw",), "headerless 48 kHz s16 mono audio")
+    if manifest is not None:
+        check_suffix(manifest, (".json",), "a JSON manifest")
     files, skipped = scan_audio(sources, exclude=own)
     if strict and skipped:
         raise InputError(skipped[0].path, f"{skipped[0].reason} (--strict; "
@@ -243,35 +247,35 @@ def prepare(
     report = PrepareReport(output=output, skipped=list(skipped))
     preview_parts: list[np.ndarray] = []
     offset = 0
-    with (
-        atomic_path(output) as tmp,
-        open(tmp, "wb") as fh,
-        progress_bar(len(files), "prepare") as bar,
-    ):
-        for path, result in zip(files, _decoded_in_order(files, jobs), strict=True):
-            bar.advance(1)
-            if isinstance(result, str):
-                if strict:
-                    raise InputError(path, f"{result} (--strict; nothing written)")
-                report.skipped.append(SkippedFile(path, result))
-                continue
-            pcm, clipped, rate, channels = result
-            fh.write(pcm.astype("<i2", copy=False).tobytes())
-            report.files.append(PreparedFile(path, offset, int(pcm.size), rate, channels,
-                                             clipped))
-            offset += int(pcm.size)
-            if len(preview_parts) < preview:
-                preview_parts.append(pcm)
-        if not report.files:
-            raise InputError(None, "no usable audio files: every file was skipped "
-                             f"(first: {report.skipped[0]})")
-        fh.flush()
-    if prev_path is not None:
-        with atomic_path(prev_path) as ptmp:
-            sf.write(str(ptmp), np.concatenate(preview_parts), SAMPLE_RATE,
-                     subtype="PCM_16", format="WAV")
-        report.preview = prev_path
-    if manifest is not None:
-        report.manifest = Path(manifest)
-        atomic_write_text(manifest, json.dumps(report.to_dict(), indent=2) + "\n")
+    # the .raw, its preview and its manifest appear together or not at all
+    with atomic_paths(own) as temps, progress_bar(len(files), "prepare") as bar:
+        with open(temps[0], "wb") as fh:
+            for path, result in zip(files, _decoded_in_order(files, jobs), strict=True):
+                bar.advance(1)
+                if isinstance(result, str):
+                    if strict:
+                        raise InputError(path, f"{result} (--strict; nothing written)")
+                    report.skipped.append(SkippedFile(path, result))
+                    continue
+                pcm, clipped, rate, channels = result
+                fh.write(pcm.astype("<i2", copy=False).tobytes())
+                report.files.append(PreparedFile(path, offset, int(pcm.size), rate, channels,
+                                                 clipped))
+                offset += int(pcm.size)
+                if len(preview_parts) < preview:
+                    preview_parts.append(pcm)
+            if not report.files:
+                raise InputError(None, "no usable audio files: every file was skipped "
+                                 f"(first: {report.skipped[0]})")
+        if prev_path is not None:
+            try:
+                sf.write(str(temps[1]), np.concatenate(preview_parts), SAMPLE_RATE,
+                         subtype="PCM_16", format="WAV")
+            except sf.LibsndfileError as exc:  # no errno: a full disk reads "System error"
+                raise OutputError(prev_path, write_problem(exc, prev_path)) from exc
+            report.preview = prev_path
+        if manifest is not None:
+            report.manifest = Path(manifest)
+            temps[-1].write_text(json.dumps(report.to_dict(), indent=2) + "\n",
+                                 encoding="utf-8")
     return report

@@ -493,6 +493,8 @@ def dump_features_file(
     ------
     AudioError
         Missing, unreadable, empty or non-finite input, or shorter than one frame.
+    OutputError
+        The output is the input, does not end in ``.npy``, or cannot be written.
 
     Returns
     -------
@@ -500,8 +502,10 @@ def dump_features_file(
         Number of frames written.
     """
     from rnnoise_kit.audio.io import read_mono_48k
-    from rnnoise_kit.fileio import atomic_path
+    from rnnoise_kit.fileio import atomic_path, check_outputs, check_suffix
 
+    check_outputs([output_path], [input_path])
+    check_suffix(output_path, (".npy",), "a NumPy array")
     audio = read_mono_48k(input_path, notes=notes)
     if audio.shape[0] < FRAME_SIZE:
         raise AudioError(
@@ -509,6 +513,6 @@ def dump_features_file(
             f"shorter than one frame ({audio.shape[0]} < {FRAME_SIZE} samples at 48 kHz)",
         )
     table = dump_features(audio)
-    with atomic_path(output_path) as tmp, open(tmp, "wb") as fh:
+    with atomic_path(output_path, inputs=[input_path]) as tmp, open(tmp, "wb") as fh:
         np.save(fh, table)
     return int(table.shape[0])

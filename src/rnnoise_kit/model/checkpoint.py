@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnoise_kit.errors import InputError, ModelFormatError
-from rnnoise_kit.fileio import atomic_path
+from rnnoise_kit.fileio import atomic_paths
 from rnnoise_kit.model.core import GRU_LAYERS, LAYER_NAMES, RNNoiseModel, TopologyError
 
 __all__ = [
@@ -107,30 +107,19 @@ def is_checkpoint(path: PathLike) -> bool:
         return False
 
 
-def write_checkpoint(
+def checkpoint_files(
     path: PathLike,
     weights: Mapping[str, Mapping[str, np.ndarray] | Sequence[np.ndarray]],
     header: Mapping,
     sidecar: bool = True,
-) -> Path:
-    """Write a checkpoint atomically.
-
-    Parameters
-    ----------
-    path : path-like
-        The ``.npz`` file (or a folder: ``folder/checkpoint.npz``).
-    weights : mapping
-        Per layer either ``{"kernel", ["recurrent_kernel",] "bias"}`` or the list
-        ``[kernel, (recurrent_kernel,) bias]`` of ``RNNoiseNet.get_weights()``.
-    header : mapping
-        JSON-serialisable run description; ``format`` is set here.
-    sidecar : bool
-        Also write the header as ``<name>.json`` beside it.
+) -> dict[Path, bytes]:
+    """The files of a checkpoint and their bytes, for a caller that writes them together
+    with others (:func:`rnnoise_kit.fileio.atomic_paths`); see :func:`write_checkpoint`.
 
     Returns
     -------
-    pathlib.Path
-        The ``.npz`` written.
+    dict
+        ``{path.npz: bytes}``, plus ``{path.json: bytes}`` with ``sidecar``.
     """
     p = checkpoint_file(path)
     head = dict(header)
@@ -149,12 +138,42 @@ def write_checkpoint(
             arrays[f"{name}/{k}"] = np.ascontiguousarray(v, dtype=np.float32)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    with atomic_path(p) as tmp:
-        tmp.write_bytes(buf.getvalue())
+    files = {p: buf.getvalue()}
     if sidecar:
-        with atomic_path(p.with_suffix(".json")) as tmp:
-            tmp.write_text(text + "\n", encoding="utf-8")
-    return p
+        files[p.with_suffix(".json")] = (text + "\n").encode("utf-8")
+    return files
+
+
+def write_checkpoint(
+    path: PathLike,
+    weights: Mapping[str, Mapping[str, np.ndarray] | Sequence[np.ndarray]],
+    header: Mapping,
+    sidecar: bool = True,
+) -> Path:
+    """Write a checkpoint atomically (the ``.npz`` and its ``.json`` together).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.npz`` file (or a folder: ``folder/checkpoint.npz``).
+    weights : mapping
+        Per layer either ``{"kernel", ["recurrent_kernel",] "bias"}`` or the list
+        ``[kernel, (recurrent_kernel,) bias]`` of ``RNNoiseNet.get_weights()``.
+    header : mapping
+        JSON-serialisable run description; ``format`` is set here.
+    sidecar : bool
+        Also write the header as ``<name>.json`` beside it.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``.npz`` written.
+    """
+    files = checkpoint_files(path, weights, header, sidecar)
+    with atomic_paths(list(files)) as temps:
+        for tmp, data in zip(temps, files.values(), strict=True):
+            tmp.write_bytes(data)
+    return next(iter(files))
 
 
 def read_checkpoint(path: PathLike) -> Checkpoint:

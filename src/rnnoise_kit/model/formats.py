@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from rnnoise_kit.dsp.constants import MAX_NEURONS, NB_BANDS, NB_FEATURES
 from rnnoise_kit.errors import InputError, ModelFormatError
-from rnnoise_kit.fileio import atomic_write_text
+from rnnoise_kit.fileio import atomic_path, atomic_paths, check_suffix
 from rnnoise_kit.model.core import (
     GRU_LAYERS,
     LAYER_NAMES,
@@ -304,9 +304,10 @@ def format_rnnn(model: RNNoiseModel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_rnnn(model: RNNoiseModel, path: PathLike) -> None:
-    """Write a model as ``.rnnn`` text (atomically)."""
-    atomic_write_text(path, format_rnnn(model))
+def write_rnnn(model: RNNoiseModel, path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
+    """Write a model as ``.rnnn`` text (atomically); ``inputs`` may not be replaced."""
+    with atomic_path(path, inputs=inputs) as tmp:
+        tmp.write_text(format_rnnn(model), encoding="utf-8")
 
 
 # ============================================================================ .c / .h
@@ -395,8 +396,11 @@ def format_h(header_name: str = "rnn_data.h", name: str = "orig") -> str:
     return "\n".join(out) + "\n"
 
 
-def write_c(model: RNNoiseModel, path: PathLike, name: str = "orig") -> Path:
-    """Write ``path`` (``.c``) and the header beside it (same stem, ``.h``).
+def write_c(model: RNNoiseModel, path: PathLike, name: str = "orig",
+            inputs: Iterable[PathLike] = ()) -> Path:
+    """Write ``path`` (``.c``) and the header beside it (same stem, ``.h``), together.
+
+    ``inputs``: files the model was read from, which neither output may replace.
 
     Returns
     -------
@@ -405,8 +409,10 @@ def write_c(model: RNNoiseModel, path: PathLike, name: str = "orig") -> Path:
     """
     path = Path(path)
     header = path.with_suffix(".h")
-    atomic_write_text(header, format_h(header.name, name))
-    atomic_write_text(path, format_c(model, header.name, name))
+    # both or neither: a .h without its .c (a full disk between the two) is no model
+    with atomic_paths([path, header], inputs) as (c_tmp, h_tmp):
+        h_tmp.write_text(format_h(header.name, name), encoding="utf-8")
+        c_tmp.write_text(format_c(model, header.name, name), encoding="utf-8")
     return header
 
 
@@ -849,13 +855,20 @@ def require_v01(model: RNNoiseModel | RNNoise02Model, path: PathLike | None) -> 
 
 
 def save_model(
-    model: RNNoiseModel | RNNoise02Model, path: PathLike, name: str = "orig"
+    model: RNNoiseModel | RNNoise02Model, path: PathLike, name: str = "orig",
+    inputs: Iterable[PathLike] = (),
 ) -> list[Path]:
     """Write a model in the format its output name asks for.
 
     v0.1 models: ``.rnnn`` or ``.c`` (+ ``.h``; ``name`` gives the ``rnnoise_model_<name>``
     symbol). RNNoise 0.2 models: ``.bin`` (weight blob) or ``.c`` (+ ``.h``, the
     ``rnnoise_data.c`` layout; ``name`` is not used).
+
+    Parameters
+    ----------
+    inputs : iterable of path-like
+        Files the model was read from: an output that would replace one is refused
+        (:class:`~rnnoise_kit.errors.OutputError`).
 
     Returns
     -------
@@ -866,28 +879,28 @@ def save_model(
     ------
     ModelFormatError
         The output format cannot hold this generation of model (0.2 as ``.rnnn``, v0.1 as
-        ``.bin``), or the extension is unknown.
+        ``.bin``).
+    OutputError
+        An unknown extension, an output that is one of ``inputs``, or a failed write.
     """
     ext = Path(path).suffix.lower()
     if getattr(model, "generation", "0.1") == "0.2":
         from rnnoise_kit.model.v02.files import write_blob, write_c02
 
-        if ext == ".bin":
-            write_blob(model, path)
-            return [Path(path)]
-        if ext == ".c":
-            return [Path(path), write_c02(model, path)]
         if ext in (".rnnn", ".txt"):
             raise _fail(path, "an RNNoise 0.2 model cannot be written as .rnnn (a v0.1 format "
                               "that holds only the v0.1 network); use .bin or .c")
-        raise _fail(path, "cannot write this format; use a .bin (weight blob) or .c output name")
-    if ext in (".rnnn", ".txt"):
-        write_rnnn(model, path)
-        return [Path(path)]
-    if ext == ".c":
-        header = write_c(model, path, name)
-        return [Path(path), header]
+        check_suffix(path, (".bin", ".c"), "an RNNoise 0.2 model")
+        if ext == ".bin":
+            write_blob(model, path, inputs)
+            return [Path(path)]
+        return [Path(path), write_c02(model, path, inputs)]
     if ext == ".bin":
         raise _fail(path, "an RNNoise v0.1 model cannot be written as an RNNoise 0.2 weight "
                           "blob (another network); use .rnnn or .c")
-    raise _fail(path, "cannot write this format; use a .rnnn or .c output name")
+    check_suffix(path, (".rnnn", ".c", ".txt"), "an RNNoise v0.1 model")
+    if ext == ".c":
+        header = write_c(model, path, name, inputs)
+        return [Path(path), header]
+    write_rnnn(model, path, inputs)
+    return [Path(path)]

@@ -357,11 +357,14 @@ def _worker_shard(task: tuple[int, int]) -> np.ndarray | tuple[str | None, str]:
 
 
 def default_blocks(
-    speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1
+    speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1, first_shard: int = 0
 ) -> Iterator[np.ndarray]:
-    """Rows of the default mode, one block per shard, in order."""
+    """Rows of the default mode, one block per shard, in order (from shard ``first_shard``:
+    each shard depends on the seed and its index only, so a run can resume at any shard)."""
     tasks = [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
-             for i in range((frames + SHARD_ROWS - 1) // SHARD_ROWS)]
+             for i in range(int(first_shard), (frames + SHARD_ROWS - 1) // SHARD_ROWS)]
+    if not tasks:
+        return
     jobs = max(1, min(int(jobs), len(tasks)))
     if jobs == 1:
         for i, rows in tasks:
@@ -400,6 +403,8 @@ class GenerateResult:
     seconds: float
     skipped: list[tuple[str, str]]
     attrs: dict
+    resumed_rows: int = 0
+    """Rows taken over from an interrupted run of the same command (0 for a fresh run)."""
 
 
 def generate(
@@ -424,7 +429,10 @@ def generate(
         Number of rows.
     output : path-like
         ``.f32`` (raw rows, as ``denoise_training``'s stdout) or ``.h5`` (dataset ``/data``).
-        Written to a temporary file renamed at the end; nothing is left on failure.
+        Written to a hidden temporary file renamed at the end. In default mode an
+        interrupted run (Ctrl-C, SIGTERM, SIGKILL, a full disk) leaves its completed shards
+        there, and the same call continues from them (``resumed_rows``); compat mode starts
+        over.
     compat : bool
         Reproduce C's ``denoise_training`` (glibc ``rand()``, one process); ``seed`` and
         ``jobs`` are then ignored.
@@ -447,6 +455,7 @@ def generate(
         Bad sources (missing, unreadable, empty, shorter than a frame, all-silent speech),
         a bad ``frames`` or output suffix.
     """
+    from rnnoise_kit.fileio import check_outputs
     from rnnoise_kit.progress import progress_bar
     from rnnoise_kit.training.matrix import MatrixWriter
 
@@ -459,11 +468,11 @@ def generate(
         raise InputError(None, f"--seed must be a non-negative integer, not {seed}")
     out = Path(output)
     MatrixWriter.check_suffix(out)
+    check_outputs([out], [speech, noise])
     sp = open_source(speech, "speech")
     no = open_source(noise, "noise")
-    target = out.resolve()
-    if any(Path(e.path).resolve() == target for src in (sp, no) for e in src.entries):
-        raise InputError(out, "the output would overwrite one of the inputs")
+    inputs = [e.path for src in (sp, no) for e in src.entries]
+    check_outputs([out], inputs)
     if not sp.any_nonzero():
         raise InputError(speech, "speech source is all digital silence")
     attrs = {
@@ -483,13 +492,22 @@ def generate(
                 attrs[f"{role}_{k}"] = v
     skipped = [(p, r) for p, r in sp.skipped + no.skipped]
     t0 = time.perf_counter()
-    blocks = compat_blocks(sp, no, frames) if compat else default_blocks(sp, no, frames,
-                                                                          seed, jobs)
-    written = 0
-    with MatrixWriter(out, frames, attrs) as w, progress_bar(frames, "features") as bar:
+    # default mode resumes from its completed shards; compat mode is one sequential stream
+    key = None if compat else _resume_key(attrs, (sp, no))
+    with MatrixWriter(out, frames, attrs, resume_key=key, inputs=inputs) as w, \
+            progress_bar(frames, "features") as bar:
+        written = w.start_row
+        if compat:
+            blocks = compat_blocks(sp, no, frames)
+        else:
+            blocks = default_blocks(sp, no, frames, seed, jobs,
+                                    first_shard=w.start_row // SHARD_ROWS)
+        if progress and written:
+            bar.advance(written)
         try:
             for block in blocks:
                 w.write(block)
+                w.checkpoint()
                 written += block.shape[0]
                 if progress:
                     bar.advance(block.shape[0])
@@ -499,4 +517,20 @@ def generate(
                 close()
     if written != frames:  # pragma: no cover - a bug
         raise RuntimeError(f"wrote {written} rows instead of {frames}")
-    return GenerateResult(out, frames, time.perf_counter() - t0, skipped, attrs)
+    return GenerateResult(out, frames, time.perf_counter() - t0, skipped, attrs,
+                          resumed_rows=w.start_row)
+
+
+def _resume_key(attrs: dict, sources: tuple[Source, ...]) -> str:
+    """What a resumed run must share with the interrupted one: every attribute (mode, seed,
+    rows, shard size, inputs' digests when recorded) and each input file's size and time."""
+    import hashlib
+    import json
+
+    files = []
+    for src in sources:
+        for e in src.entries:
+            st = os.stat(e.path)
+            files.append([e.path, e.kind, e.length, st.st_size, st.st_mtime_ns])
+    text = json.dumps({"attrs": attrs, "files": files}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

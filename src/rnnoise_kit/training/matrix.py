@@ -12,15 +12,26 @@ Everything here streams: no function loads a whole matrix into memory.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_path
+from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.fileio import (
+    atomic_path,
+    atomic_write_text,
+    check_free_space,
+    check_outputs,
+    check_suffix,
+    make_parent,
+    write_problem,
+)
 
 ROW = 87
 NB_FEATURES = 42
@@ -33,8 +44,29 @@ _BLOCK = 1 << 16  # rows per read when converting or inspecting
 H5_SUFFIXES = (".h5", ".hdf5")
 
 
+def matrix_bytes(rows: int, h5: bool = False) -> int:
+    """Bytes a matrix of ``rows`` rows takes on disk (``.h5``: plus its metadata, about one
+    chunk-index entry per chunk and a few kilobytes). The one size estimate of the package:
+    what is refused up front when the disk cannot hold it."""
+    data = int(rows) * ROW * 4
+    if not h5:
+        return data
+    return data + 64 * 1024 + 64 * (int(rows) // CHUNK_ROWS + 1)
+
+
+def _h5_problem(exc: BaseException, path: Path) -> str:
+    """HDF5 reports a failed write as text ("... errno = 28, error message = ...")."""
+    m = re.search(r"errno = (\d+)", str(exc))
+    return write_problem(OSError(int(m.group(1)), "") if m else exc, path)
+
+
 class MatrixWriter:
     """Append rows to a new ``.f32`` or ``.h5`` matrix; atomic (temp file renamed on exit).
+
+    The space the matrix takes is checked before anything is written, and an ``.h5``
+    dataset is allocated (and zero-filled) in full when it is created: a full disk is then
+    an :class:`OutputError` raised before any row is computed, never a failure inside HDF5
+    (which can crash the interpreter when a write fails later).
 
     Parameters
     ----------
@@ -44,41 +76,135 @@ class MatrixWriter:
         Total rows, known in advance (the ``.h5`` dataset is created at full size).
     attrs : dict, optional
         ``.h5`` file attributes (ignored for ``.f32``).
+    resume_key : str, optional
+        Make the writing resumable: the rows go to a fixed hidden file beside ``path``
+        (``.NAME.resume.partSUFFIX``) with a small state file recording how many rows are
+        complete (:meth:`checkpoint`). Interrupted (Ctrl-C, SIGTERM, SIGKILL, a full disk),
+        they stay; a later writer of the same ``path`` with the same key continues after the
+        last checkpoint (:attr:`start_row`), any other writer starts afresh.
+    inputs : iterable of path-like, optional
+        Files the rows are made from: the output must not be one of them.
     """
 
-    def __init__(self, path: str | os.PathLike, rows: int, attrs: dict | None = None):
+    def __init__(self, path: str | os.PathLike, rows: int, attrs: dict | None = None,
+                 resume_key: str | None = None, inputs=()):
         self.path = Path(path)
         self.check_suffix(self.path)
+        check_outputs([self.path], inputs)
         self.rows = int(rows)
         self.attrs = dict(attrs or {})
         self.h5 = self.path.suffix.lower() in H5_SUFFIXES
+        self.resume_key = resume_key
+        self.start_row = 0
+        """Rows already complete from an interrupted run (0 for a fresh one)."""
         self._ctx = None
         self._pos = 0
+        self._tmp: Path | None = None
 
     @staticmethod
     def check_suffix(path: Path) -> None:
-        """Raise InputError unless ``path`` names a ``.f32`` or ``.h5`` file."""
-        if Path(path).suffix.lower() not in H5_SUFFIXES + (".f32", ".bin"):
-            raise InputError(path, "output must end in .f32 or .h5")
+        """Raise OutputError unless ``path`` names a ``.f32`` or ``.h5`` file."""
+        check_suffix(path, H5_SUFFIXES + (".f32", ".bin"), "a training matrix")
+
+    @property
+    def _resume_paths(self) -> tuple[Path, Path]:
+        stem = f".{self.path.name}.resume"
+        return (self.path.with_name(stem + ".part" + self.path.suffix),
+                self.path.with_name(stem + ".json"))
 
     def __enter__(self) -> MatrixWriter:
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
+        if self.path.is_dir():
+            raise OutputError(self.path, "is a folder; give the matrix file to write")
+        if self.resume_key is not None:
+            make_parent(self.path)
+            if self._reopen():
+                return self
+        check_free_space(self.path, matrix_bytes(self.rows, self.h5))
+        if self.resume_key is None:
+            self._ctx = atomic_path(self.path)
+            tmp = self._ctx.__enter__()
+        else:
+            tmp, _ = self._resume_paths
+            self._discard_resume()
+        self._tmp = tmp
         try:
-            if self.h5:
-                self._file = h5py.File(tmp, "w")
-                self._dset = self._file.create_dataset(
-                    "data", shape=(self.rows, ROW), dtype="<f4",
-                    chunks=(max(1, min(CHUNK_ROWS, self.rows)), ROW),
-                )
-                for k, v in self.attrs.items():
-                    self._file.attrs[k] = v
-            else:
-                self._file = open(tmp, "wb")  # noqa: SIM115
+            self._open_new(tmp)
+            if self.resume_key is not None:
+                self.checkpoint()
         except BaseException as exc:
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            self._abandon(exc)
             raise
         return self
+
+    def _open_new(self, tmp: Path) -> None:
+        if not self.h5:
+            try:
+                self._file = open(tmp, "wb")  # noqa: SIM115
+            except OSError as exc:
+                raise OutputError(self.path, write_problem(exc, self.path)) from exc
+            return
+        try:
+            self._file = h5py.File(tmp, "w")
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)  # every chunk written now
+            self._dset = self._file.create_dataset(
+                "data", shape=(self.rows, ROW), dtype="<f4",
+                chunks=(max(1, min(CHUNK_ROWS, self.rows)), ROW), dcpl=dcpl,
+            )
+            for k, v in self.attrs.items():
+                self._file.attrs[k] = v
+            self._file.flush()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise OutputError(self.path, _h5_problem(exc, self.path)) from exc
+
+    def _reopen(self) -> bool:
+        """Continue an interrupted resumable write; False when there is none to continue."""
+        tmp, state_path = self._resume_paths
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+            done = int(state["rows_done"])
+            owner = int(state.get("pid", 0))
+            same = (state["key"] == self.resume_key and int(state["rows"]) == self.rows
+                    and 0 <= done <= self.rows and tmp.is_file())
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if owner and owner != os.getpid():
+            try:
+                os.kill(owner, 0)
+                raise OutputError(self.path, f"is being written by process {owner}")
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                raise OutputError(self.path, f"is being written by process {owner}") from None
+        if not same:
+            return False
+        try:
+            if self.h5:
+                self._file = h5py.File(tmp, "r+")
+                self._dset = self._file["data"]
+                if self._dset.shape != (self.rows, ROW):
+                    self._file.close()
+                    return False
+            else:
+                check_free_space(self.path, matrix_bytes(self.rows - done))
+                self._file = open(tmp, "r+b")  # noqa: SIM115
+                self._file.truncate(done * ROW * 4)
+                self._file.seek(done * ROW * 4)
+        except OutputError:
+            raise
+        except Exception:  # an unreadable leftover: start afresh
+            with contextlib.suppress(Exception):
+                self._file.close()
+            return False
+        self._tmp = tmp
+        self._pos = self.start_row = done
+        self.checkpoint()
+        return True
+
+    def _discard_resume(self) -> None:
+        for p in self._resume_paths:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
 
     def write(self, block: np.ndarray) -> None:
         """Append rows (m, 87)."""
@@ -88,22 +214,55 @@ class MatrixWriter:
         m = block.shape[0]
         if self._pos + m > self.rows:
             raise ValueError("more rows than announced")
-        if self.h5:
-            self._dset[self._pos : self._pos + m] = block
-        else:
-            self._file.write(memoryview(block).cast("B"))  # no copy
+        try:
+            if self.h5:
+                self._dset[self._pos : self._pos + m] = block
+            else:
+                self._file.write(memoryview(block).cast("B"))  # no copy
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise OutputError(self.path, _h5_problem(exc, self.path)) from exc
         self._pos += m
 
+    def checkpoint(self) -> None:
+        """Resumable writers: record the rows written so far as complete."""
+        if self.resume_key is None:
+            return
+        self._file.flush()
+        _, state_path = self._resume_paths
+        state = {"key": self.resume_key, "rows": self.rows, "rows_done": self._pos,
+                 "pid": os.getpid()}
+        atomic_write_text(state_path, json.dumps(state) + "\n")
+
+    def _abandon(self, exc: BaseException) -> None:
+        """Close after a failure; keep a resumable file when the run can continue later."""
+        with contextlib.suppress(Exception):
+            self._file.close()
+        if self._ctx is not None:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            return
+        keep = isinstance(exc, (KeyboardInterrupt, SystemExit, OSError, OutputError))
+        if not keep or self._pos == 0:
+            self._discard_resume()
+
     def __exit__(self, et, ev, tb) -> bool:
+        if et is not None:
+            self._abandon(ev)
+            return False
         try:
             self._file.close()
-            if et is None and self._pos != self.rows:
+            if self._pos != self.rows:
                 raise RuntimeError(f"wrote {self._pos} of {self.rows} rows")
         except BaseException as exc:
-            if et is None:
-                self._ctx.__exit__(type(exc), exc, exc.__traceback__)
-                raise
-        return bool(self._ctx.__exit__(et, ev, tb))
+            self._abandon(exc)
+            raise
+        if self._ctx is not None:
+            return bool(self._ctx.__exit__(None, None, None))
+        try:
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            raise OutputError(self.path, write_problem(exc, self.path)) from exc
+        self._discard_resume()
+        return False
 
 
 # ----------------------------------------------------------------------------- reading
@@ -168,12 +327,11 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> int:
     r = MatrixReader(src)
     if r.h5:
         raise InputError(src, "already an HDF5 file; --convert takes a .f32 matrix")
-    if Path(dst).suffix.lower() not in H5_SUFFIXES:
-        raise InputError(dst, "--convert writes a .h5 file")
+    check_suffix(dst, H5_SUFFIXES, "an HDF5 matrix")
     if r.rows == 0:
         raise InputError(src, "contains no rows")
     attrs = {"converted_from": str(src), "columns": ROW}
-    with MatrixWriter(dst, r.rows, attrs) as w:
+    with MatrixWriter(dst, r.rows, attrs, inputs=[src]) as w:
         for _, rows in r.blocks():
             w.write(rows)
     return r.rows

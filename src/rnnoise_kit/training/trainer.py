@@ -45,10 +45,11 @@ import numpy as np
 import torch
 
 from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_path, atomic_write_text, sha256_file
+from rnnoise_kit.fileio import atomic_path, atomic_paths, atomic_write_text, sha256_file
 from rnnoise_kit.model.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointMismatch,
+    checkpoint_files,
     read_checkpoint,
     write_checkpoint,
 )
@@ -328,6 +329,16 @@ def _write_metrics(path: Path, history: list[dict]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
+def _write_epoch(state_path: Path, state: dict, checkpoint: dict[Path, bytes]) -> None:
+    """The training state and the checkpoint of an epoch, all or none (a full disk between
+    them would leave a checkpoint that neither a resume nor a fresh run accepts). The state
+    is renamed into place first: a kill between the renames leaves a run that resumes."""
+    with atomic_paths([state_path, *checkpoint]) as temps:
+        torch.save(state, temps[0])
+        for tmp, data in zip(temps[1:], checkpoint.values(), strict=True):
+            tmp.write_bytes(data)
+
+
 def _torch_save(obj, path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -594,8 +605,7 @@ def train(
             m["seconds"] = time.perf_counter() - t0
             history.append({c: m[c] for c in METRIC_COLUMNS})
             header |= {"epoch": epoch + 1, "metrics": history}
-            write_checkpoint(ck_path, net.get_weights(), header)
-            _torch_save({
+            _write_epoch(state_path, {
                 "epoch": epoch + 1,
                 "model": net.state_dict(),
                 "optimizer": opt.state_dict(),
@@ -603,7 +613,7 @@ def train(
                 "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
                 "history": history,
                 "header": json.dumps(header),
-            }, state_path)
+            }, checkpoint_files(ck_path, net.get_weights(), header))
             _write_metrics(run / "metrics.csv", history)
             if callback is not None:
                 callback(epoch + 1, dict(history[-1]))

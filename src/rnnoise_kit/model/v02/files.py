@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from rnnoise_kit.errors import ModelFormatError
-from rnnoise_kit.fileio import atomic_write_bytes, atomic_write_text
+from rnnoise_kit.fileio import atomic_path, atomic_paths
 from rnnoise_kit.model.formats import _read_bytes, _strip_c_comments
 from rnnoise_kit.model.v02.blob import BLOB_MAGIC, WeightRecord, WeightType, format_blob, parse_blob
 from rnnoise_kit.model.v02.model import (
@@ -90,9 +91,10 @@ def read_blob(path: PathLike) -> RNNoise02Model:
     return RNNoise02Model.from_records(parse_blob(data, path), path)
 
 
-def write_blob(model: RNNoise02Model, path: PathLike) -> None:
-    """Write a model as a weight blob (atomically)."""
-    atomic_write_bytes(path, format_blob(list(model.records)))
+def write_blob(model: RNNoise02Model, path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
+    """Write a model as a weight blob (atomically); ``inputs`` may not be replaced."""
+    with atomic_path(path, inputs=inputs) as tmp:
+        tmp.write_bytes(format_blob(list(model.records)))
 
 
 # ============================================================================ .c writer
@@ -195,8 +197,9 @@ def format_c02(model: RNNoise02Model, header_name: str = "rnnoise_data.h") -> st
     return "\n".join(out) + "\n"
 
 
-def write_c02(model: RNNoise02Model, path: PathLike) -> Path:
-    """Write ``path`` (``.c``) and the header beside it (same stem, ``.h``).
+def write_c02(model: RNNoise02Model, path: PathLike, inputs: Iterable[PathLike] = ()) -> Path:
+    """Write ``path`` (``.c``) and the header beside it (same stem, ``.h``), together;
+    ``inputs`` may not be replaced.
 
     Returns
     -------
@@ -205,8 +208,10 @@ def write_c02(model: RNNoise02Model, path: PathLike) -> Path:
     """
     path = Path(path)
     header = path.with_suffix(".h")
-    atomic_write_text(header, format_h02(model, header.name))
-    atomic_write_text(path, format_c02(model, header.name))
+    # both or neither, as for v0.1's rnn_data.c/.h
+    with atomic_paths([path, header], inputs) as (c_tmp, h_tmp):
+        h_tmp.write_text(format_h02(model, header.name), encoding="utf-8")
+        c_tmp.write_text(format_c02(model, header.name), encoding="utf-8")
     return header
 
 
