@@ -15,6 +15,7 @@ import pytest
 
 from rnnoise_kit.errors import ModelFormatError
 from rnnoise_kit.model.v02.blob import WeightRecord, WeightType
+from rnnoise_kit.model.v02.model import RNNoise02Model, random_model
 from rnnoise_kit.model.v02.network import Network02, NetworkState02, layers_from_arrays
 
 F, C, G, B = 65, 16, 16, 32  # features, conv1 outputs, GRU units, bands
@@ -266,13 +267,16 @@ def test_state_carries_between_calls():
     assert state.conv1_mem.shape == (2, F) and state.gru.shape == (3, G)
 
 
-def test_records_and_mapping_give_the_same_layers():
+def test_records_mapping_and_model_give_the_same_layers():
     arr = random_arrays(seed=11)
     recs = [WeightRecord(k, WeightType.INT8 if v.dtype == np.int8 else
                          WeightType.INT if v.dtype == np.int32 else WeightType.FLOAT, v)
             for k, v in arr.items()]
-    a, b = layers_from_arrays(arr), layers_from_arrays(recs)
-    assert np.array_equal(a.gru_recurrent[1].weights, b.gru_recurrent[1].weights)
+    model = RNNoise02Model.from_records(recs)
+    a, b, c = layers_from_arrays(arr), layers_from_arrays(recs), Network02(model).layers
+    assert c.model is model
+    for other in (b, c):
+        assert np.array_equal(a.weights["gru2_recurrent"], other.weights["gru2_recurrent"])
     assert (a.nb_features, a.conv1_size, a.gru_size, a.nb_bands) == (F, C, G, B)
 
 
@@ -304,17 +308,25 @@ def _mutated(**changes):
         ({"gru1_input_bias": np.zeros(5, f32)}, "gru1_input_bias", "5 values, expected 48"),
         ({"conv2_weights_float": np.zeros(7, f32)}, "conv2_weights_float", "7 values"),
         ({"dense_out_weights_float": np.zeros(2 * G * B, f32)}, "dense_out_weights_float",
-         "neither 64x32"),
+         "neither 64 x 32"),
         ({"gru3_input_weights_idx": np.array([1, 16] + [0] * 5, np.int32)},
-         "gru3_input_weights_idx", "offset outside"),
-        ({"gru3_input_weights_idx": np.array([2, 4, 0] + [0] * 5, np.int32)},
+         "gru3_input_weights_idx", "offset 16 is outside"),
+        # a valid index (with weights of its size) that the kernels refuse
+        ({"gru3_input_weights_idx": np.array([2, 4, 0] + [0] * 5, np.int32),
+          "gru3_input_weights_int8": np.zeros(64, np.int8),
+          "gru3_input_weights_float": np.zeros(64, f32)},
          "gru3_input_weights_idx", "not ascending"),
+        ({"gru3_input_weights_idx": np.array([2, 4, 4] + [0] * 5, np.int32),
+          "gru3_input_weights_int8": np.zeros(64, np.int8),
+          "gru3_input_weights_float": np.zeros(64, f32)},
+         "gru3_input_weights_idx", "group 0: block offsets not ascending"),
         ({"gru3_input_weights_idx": np.array([0] * 6 + [9], np.int32)},
-         "gru3_input_weights_idx", "after the last"),
+         "gru3_input_weights_idx", "left after the 6 groups"),
         ({"gru3_input_weights_idx": np.array([0] * 5, np.int32)},
-         "gru3_input_weights_idx", "ends before"),
-        ({"conv2_weights_int8": None, "conv2_weights_float": None}, "conv2_weights_float",
-         "no int8 weights"),
+         "gru3_input_weights_idx", "ends after 5 of 6 groups"),
+        # C's linear_init needs an int8 layer's int8 weights, its float twin is optional
+        ({"conv2_weights_int8": None, "conv2_weights_float": None}, "conv2_weights_int8",
+         "missing"),
         ({"conv2_weights_float": None, "conv2_scale": None}, "conv2_scale", "missing"),
         ({"vad_dense_bias": np.zeros(1, np.float64)}, "vad_dense_bias", "float64"),
     ],
@@ -330,9 +342,39 @@ def test_int8_path_runs_integer_weights_only_where_floats_are_absent():
     arr = random_arrays(seed=14)
     del arr["gru2_recurrent_weights_float"]
     lay = layers_from_arrays(arr)
-    assert lay.gru_recurrent[1].quantized
-    assert not lay.gru_recurrent[0].quantized and not lay.conv2.quantized
+    runs_int8 = {name: not layer.runs_float for name, layer in lay.model.layers.items()}
+    assert runs_int8["gru2_recurrent"] and lay.scales["gru2_recurrent"].size == 3 * G
+    assert not runs_int8["gru1_recurrent"] and not runs_int8["conv2"]
+    assert lay.scales["conv2"].size == 0
     x, silence = random_features(15, 9)
     gains, vad = Network02(lay).process(x, silence)
     ref = rnn_ref(arr, x, silence, True)
     assert np.array_equal(gains, ref[0]) and np.array_equal(vad, ref[1])
+
+
+@pytest.mark.parametrize("variant", ["skip", "tag"])
+@pytest.mark.parametrize("int8_only_model", [False, True], ids=["float", "int8"])
+def test_network_of_an_exported_model_matches_c_transcription(variant, int8_only_model):
+    """A model from float weights (pruned blocks) runs as its arrays say, either head variant."""
+    model = random_model(seed=18, conv1_size=C, gru_size=G, variant=variant, density=0.6)
+    if int8_only_model:
+        model = model.without_float()
+    net = Network02(model)
+    assert net.model is model and net.layers.skip_heads is (variant == "skip")
+    assert net.layers.quantized is int8_only_model
+    x, silence = random_features(19, 14)
+    gains, vad = net.process(x, silence)
+    arr = {rec.name: rec.data for rec in model.records}
+    ref_gains, ref_vad = rnn_ref(arr, x, silence, variant == "skip")
+    assert np.array_equal(gains, ref_gains) and np.array_equal(vad, ref_vad)
+
+
+def test_integer_layer_too_wide_for_exact_float32_sums_is_refused():
+    # conv2 reads 3 x 348 = 1044 inputs: 1044 * 127 * 127 > 2**24
+    wide = random_model(seed=20, conv1_size=348, gru_size=8, float_twins=False)
+    with pytest.raises(ModelFormatError, match=r"1044 inputs: integer sums could exceed 2\*\*24") \
+            as err:
+        Network02(wide.records)
+    assert "'conv2_weights_int8'" in str(err.value) and "\n" not in str(err.value)
+    # with its float twin, C (and the network) computes conv2 in float
+    Network02(random_model(seed=20, conv1_size=348, gru_size=8))

@@ -9,8 +9,8 @@ load, or the same arrays compiled into ``rnnoise_data.c``.
   with one :class:`LinearLayer` per layer (what upstream's ``linear_init`` fills in);
 * :mod:`.files`: ``.bin`` and ``rnnoise_data.c``/``.h`` readers and writers;
 * :mod:`.library`: the built-in model of a librnnoise shared library (``rnnoise_arrays``);
-* :mod:`.network`: runs the network (:class:`Network02`, float32-exact to the plain C build)
-  from the named arrays.
+* :mod:`.network`: runs a model's network (:class:`Network02`, float32-exact to the plain C
+  build).
 
 >>> from rnnoise_kit.model import load_model              # doctest: +SKIP
 >>> m = load_model("rnnoise-0.2.bin")                      # doctest: +SKIP
@@ -41,6 +41,7 @@ from rnnoise_kit.model.v02.model import (
     INPUT_SIZE,
     LAYER_NAMES,
     SKIP_HEADS,
+    SPARSE_BLOCK,
     TAG_HEADS,
     LayerSpec,
     LinearLayer,
@@ -51,7 +52,6 @@ from rnnoise_kit.model.v02.model import (
     random_model,
 )
 from rnnoise_kit.model.v02.network import (
-    LinearLayer02,
     Network02,
     NetworkLayers02,
     NetworkState02,
@@ -65,13 +65,13 @@ __all__ = [
     "LAYER_NAMES",
     "LayerSpec",
     "LinearLayer",
-    "LinearLayer02",
     "Network02",
     "NetworkLayers02",
     "NetworkState02",
     "RECORD_HEADER_SIZE",
     "RNNoise02Model",
     "SKIP_HEADS",
+    "SPARSE_BLOCK",
     "TAG_HEADS",
     "WeightRecord",
     "WeightType",

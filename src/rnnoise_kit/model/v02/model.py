@@ -50,6 +50,7 @@ __all__ = [
     "GAIN_SIZE",
     "LAYER_NAMES",
     "SKIP_HEADS",
+    "SPARSE_BLOCK",
     "TAG_HEADS",
     "LayerSpec",
     "LinearLayer",
@@ -65,9 +66,9 @@ INPUT_SIZE = 65
 GAIN_SIZE = 32
 """Band gains the 0.2 network outputs (NB_BANDS of the 0.2 DSP, spec section 1)."""
 CONV_KERNEL = 3
-"""Frames each convolution reads (kernel 3 over time)."""
+"""Frames each convolution reads (kernel 3 over time); its state keeps the previous 2 inputs."""
 SPARSE_BLOCK = (8, 4)
-"""(outputs, inputs) of one block of the int8/sparse layouts."""
+"""(outputs, inputs) of one block of the 8x4 layouts (``sparse_sgemv8x4``, ``cgemv8x4``)."""
 
 SKIP_HEADS = "skip"
 """Variant whose output heads read cat(conv2, gru1, gru2, gru3): RNNoise's main branch."""
@@ -204,7 +205,7 @@ class LinearLayer:
             raise ValueError("not a sparse layer")
         out, pos = [], 0
         idx = self.weights_idx
-        for _ in range(self.nb_outputs // 8):
+        for _ in range(self.nb_outputs // SPARSE_BLOCK[0]):
             n = int(idx[pos])
             out.append(idx[pos + 1: pos + 1 + n])
             pos += 1 + n
@@ -214,7 +215,8 @@ class LinearLayer:
     def n_blocks(self) -> int:
         """8x4 blocks stored (all of them for a dense layer)."""
         if self.weights_idx is None:
-            return (self.nb_inputs // 4) * (self.nb_outputs // 8)
+            rows, cols = SPARSE_BLOCK
+            return (self.nb_inputs // cols) * (self.nb_outputs // rows)
         return sum(b.size for b in self.blocks())
 
     @property
@@ -229,29 +231,43 @@ class LinearLayer:
             raise ValueError("this layer has no float weights")
         if self.weights_idx is None:
             return self.float_weights.reshape(self.nb_inputs, self.nb_outputs).copy()
+        rows, cols = SPARSE_BLOCK
         # float block element [k * 8 + r]: input pos + k, output 8 g + r
-        return self._scatter(self.float_weights.reshape(-1, 4, 8), transpose=False)
+        return self._scatter(self.float_weights.reshape(-1, cols, rows))
 
     def dense_int8(self) -> np.ndarray:
         """The int8 weights as a (nb_inputs, nb_outputs) int8 matrix (no diagonal)."""
         if self.weights is None:
             raise ValueError("this layer has no int8 weights")
+        rows, cols = SPARSE_BLOCK
         if self.weights_idx is None:
-            tiles = self.weights.reshape(self.nb_outputs // 8, self.nb_inputs // 4, 8, 4)
+            n_in, n_out = self.nb_inputs, self.nb_outputs
+            tiles = self.weights.reshape(n_out // rows, n_in // cols, rows, cols)
             return np.ascontiguousarray(
                 tiles.transpose(1, 3, 0, 2).reshape(self.nb_inputs, self.nb_outputs)
             )
         # int8 block element [r * 4 + k]
-        return self._scatter(self.weights.reshape(-1, 8, 4), transpose=True)
+        return self._scatter(self.weights.reshape(-1, rows, cols).transpose(0, 2, 1))
 
-    def _scatter(self, blocks: np.ndarray, transpose: bool) -> np.ndarray:
+    def _scatter(self, blocks: np.ndarray) -> np.ndarray:
+        """(nb_inputs, nb_outputs) matrix from the sparse blocks, (n_blocks, 4 in, 8 out).
+
+        Absent blocks are zeros; blocks listed twice add up (C sums them both).
+        """
+        rows, cols = SPARSE_BLOCK
+        groups = self.blocks()
+        offsets = np.concatenate([np.zeros(0, np.int64), *groups]).astype(np.int64)
+        per_row = self.nb_inputs // cols
+        if offsets.size == per_row * len(groups) and np.array_equal(
+                offsets, np.tile(np.arange(0, self.nb_inputs, cols), len(groups))):
+            # every block present, in order (the published weights): one transpose
+            tiles = blocks.reshape(len(groups), per_row, cols, rows).transpose(1, 2, 0, 3)
+            return np.ascontiguousarray(tiles.reshape(self.nb_inputs, self.nb_outputs))
         out = np.zeros((self.nb_inputs, self.nb_outputs), dtype=blocks.dtype)
-        b = 0
-        for g, offsets in enumerate(self.blocks()):
-            for pos in offsets.tolist():
-                blk = blocks[b].T if transpose else blocks[b]
-                out[pos: pos + 4, 8 * g: 8 * g + 8] += blk
-                b += 1
+        group = np.repeat(np.arange(len(groups)), [g.size for g in groups])
+        in_idx = offsets[:, None, None] + np.arange(cols)[None, :, None]
+        out_idx = rows * group[:, None, None] + np.arange(rows)[None, None, :]
+        np.add.at(out, (in_idx, out_idx), blocks)
         return out
 
 
@@ -432,6 +448,34 @@ class RNNoise02Model:
         if spec.quantized:
             get("scale", nb_out, True)
         return LinearLayer(**arrays, nb_inputs=nb_in, nb_outputs=nb_out)
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], path: PathLike | None = None
+    ) -> RNNoise02Model:
+        """:meth:`from_records` for named arrays, each record's type taken from its dtype.
+
+        Parameters
+        ----------
+        arrays : mapping of str -> np.ndarray
+            Array name -> 1-D float32, int32 or int8 values.
+        path : path-like, optional
+            Named in error messages.
+
+        Raises
+        ------
+        ModelFormatError
+            A dtype that no record type stores, or anything :meth:`from_records` refuses.
+        """
+        types = {wt.dtype: wt for wt in (WeightType.FLOAT, WeightType.INT, WeightType.INT8)}
+        records = []
+        for name, values in arrays.items():
+            data = np.asarray(values).reshape(-1)
+            wtype = types.get(data.dtype.newbyteorder("<"))
+            if wtype is None:
+                raise _fail(path, name, f"dtype {data.dtype}, expected float32, int32 or int8")
+            records.append(WeightRecord(name, wtype, data.astype(wtype.dtype, copy=False)))
+        return cls.from_records(records, path)
 
     # ------------------------------------------------------------------ derived
 
