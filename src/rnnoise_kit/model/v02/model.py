@@ -280,24 +280,26 @@ def _check_idx(path, name: str, idx: np.ndarray, nb_in: int, nb_out: int) -> int
 
     Returns the number of blocks.
     """
-    groups = nb_out // 8
+    rows, cols = SPARSE_BLOCK
+    groups = nb_out // rows
     vals = idx.astype(np.int64)
     pos = total = 0
     for g in range(groups):
         if pos >= vals.size:
             raise _fail(path, name, f"ends after {g} of {groups} groups of 8 outputs")
         n = int(vals[pos])
-        if not 0 <= n <= nb_in // 4:
+        if not 0 <= n <= nb_in // cols:
             raise _fail(
-                path, name, f"group {g}: block count {n}, expected 0..{nb_in // 4} "
+                path, name, f"group {g}: block count {n}, expected 0..{nb_in // cols} "
                             f"({nb_in} inputs)")
         if pos + 1 + n > vals.size:
             raise _fail(path, name, f"group {g}: {n} blocks announced, the array ends first")
         offs = vals[pos + 1: pos + 1 + n]
-        bad = np.flatnonzero((offs % 4 != 0) | (offs < 0) | (offs + 3 >= nb_in))
+        bad = np.flatnonzero((offs % cols != 0) | (offs < 0) | (offs + cols > nb_in))
         if bad.size:
             off = int(offs[bad[0]])
-            why = "is not a multiple of 4" if off % 4 else f"is outside 0..{nb_in - 4}"
+            why = (f"is not a multiple of {cols}" if off % cols
+                   else f"is outside 0..{nb_in - cols}")
             raise _fail(path, name, f"group {g}: input offset {off} {why}")
         pos += 1 + n
         total += n
@@ -386,12 +388,13 @@ class RNNoise02Model:
 
         conv1 = size_of("conv1_bias")
         gru = size_of("conv2_bias")
-        if conv1 % 4:
+        rows, cols = SPARSE_BLOCK
+        if conv1 % cols:
             raise _fail(path, "conv1_bias",
-                        f"{conv1} outputs; conv2's int8 tiles need a multiple of 4")
-        if gru % 8:
+                        f"{conv1} outputs; conv2's int8 tiles need a multiple of {cols}")
+        if gru % rows:
             raise _fail(path, "conv2_bias",
-                        f"{gru} outputs (GRU size); the 8x4 blocks need a multiple of 8")
+                        f"{gru} outputs (GRU size); the 8x4 blocks need a multiple of {rows}")
         head = size_of("dense_out_weights_float")
         if head == 4 * gru * GAIN_SIZE:
             variant, head_in = SKIP_HEADS, 4 * gru
@@ -436,7 +439,7 @@ class RNNoise02Model:
             get("weights_idx", None, True)
             n_w = 32 * _check_idx(path, names["weights_idx"], arrays["weights_idx"], nb_in, nb_out)
         else:
-            if spec.quantized and (nb_in % 4 or nb_out % 8):
+            if spec.quantized and (nb_in % SPARSE_BLOCK[1] or nb_out % SPARSE_BLOCK[0]):
                 raise _fail(path, names["weights"],
                             f"{nb_in} x {nb_out} does not split into 8x4 tiles")
             n_w = nb_in * nb_out
@@ -531,7 +534,7 @@ class RNNoise02Model:
         for lay in self.layers.values():
             if lay.is_sparse:
                 stored += lay.n_blocks
-                full += (lay.nb_inputs // 4) * (lay.nb_outputs // 8)
+                full += (lay.nb_inputs // SPARSE_BLOCK[1]) * (lay.nb_outputs // SPARSE_BLOCK[0])
         return stored / full if full else 1.0
 
 
