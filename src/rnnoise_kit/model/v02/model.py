@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnnoise_kit.dsp.v02.constants import NB_BANDS, NB_FEATURES
 from rnnoise_kit.errors import ModelFormatError
 from rnnoise_kit.model.v02.blob import WeightRecord, WeightType
 
@@ -61,10 +62,10 @@ __all__ = [
     "random_model",
 ]
 
-INPUT_SIZE = 65
-"""Features per frame the 0.2 network reads (NB_FEATURES of the 0.2 DSP, spec section 3)."""
-GAIN_SIZE = 32
-"""Band gains the 0.2 network outputs (NB_BANDS of the 0.2 DSP, spec section 1)."""
+INPUT_SIZE = NB_FEATURES
+"""Features per frame the 0.2 network reads (65: the 0.2 analysis' features, spec section 3)."""
+GAIN_SIZE = NB_BANDS
+"""Band gains the 0.2 network outputs (32: one per band of the 0.2 DSP, spec section 1)."""
 CONV_KERNEL = 3
 """Frames each convolution reads (kernel 3 over time); its state keeps the previous 2 inputs."""
 SPARSE_BLOCK = (8, 4)
