@@ -684,6 +684,8 @@ def _run_pipeline(args) -> int:
 
 
 def _add_demo(sub) -> None:
+    from rnnoise_kit.pipeline import DEMO_DATA_SECONDS
+
     p = sub.add_parser(
         "demo",
         help="build built-in demo data offline and run the whole pipeline on it (minutes)",
@@ -696,8 +698,10 @@ def _add_demo(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR")
     p.add_argument("--config", metavar="run.toml",
                    help="pipeline settings overriding the demo's small-scale defaults")
-    p.add_argument("--speech-seconds", type=float, default=150.0, help="speech to synthesise")
-    p.add_argument("--noise-seconds", type=float, default=150.0, help="noise to generate")
+    p.add_argument("--speech-seconds", type=float, default=DEMO_DATA_SECONDS,
+                   help=f"speech to synthesise (default {DEMO_DATA_SECONDS:g})")
+    p.add_argument("--noise-seconds", type=float, default=DEMO_DATA_SECONDS,
+                   help=f"noise to generate (default {DEMO_DATA_SECONDS:g})")
     p.add_argument("--frames", type=int, help="training-matrix rows (default 150000)")
     p.add_argument("--epochs", type=int, help="training epochs (default 15)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device")
@@ -707,16 +711,11 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    from pathlib import Path
+    from rnnoise_kit.pipeline import DEMO_DEFAULTS, run_demo
 
-    from rnnoise_kit.audio.demo import make_demo_dataset
-    from rnnoise_kit.pipeline import DEMO_DEFAULTS, run_pipeline
-
-    data = Path(args.output) / "data"
-    make_demo_dataset(data, speech_seconds=args.speech_seconds, noise_seconds=args.noise_seconds,
-                      seed=args.seed or 0)
-    args.speech, args.noise = [str(data / "speech")], [str(data / "noise")]
-    return _finish_pipeline(run_pipeline(args.output, _pipeline_config(args, **DEMO_DEFAULTS)))
+    return _finish_pipeline(run_demo(args.output, _pipeline_config(args, **DEMO_DEFAULTS),
+                                     speech_seconds=args.speech_seconds,
+                                     noise_seconds=args.noise_seconds))
 
 
 # --------------------------------------------------------------------------- train / export

@@ -48,6 +48,9 @@ DEMO_DEFAULTS = {
 }
 """Settings of ``rnnoise-kit demo`` (overridable on its command line)."""
 
+DEMO_DATA_SECONDS = 150.0
+"""Seconds of speech, and of noise, that :func:`run_demo` synthesises by default."""
+
 
 @dataclass
 class PipelineConfig:
@@ -349,6 +352,51 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     rec.data["metrics"] = metrics
     rec.save()
     return PipelineResult(run, exported[0], report / "index.html", metrics, skipped)
+
+
+def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *,
+             speech_seconds: float = DEMO_DATA_SECONDS,
+             noise_seconds: float = DEMO_DATA_SECONDS,
+             log: Callable[[str], None] = _say) -> PipelineResult:
+    """Synthesise the built-in demo data in ``run_dir/data`` and run the pipeline on it.
+
+    What ``rnnoise-kit demo`` does: :func:`rnnoise_kit.audio.demo.make_demo_dataset` (seeded
+    with ``config.seed``; an identical earlier build there is reused), then
+    :func:`run_pipeline` with that data as its speech and noise, so a rerun resumes too.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder; the data goes to its ``data/`` subfolder.
+    config : PipelineConfig, optional
+        Settings of the run; default ``PipelineConfig(**DEMO_DEFAULTS)`` (a small scale, done
+        in minutes). Its ``speech`` and ``noise`` are replaced by the demo data.
+    speech_seconds, noise_seconds : float
+        How much speech and noise to synthesise.
+    log : callable, optional
+        Receives a line per stage (default: stderr).
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    InputError
+        Bad settings, a ``data/`` folder holding something else than demo data, or a stage's
+        own input errors.
+    """
+    from dataclasses import replace
+
+    from rnnoise_kit.audio.demo import make_demo_dataset
+
+    if config is None:
+        config = PipelineConfig(**DEMO_DEFAULTS)
+    data = Path(run_dir) / "data"
+    make_demo_dataset(data, speech_seconds=speech_seconds, noise_seconds=noise_seconds,
+                      seed=config.seed)
+    config = replace(config, speech=[str(data / "speech")], noise=[str(data / "noise")])
+    return run_pipeline(run_dir, config, log=log)
 
 
 def _comparison_models(names: list[str], log: Callable[[str], None]) -> list[str]:

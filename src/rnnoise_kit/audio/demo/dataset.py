@@ -1,0 +1,292 @@
+"""The demo dataset: speech and noise files written under one folder, with ``demo.json``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnnoise_kit.audio import _espeak
+from rnnoise_kit.audio.demo._common import rng_for
+from rnnoise_kit.audio.demo.cache import (
+    MANIFEST_VERSION,
+    check_folder,
+    generator_info,
+    manifest_params,
+    remove_stale,
+    reusable_build,
+)
+from rnnoise_kit.audio.demo.noise import NOISE_TYPES, make_noise
+from rnnoise_kit.audio.demo.rooms import reverberate
+from rnnoise_kit.audio.demo.speech import (
+    available_variants,
+    draw_voice,
+    extend_high_band,
+    normalize_active,
+    talk,
+    to_48k,
+)
+from rnnoise_kit.audio.demo.text import DEFAULT_LANGUAGES, available_languages
+from rnnoise_kit.audio.io import SAMPLE_RATE, write_audio
+from rnnoise_kit.errors import InputError
+from rnnoise_kit.fileio import atomic_write_text
+from rnnoise_kit.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    """One generated file (``path`` relative to the dataset root)."""
+
+    path: str
+    kind: str  # "speech" | "noise"
+    label: str  # language or noise type
+    seconds: float
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DemoDataset:
+    """What :func:`make_demo_dataset` made.
+
+    Attributes
+    ----------
+    root, speech_dir, noise_dir, manifest : Path
+        The output folder, its ``speech`` and ``noise`` folders and ``demo.json``.
+    languages, voices, noise_types : tuple of str
+        Speech languages, espeak voices used (``"de+m3"``), noise types.
+    files : tuple of DemoFile
+    seed : int
+    speech_seconds, noise_seconds : float
+        Total durations actually written.
+    elapsed : float
+        Seconds taken (0 when an identical earlier build was reused).
+    reused : bool
+        True when ``demo.json`` already described this exact build and nothing was written.
+    """
+
+    root: Path
+    speech_dir: Path
+    noise_dir: Path
+    manifest: Path
+    languages: tuple[str, ...]
+    voices: tuple[str, ...]
+    noise_types: tuple[str, ...]
+    files: tuple[DemoFile, ...]
+    seed: int
+    speech_seconds: float
+    noise_seconds: float
+    elapsed: float = 0.0
+    reused: bool = False
+
+    def speech_files(self) -> list[Path]:
+        """Absolute paths of the speech files."""
+        return [self.root / f.path for f in self.files if f.kind == "speech"]
+
+    def noise_files(self) -> list[Path]:
+        """Absolute paths of the noise files."""
+        return [self.root / f.path for f in self.files if f.kind == "noise"]
+
+
+def _split(total: float, target: float) -> list[float]:
+    """Split ``total`` seconds into files of about ``target`` seconds."""
+    if total <= 0:
+        return []
+    count = max(1, int(round(total / target)))
+    return [total / count] * count
+
+
+def _dataset_from(root: Path, manifest: Path, data: dict, elapsed: float,
+                  reused: bool) -> DemoDataset:
+    files = tuple(
+        DemoFile(e["path"], kind, e["language"] if kind == "speech" else e["type"],
+                 e["seconds"], {k: v for k, v in e.items()
+                                if k not in ("path", "language", "type", "seconds")})
+        for kind in ("speech", "noise") for e in data[kind]
+    )
+    return DemoDataset(root, root / "speech", root / "noise", manifest,
+                       tuple(data["languages"]), tuple(data["voices"]),
+                       tuple(data["noise_types"]), files, int(data["seed"]),
+                       float(data["speech_seconds"]), float(data["noise_seconds"]),
+                       elapsed, reused)
+
+
+_NOT_REVERBERATED = ("white", "pink", "brown", "hum")
+
+
+def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: float = 180.0,
+                      languages: Sequence[str] | None = None, seed: int = 0,
+                      reverb: float = 0.0, hf_extension: bool = True,
+                      noise_types: Sequence[str] | None = None, file_seconds: float = 4.5,
+                      progress: bool = True) -> DemoDataset:
+    """Synthesise a small speech + noise dataset for training demos, fully offline.
+
+    Writes ``out_dir/speech/<lang>/<lang>_NNN.wav``, ``out_dir/noise/<type>/<type>_NNN.wav``
+    (48 kHz mono 16-bit WAV, a few seconds each, written atomically) and
+    ``out_dir/demo.json`` describing everything (languages, voices, texts, durations, noise
+    parameters, rooms, seed).
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Created if needed. An earlier build there (``demo.json``) is replaced, or reused as
+        is when it was made with the same arguments and its files are intact; a folder with
+        foreign ``speech/`` or ``noise/`` content is refused.
+    speech_seconds, noise_seconds : float
+        Total durations; speech is split evenly over the languages, noise over the types.
+    languages : sequence of str, optional
+        espeak-ng languages (default :data:`DEFAULT_LANGUAGES`, 12). Languages without a
+        built-in word list speak Latin-letter pseudo-words. Babble talks in the built-in
+        languages not used for speech (all of them when fewer than 3 are left).
+    seed : int
+        Same seed and arguments, byte-identical files.
+    reverb : float
+        Probability (0-1) that a speech file, and independently an acoustic noise file
+        (babble, clicks, fan), is rendered in a random shoebox room (RT60 0.2-0.8 s). The
+        reverberant speech *is* the clean target: RNNoise v0.1 training mixes independent
+        speech and noise files and learns to keep whatever the speech files hold, so this
+        teaches it to keep room sound rather than to dereverberate (see docs/demo-data.md).
+    hf_extension : bool
+        Give speech (and babble) synthetic speech-correlated content above 9.5 kHz, so that
+        a model trained on it does not learn to erase RNNoise's top bands.
+    noise_types : sequence of str, optional
+        Subset of :data:`NOISE_TYPES` (default: all).
+    file_seconds : float
+        Approximate length of each file.
+    progress : bool
+        Show a progress bar on a terminal.
+
+    Returns
+    -------
+    DemoDataset
+
+    Raises
+    ------
+    InputError
+        Bad arguments, a language espeak-ng does not have, or a foreign output folder.
+    """
+    t0 = time.perf_counter()
+    root = Path(out_dir)
+    manifest = root / "demo.json"
+    if speech_seconds < 0 or noise_seconds < 0 or speech_seconds + noise_seconds <= 0:
+        raise InputError(None, "speech_seconds and noise_seconds must be >= 0, not both 0")
+    if not 0.0 <= reverb <= 1.0:
+        raise InputError(None, f"reverb is a probability in [0, 1], got {reverb}")
+    if not file_seconds >= 1.0:
+        raise InputError(None, f"file_seconds must be at least 1, got {file_seconds}")
+    langs = tuple(DEFAULT_LANGUAGES if languages is None else dict.fromkeys(languages))
+    if not langs:
+        raise InputError(None, "no languages given")
+    known = _espeak.available_languages()
+    missing = [lang for lang in langs if lang not in known]
+    if missing:
+        raise InputError(None, f"espeak-ng has no language {', '.join(missing)} (available: "
+                               f"{', '.join(sorted(known))})")
+    types = tuple(NOISE_TYPES if noise_types is None else dict.fromkeys(noise_types))
+    bad = [t for t in types if t not in NOISE_TYPES]
+    if bad or not types:
+        raise InputError(None, f"unknown noise type(s) {', '.join(bad) or '(none)'} (choose "
+                               f"from {', '.join(NOISE_TYPES)})")
+    builtin = available_languages()
+    babble = [lang for lang in builtin if lang not in langs]
+    if len(babble) < 3:
+        babble = builtin
+    params = manifest_params(speech_seconds, noise_seconds, langs, babble, seed, reverb,
+                             hf_extension, types)
+
+    old = reusable_build(root, manifest, params)
+    if old is not None:
+        return _dataset_from(root, manifest, old, 0.0, True)
+    check_folder(root, manifest)
+
+    variants = [None, *available_variants()]
+    speech_plan = [(lang, i, secs) for lang in langs
+                   for i, secs in enumerate(_split(speech_seconds / len(langs), file_seconds))]
+    noise_plan = [(kind, i, secs) for kind in types
+                  for i, secs in enumerate(_split(noise_seconds / len(types), file_seconds))]
+    speech_entries, noise_entries = [], []
+    total = len(speech_plan) + len(noise_plan)
+    bar_cm = progress_bar(total, "demo data") if progress else contextlib.nullcontext(_NoBar())
+    with bar_cm as bar:
+        made: dict[str, float] = {}  # seconds written per language so far
+        for lang, i, secs in speech_plan:
+            bar.update(info=f"speech {lang}")
+            rng = rng_for(seed, "speech", lang, i)
+            voice = draw_voice(lang, rng, variants)
+            lead_s, tail_s = rng.uniform(0.1, 0.3, size=2)
+            # files end at sentence boundaries: carry the language's shortfall forward
+            target = max(secs * (i + 1) - made.get(lang, 0.0), 0.5 * secs)
+            native, sr, texts = talk(voice, target - lead_s - tail_s, rng, pause=(0.2, 0.6),
+                                      exact=True)
+            x = to_48k(native, sr)
+            if hf_extension:
+                x = extend_high_band(x, rng)
+            lead = np.zeros(int(lead_s * SAMPLE_RATE))
+            tail = np.zeros(int(tail_s * SAMPLE_RATE))
+            x = np.concatenate([lead, x, tail])
+            room = None
+            if reverb > 0 and rng.random() < reverb:
+                x, room = reverberate(x, rng)
+            x = normalize_active(x, float(rng.uniform(-30.0, -20.0)))
+            made[lang] = made.get(lang, 0.0) + x.size / SAMPLE_RATE
+            rel = f"speech/{lang}/{lang}_{i:03d}.wav"
+            write_audio(root / rel, x.astype(np.float32), SAMPLE_RATE, "PCM_16")
+            speech_entries.append({
+                "path": rel, "language": lang, "voice": voice.name, "rate": voice.rate,
+                "pitch": voice.pitch, "range": voice.pitch_range,
+                "seconds": round(x.size / SAMPLE_RATE, 3), "room": room,
+                "bytes": (root / rel).stat().st_size, "text": " ".join(texts),
+            })
+            bar.advance()
+        for kind, i, secs in noise_plan:
+            bar.update(info=f"noise {kind}")
+            rng = rng_for(seed, "noise-file", kind, i)
+            info: dict = {}
+            y = make_noise(kind, secs, int(rng.integers(1 << 62)), languages=babble,
+                           hf_extension=hf_extension, info=info).astype(np.float64)
+            room = None
+            if reverb > 0 and kind not in _NOT_REVERBERATED and rng.random() < reverb:
+                y, room = reverberate(y, rng)
+                p = float(np.max(np.abs(y)))
+                if p > 0.95:
+                    y *= 0.95 / p
+            rel = f"noise/{kind}/{kind}_{i:03d}.wav"
+            write_audio(root / rel, y.astype(np.float32), SAMPLE_RATE, "PCM_16")
+            noise_entries.append({"path": rel, "type": kind,
+                                  "seconds": round(y.size / SAMPLE_RATE, 3), "room": room,
+                                  "bytes": (root / rel).stat().st_size, **info})
+            bar.advance()
+
+    data = {
+        "format": "rnnoise-kit demo data",
+        "version": MANIFEST_VERSION,
+        "params": params,
+        "seed": int(seed),
+        "sample_rate": SAMPLE_RATE,
+        "languages": list(langs),
+        "babble_languages": list(babble),
+        "voices": sorted({e["voice"] for e in speech_entries}),
+        "noise_types": list(types),
+        "hf_extension": bool(hf_extension),
+        "reverb": float(reverb),
+        "speech_seconds": round(sum(e["seconds"] for e in speech_entries), 3),
+        "noise_seconds": round(sum(e["seconds"] for e in noise_entries), 3),
+        "speech": speech_entries,
+        "noise": noise_entries,
+        "generator": generator_info(),
+    }
+    remove_stale(root, manifest, {e["path"] for e in speech_entries + noise_entries})
+    atomic_write_text(manifest, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return _dataset_from(root, manifest, data, time.perf_counter() - t0, False)
+
+
+class _NoBar:
+    def advance(self, n: float = 1) -> None:
+        pass
+
+    def update(self, **fields) -> None:
+        pass
