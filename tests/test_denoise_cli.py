@@ -1,4 +1,5 @@
-"""`rnnoise-kit denoise`: files of every kind, exit codes, one-line errors, atomic outputs."""
+"""`rnnoise-kit denoise` and the file API under it (plan_outputs, denoise_files): files of every
+kind, output planning, partial failures, exit codes, one-line errors, atomic outputs."""
 
 from __future__ import annotations
 
@@ -115,3 +116,90 @@ def test_without_a_bundled_model_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "_bundled_path", lambda: tmp_path / "none.rnnn")
     with pytest.raises(InputError, match="rnnoise-kit model get std"):
         registry.default_model_path()
+
+
+# ----------------------------------------------------------------------------- file API
+
+
+def test_plan_outputs_maps_inputs_and_refuses_bad_plans(tmp_path):
+    from rnnoise_kit.denoise import plan_outputs
+    from rnnoise_kit.errors import OutputError, SettingError
+
+    a, b = str(tmp_path / "x" / "a.wav"), str(tmp_path / "y" / "b.flac")
+    assert plan_outputs([a], output="o.wav") == [(a, "o.wav")]
+    out = tmp_path / "out"
+    assert plan_outputs([a, b], out_dir=out) == [(a, str(out / "a.wav")), (b, str(out / "b.flac"))]
+    cases = [(([a, b],), {"output": "o.wav"}, "output"),
+             (([a],), {}, "output"),
+             (([a],), {"output": "o.wav", "out_dir": out}, "output"),
+             (([],), {"out_dir": out}, "inputs"),
+             (([a, str(tmp_path / "z" / "a.wav")],), {"out_dir": out}, "out_dir")]
+    for args, kwargs, setting in cases:
+        with pytest.raises(SettingError) as err:
+            plan_outputs(*args, **kwargs)
+        assert err.value.setting == setting and "--" not in str(err.value)
+    src = tmp_path / "x" / "a.wav"
+    src.parent.mkdir()
+    sf.write(src, noisy_signal(0.1, 48000), 48000)
+    with pytest.raises(OutputError, match="would overwrite its input"):
+        plan_outputs([src], out_dir=src.parent)
+
+
+def test_denoise_files_partial_failure_is_typed(tmp_path, model_file):
+    from rnnoise_kit.denoise import DenoiseFilesResult, Denoiser, denoise_files
+    from rnnoise_kit.errors import InputError, PartialFailure
+
+    good = tmp_path / "good.wav"
+    sf.write(good, noisy_signal(0.3, 16000), 16000)
+    bad, bad2 = tmp_path / "bad.wav", tmp_path / "bad2.wav"
+    bad.write_bytes(b"RIFF....WAVEnot audio")
+    bad2.write_bytes(b"junk")
+    out = tmp_path / "out"
+    out.mkdir()
+    den = Denoiser(model_file)
+    pairs = [(str(bad), str(out / "bad.wav")), (str(good), str(out / "good.wav"))]
+    with pytest.raises(PartialFailure) as err:
+        denoise_files(pairs, den)
+    exc = err.value
+    assert exc.done == 1 and list(exc.failures) == [str(bad)]
+    assert isinstance(exc.result, DenoiseFilesResult)
+    assert exc.result.outputs == {str(good): str(out / "good.wav")}
+    assert (out / "good.wav").is_file() and not (out / "bad.wav").exists()
+
+    with pytest.raises(PartialFailure) as err:  # several inputs, none done
+        denoise_files([(bad, out / "1.wav"), (bad2, out / "2.wav")], den)
+    assert err.value.done == 0 and err.value.result.outputs == {}
+    assert "no input could be processed" in str(err.value)
+    with pytest.raises(InputError, match="bad.wav"):  # the only input failed: its own error
+        denoise_files([(bad, out / "1.wav")], den)
+    done = denoise_files([(good, out / "g2.wav")], den)
+    assert done.outputs == {str(good): str(out / "g2.wav")} and done.failures == {}
+
+
+def test_cli_names_its_options_where_the_library_names_settings(tmp_path, model_file, capsys):
+    src = tmp_path / "in.wav"
+    sf.write(src, noisy_signal(0.1, 48000), 48000)
+    rc = cli(["denoise", str(src), str(src), "-o", str(tmp_path / "o.wav")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("rnnoise-kit: --output is one file") and err.count("\n") == 1
+    rc = cli(["denoise", str(src), "-o", str(tmp_path / "o.wav"), "--max-attenuation", "-3",
+              "--model", str(model_file)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("rnnoise-kit: --max-attenuation must be")
+    rc = cli(["denoise", str(src), str(tmp_path / "y" / "in.wav"), "--out-dir",
+              str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--out-dir needs distinct input names" in err
+
+
+def test_cli_every_input_failing_is_exit_2_naming_each(tmp_path, model_file, capsys):
+    bad = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    for p in bad:
+        p.write_bytes(b"junk")
+    rc = cli(["denoise", *map(str, bad), "--out-dir", str(tmp_path / "o"),
+              "--model", str(model_file)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert [ln.split(": ")[1] for ln in lines[:2]] == [str(p) for p in bad]
+    assert lines[-1].startswith("rnnoise-kit: no input could be processed (2 failed)")
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

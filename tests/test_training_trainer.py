@@ -216,10 +216,12 @@ def test_resume_refuses_other_recipe_or_data(run3, tmp_path):
     _write_matrix(small, 1000)
     with pytest.raises(CheckpointMismatch, match="different data"):
         train(small, run3.run_dir, config=CFG, resume=True, progress=False)
-    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.errors import SettingError
 
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(SettingError, match="resume is needed to continue") as err:
         train(run3_data(run3), run3.run_dir, config=CFG, progress=False)
+    assert err.value.setting == "resume" and err.value.path == str(run3.run_dir)
+    assert err.value.naming("--resume").startswith(f"{run3.run_dir}: --resume is needed")
 
 
 def run3_data(run3):
@@ -265,6 +267,19 @@ def test_init_from_model_file(reference, tmp_path):
     with pytest.raises(InputError, match="activations"):
         train(data, tmp_path / "run2", config=TrainConfig(epochs=0, window=100), init=std,
               progress=False)
+
+
+def test_run_activations_given_else_the_init_models_else_the_recipes(reference):
+    from rnnoise_kit.errors import SettingError
+    from rnnoise_kit.training.trainer import run_activations
+
+    std = reference / "models" / "std.rnnn"  # trained with relu everywhere
+    assert run_activations(None, std) == ("relu", "relu", "relu")
+    assert run_activations("Tanh, sigmoid,relu", std) == ("tanh", "sigmoid", "relu")
+    assert run_activations(["relu", "tanh", "relu"]) == ("relu", "tanh", "relu")
+    assert run_activations() == TrainConfig().activations == ("tanh", "relu", "tanh")
+    with pytest.raises(SettingError, match="activations takes 3 names"):
+        run_activations("relu,relu")
 
 
 # ----------------------------------------------------------------------------- parity

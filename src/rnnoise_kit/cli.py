@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from rnnoise_kit import __version__
-from rnnoise_kit.errors import PartialFailure, RnnoiseKitError
+from rnnoise_kit.errors import PartialFailure, RnnoiseKitError, SettingError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143
@@ -471,10 +471,6 @@ def _run_model_get(args) -> int:
                 raise
             failures[name] = str(exc)
     if failures:
-        if len(failures) == len(names):
-            for name, reason in failures.items():
-                _err(f"{name}: {reason}")
-            return EXIT_FAILED
         raise PartialFailure(failures, len(names) - len(failures))
     return EXIT_OK
 
@@ -515,45 +511,24 @@ def _add_denoise(sub) -> None:
 
 
 def _run_denoise(args) -> int:
-    from pathlib import Path
-
-    from rnnoise_kit.denoise import Denoiser, denoise_files
-    from rnnoise_kit.errors import InputError
-    from rnnoise_kit.fileio import check_outputs
+    from rnnoise_kit.denoise import Denoiser, denoise_files, plan_outputs
     from rnnoise_kit.progress import progress_bar
 
-    if args.output and len(args.inputs) != 1:
-        raise InputError(None, "-o takes one input; use --out-dir for several")
-    if args.output:
-        pairs = [(args.inputs[0], args.output)]
-    else:
-        names = [Path(i).name for i in args.inputs]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise InputError(None, f"several inputs are named {sorted(dupes)[0]!r}; "
-                                   "--out-dir needs distinct names")
-        pairs = [(i, str(Path(args.out_dir) / Path(i).name)) for i in args.inputs]
-    check_outputs([d for _, d in pairs], [s for s, _ in pairs])
+    pairs = plan_outputs(args.inputs, output=args.output, out_dir=args.out_dir)
     denoiser = Denoiser(args.model, compensate_delay=not args.no_delay_compensation,
                         vad_threshold=args.vad_threshold,
                         max_attenuation_db=args.max_attenuation, mix=args.mix)
+    failure = None
     with progress_bar(len(pairs), "denoise") as bar:
-        failures = denoise_files(pairs, denoiser, jobs=args.jobs,
-                                 on_done=lambda src, err: bar.advance())
-    done = len(pairs) - len(failures)
-    for src, dst in pairs:
-        if src not in failures:
-            print(dst)
-    if failures and done == 0:
-        if len(failures) == 1:
-            src, reason = next(iter(failures.items()))
-            raise InputError(src, reason)
-        for src, reason in failures.items():
-            _err(f"{src}: {reason}")
-        _err("no file could be denoised")
-        return EXIT_FAILED
-    if failures:
-        raise PartialFailure(failures, done)
+        try:
+            result = denoise_files(pairs, denoiser, jobs=args.jobs,
+                                   on_done=lambda src, err: bar.advance())
+        except PartialFailure as exc:
+            result, failure = exc.result, exc
+    for dst in result.outputs.values():
+        print(dst)
+    if failure is not None:
+        raise failure
     return EXIT_OK
 
 
@@ -620,9 +595,7 @@ def _run_compare(args) -> int:
                       spectrograms=not args.no_spectrograms,
                       audio_format=args.audio_format)
     except PartialFailure as exc:
-        res = getattr(exc, "result", None)
-        if res is not None:
-            console.print(summary_table(res.summary))
+        console.print(summary_table(exc.result.summary))
         raise
     console.print(summary_table(res.summary))
     print(f"{res.output}/index.html: {len(res.files)} file(s) x {len(res.models) + 1} row(s) "
@@ -767,24 +740,12 @@ def _need_torch() -> None:
 
 
 def _run_train(args) -> int:
-    from rnnoise_kit.errors import InputError
-
     _need_torch()
-    from rnnoise_kit.training.trainer import TrainConfig, train
+    from rnnoise_kit.training.trainer import TrainConfig, run_activations, train
 
-    acts = args.activations
-    if acts is None and args.init is not None:
-        from rnnoise_kit.model import load_model
-        from rnnoise_kit.model.formats import require_v01
-
-        m = require_v01(load_model(args.init), args.init)
-        acts = ",".join(m.activations[n].label.lower()
-                        for n in ("vad_gru", "noise_gru", "denoise_gru"))
-    acts = tuple((acts or "tanh,relu,tanh").replace(" ", "").lower().split(","))
-    if len(acts) != 3:
-        raise InputError(None, f"--activations takes 3 names, e.g. relu,relu,relu (got {acts})")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, window=args.window,
-                      lr=args.lr, seed=args.seed, bce=args.bce, activations=acts)
+                      lr=args.lr, seed=args.seed, bce=args.bce,
+                      activations=run_activations(args.activations, args.init))
 
     def report(epoch: int, m: dict) -> None:
         val = "n/a" if m["val_loss"] != m["val_loss"] else f"{m['val_loss']:.4f}"
@@ -855,7 +816,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in _SECTIONS:
         add(sub)
+    _record_option_names(parser)
     return parser
+
+
+_SETTING_DESTS = {"models": "model", "max_attenuation_db": "max_attenuation"}
+"""Library settings whose option has another name (``compare(models=...)``: ``--model``)."""
+
+
+def _record_option_names(parser: argparse.ArgumentParser) -> None:
+    """Give each command's arguments the map of its options' long names by destination, so
+    that a library :class:`SettingError` can be reworded in the command's terms."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                names = {a.dest: max(a.option_strings, key=len) for a in command._actions
+                         if a.option_strings and a.dest != "help"}
+                command.set_defaults(_option_names=names)
+                _record_option_names(command)
+
+
+def _message(exc: RnnoiseKitError, args) -> str:
+    """The error's one line, a library setting called by the option that sets it."""
+    if isinstance(exc, SettingError):
+        names = getattr(args, "_option_names", {})
+        option = names.get(_SETTING_DESTS.get(exc.setting, exc.setting))
+        if option is not None:
+            return exc.naming(option)
+    return str(exc)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -904,11 +892,11 @@ def _run(args) -> int:
         _err(str(exc))
         if args.debug:
             traceback.print_exc()
-        return EXIT_PARTIAL
+        return EXIT_PARTIAL if exc.done else EXIT_FAILED
     except RnnoiseKitError as exc:
         if args.debug:
             traceback.print_exc()
-        _err(str(exc))
+        _err(_message(exc, args))
         return EXIT_FAILED
     except KeyboardInterrupt as exc:
         if isinstance(exc, _Terminated):

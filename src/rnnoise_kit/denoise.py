@@ -46,7 +46,7 @@ from rnnoise_kit.dsp.strength import (
     is_valid_mix,
     mix_dry_wet,
 )
-from rnnoise_kit.errors import AudioError, InputError, OutputError
+from rnnoise_kit.errors import AudioError, InputError, OutputError, PartialFailure, SettingError
 from rnnoise_kit.fileio import check_outputs
 from rnnoise_kit.model import Network, RNNoiseModel, RNNState
 
@@ -448,7 +448,7 @@ class Denoiser:
         mix: float = 1.0,
     ):
         if vad_threshold is not None and not 0.0 <= float(vad_threshold) <= 1.0:
-            raise InputError(None, f"vad threshold must be within [0, 1], got {vad_threshold}")
+            raise SettingError("vad_threshold", f"must be within [0, 1], got {vad_threshold}")
         _check_strength(max_attenuation_db, mix)
         self.model = resolve_model(model)
         self.net = Network(self.model)
@@ -521,11 +521,11 @@ class Denoiser:
 
 def _check_strength(max_attenuation_db: float | None, mix: float) -> None:
     if not is_valid_attenuation(max_attenuation_db):
-        raise InputError(None, "maximum attenuation must be a finite number of dB >= 0, "
-                               f"got {max_attenuation_db!r}")
+        raise SettingError("max_attenuation_db", "must be a finite number of dB >= 0, "
+                                                 f"got {max_attenuation_db!r}")
     if not is_valid_mix(mix):
-        raise InputError(None, f"mix must be within [{MIX_RANGE[0]:g}, {MIX_RANGE[1]:g}], "
-                               f"got {mix!r}")
+        raise SettingError("mix", f"must be within [{MIX_RANGE[0]:g}, {MIX_RANGE[1]:g}], "
+                                  f"got {mix!r}")
 
 
 def _writable_subtype(dst: str | os.PathLike, subtype: str) -> str | None:
@@ -540,6 +540,73 @@ def _writable_subtype(dst: str | os.PathLike, subtype: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- many files
+
+
+def plan_outputs(
+    inputs: list[str | os.PathLike],
+    output: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+) -> list[tuple[str, str]]:
+    """Where each input's denoised file goes: one ``output`` file, or ``out_dir/<input name>``.
+
+    Parameters
+    ----------
+    inputs : list of path-like
+        Audio files.
+    output : path-like, optional
+        The output file, for a single input.
+    out_dir : path-like, optional
+        A folder receiving each output under its input's file name (not created here).
+
+    Returns
+    -------
+    list of (str, str)
+        ``(input, output)`` pairs, in the order of ``inputs``.
+
+    Raises
+    ------
+    SettingError
+        Not exactly one of ``output`` and ``out_dir``, an ``output`` for several inputs, no
+        input, or inputs sharing a file name under ``out_dir``.
+    OutputError
+        An output would replace an input or another output.
+    """
+    if (output is None) == (out_dir is None):
+        raise SettingError("output", "or out_dir: give exactly one of them")
+    if not inputs:
+        raise SettingError("inputs", "is empty: nothing to denoise")
+    srcs = [os.fspath(i) for i in inputs]
+    if output is not None:
+        if len(srcs) != 1:
+            raise SettingError("output", f"is one file: it takes one input, an output folder "
+                                         f"takes several (got {len(srcs)} inputs)")
+        pairs = [(srcs[0], os.fspath(output))]
+    else:
+        names = [Path(i).name for i in srcs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SettingError("out_dir", f"needs distinct input names: several inputs are "
+                                          f"named {dupes[0]!r}")
+        pairs = [(i, os.fspath(Path(out_dir) / n)) for i, n in zip(srcs, names, strict=True)]
+    check_outputs([d for _, d in pairs], [s for s, _ in pairs])
+    return pairs
+
+
+@dataclass
+class DenoiseFilesResult:
+    """What :func:`denoise_files` did.
+
+    Attributes
+    ----------
+    outputs : dict of str to str
+        Each input that was denoised mapped to the file written, in input order.
+    failures : dict of str to str
+        Each input that failed mapped to its one-line reason.
+    """
+
+    outputs: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
 
 _worker: Denoiser | None = None
 
@@ -565,10 +632,11 @@ def denoise_files(
     denoiser: Denoiser,
     jobs: int = 1,
     on_done=None,
-) -> dict[str, str]:
+) -> DenoiseFilesResult:
     """Denoise (source, destination) pairs, in parallel processes when ``jobs > 1``.
 
-    A file that fails is reported and skipped; the others are still processed.
+    A file that fails is reported and skipped; the others are still processed. Pairs usually
+    come from :func:`plan_outputs`.
 
     Parameters
     ----------
@@ -581,17 +649,27 @@ def denoise_files(
 
     Returns
     -------
-    dict
-        Failed sources mapped to their one-line reasons (empty when all succeeded).
+    DenoiseFilesResult
+        When every file was denoised.
+
+    Raises
+    ------
+    InputError
+        The only input failed (its reason, naming it).
+    PartialFailure
+        Some inputs failed (``done`` > 0: the others were written), or several did and none
+        was written (``done`` == 0); its ``result`` is the :class:`DenoiseFilesResult`.
     """
-    failures: dict[str, str] = {}
+    result = DenoiseFilesResult()
     args = (denoiser.model, denoiser.compensate_delay, denoiser.vad_threshold,
             denoiser.max_attenuation_db, denoiser.mix)
     items = [(os.fspath(s), os.fspath(d)) for s, d in pairs]
 
-    def done(src: str, err: str | None) -> None:
-        if err is not None:
-            failures[src] = err
+    def done(src: str, dst: str, err: str | None) -> None:
+        if err is None:
+            result.outputs[src] = dst
+        else:
+            result.failures[src] = err
         if on_done is not None:
             on_done(src, err)
 
@@ -599,17 +677,23 @@ def denoise_files(
         global _worker
         _worker = denoiser
         for src, dst in items:
-            done(src, _denoise_one(src, dst))
-        return failures
-    from concurrent.futures import ProcessPoolExecutor
+            done(src, dst, _denoise_one(src, dst))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(min(jobs, len(items)), initializer=_init_worker,
-                             initargs=args) as pool:
-        futures = {pool.submit(_denoise_one, s, d): s for s, d in items}
-        try:
-            for fut, src in futures.items():
-                done(src, fut.result())
-        except BaseException:  # Ctrl-C, SIGTERM: start no further file
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    return failures
+        with ProcessPoolExecutor(min(jobs, len(items)), initializer=_init_worker,
+                                 initargs=args) as pool:
+            futures = {pool.submit(_denoise_one, s, d): (s, d) for s, d in items}
+            try:
+                for fut, (src, dst) in futures.items():
+                    done(src, dst, fut.result())
+            except BaseException:  # Ctrl-C, SIGTERM: start no further file
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    result.outputs = {s: result.outputs[s] for s, _ in items if s in result.outputs}
+    if result.failures and len(items) == 1:
+        src, reason = next(iter(result.failures.items()))
+        raise InputError(src, reason)
+    if result.failures:
+        raise PartialFailure(result.failures, len(result.outputs), result)
+    return result

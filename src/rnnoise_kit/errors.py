@@ -8,6 +8,7 @@ stderr and exits with code 2 (``--debug`` shows the traceback). Anything else is
 from __future__ import annotations
 
 from os import PathLike
+from typing import Generic, TypeVar
 
 
 class RnnoiseKitError(Exception):
@@ -29,6 +30,35 @@ class InputError(RnnoiseKitError):
         self.path = None if path is None else str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class SettingError(InputError):
+    """A setting (an argument of the API, a key of a settings file) whose value cannot be used.
+
+    The message is ``"<setting> <problem>"`` (``"jobs must be at least 1 (got 0)"``), after
+    the path when one is given. ``setting`` is the name as the Python API spells it; a front
+    end that calls it something else (the command line's ``--jobs``) rewords the message with
+    :meth:`naming`.
+
+    Parameters
+    ----------
+    setting : str
+        The argument's name (``"jobs"``, ``"frames"``, ``"resume"``).
+    problem : str
+        What is wrong, completing a sentence that starts with the name.
+    path : path-like, optional
+        A file the problem concerns, named first.
+    """
+
+    def __init__(self, setting: str, problem: str, path: str | PathLike | None = None):
+        self.setting = setting
+        self.setting_problem = problem
+        super().__init__(path, f"{setting} {problem}")
+
+    def naming(self, name: str) -> str:
+        """The message with the setting called ``name`` (``"--jobs must be ..."``)."""
+        text = f"{name} {self.setting_problem}"
+        return f"{self.path}: {text}" if self.path else text
 
 
 class AudioError(InputError):
@@ -67,13 +97,33 @@ class OutputError(RnnoiseKitError):
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
 
-class PartialFailure(RnnoiseKitError):
-    """A multi-file command finished, but some inputs failed (exit code 1).
+ResultT = TypeVar("ResultT")
 
-    ``failures`` maps each failed input to its one-line reason.
+
+class PartialFailure(RnnoiseKitError, Generic[ResultT]):
+    """A multi-file operation went through every input, but some failed (exit code 1; 2 when
+    none was done).
+
+    Raised after the inputs that worked were finished and their outputs written.
+
+    Attributes
+    ----------
+    failures : dict of str to str
+        Each failed input mapped to its one-line reason.
+    done : int
+        How many inputs succeeded.
+    result : ResultT or None
+        What the operation returns when nothing fails, for the inputs that succeeded (a
+        :class:`~rnnoise_kit.evaluation.compare.CompareResult`, a
+        :class:`~rnnoise_kit.denoise.DenoiseFilesResult`, ...), or None.
     """
 
-    def __init__(self, failures: dict[str, str], done: int):
+    def __init__(self, failures: dict[str, str], done: int, result: ResultT | None = None):
         self.failures = dict(failures)
         self.done = done
-        super().__init__(f"{len(self.failures)} input(s) failed, {done} done")
+        self.result = result
+        if done:
+            message = f"{len(self.failures)} input(s) failed, {done} done"
+        else:
+            message = f"no input could be processed ({len(self.failures)} failed)"
+        super().__init__(message)

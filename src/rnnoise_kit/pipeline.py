@@ -213,7 +213,7 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
         No speech or noise given, unusable sources, or a stage's own input errors.
     """
     if not config.speech or not config.noise:
-        raise InputError(None, "the pipeline needs --speech and --noise sources")
+        raise InputError(None, "the pipeline needs speech and noise sources")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     rec = RunRecord(run)

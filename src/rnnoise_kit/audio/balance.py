@@ -40,7 +40,7 @@ import numpy as np
 
 from rnnoise_kit.audio.io import audio_info
 from rnnoise_kit.audio.scan import SkippedFile, iter_source_files, natural_key
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.fileio import atomic_tree
 from rnnoise_kit.progress import progress_bar
 
@@ -158,7 +158,7 @@ def _name_groups(folders: Sequence[str]) -> list[str]:
     for raw in folders:
         name = Path(raw.strip()).as_posix().strip("/")
         if not name or name == ".":
-            raise InputError(None, f"empty group folder name in --folders ({raw!r})")
+            raise SettingError("folders", f"holds an empty group folder name ({raw!r})")
         if Path(raw.strip()).is_absolute() or ".." in Path(name).parts:
             raise InputError(None, f"group {raw!r} must be a folder inside the root")
         if name in names:
@@ -211,7 +211,7 @@ def balance(
         file that already exists.
     """
     if by not in MEASURES:
-        raise InputError(None, f"--by must be one of {', '.join(MEASURES)} (got {by!r})")
+        raise SettingError("by", f"must be one of {', '.join(MEASURES)} (got {by!r})")
     root, output = Path(root), Path(output)
     if not root.is_dir():
         raise InputError(root, "no such folder")

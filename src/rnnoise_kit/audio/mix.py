@@ -41,7 +41,7 @@ import soundfile as sf
 
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_mono_48k
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
-from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.errors import InputError, OutputError, SettingError
 from rnnoise_kit.fileio import atomic_tree, write_problem
 from rnnoise_kit.progress import progress_bar
 
@@ -198,7 +198,7 @@ def _parse_range(value: str | Sequence[float] | float, what: str) -> tuple[float
         try:
             nums = [float(p) for p in parts]
         except ValueError:
-            raise InputError(None, f"{what} must be LO:HI in dB (got {value!r})") from None
+            raise SettingError(what, f"must be LO:HI in dB (got {value!r})") from None
     elif isinstance(value, (int, float)):
         nums = [float(value)]
     else:
@@ -206,7 +206,7 @@ def _parse_range(value: str | Sequence[float] | float, what: str) -> tuple[float
     if len(nums) == 1:
         nums = nums * 2
     if len(nums) != 2 or not all(np.isfinite(nums)) or nums[0] > nums[1]:
-        raise InputError(None, f"{what} must be LO:HI with LO <= HI (got {value!r})")
+        raise SettingError(what, f"must be LO:HI with LO <= HI (got {value!r})")
     return nums[0], nums[1]
 
 
@@ -246,15 +246,15 @@ def mix(
     InputError
         Bad arguments, a missing source, no usable speech or noise, or a non-empty output.
     """
-    snr_lo, snr_hi = _parse_range(snr, "--snr")
-    lvl_lo, lvl_hi = _parse_range(level, "--level")
+    snr_lo, snr_hi = _parse_range(snr, "snr")
+    lvl_lo, lvl_hi = _parse_range(level, "level")
     if count < 1:
-        raise InputError(None, f"--count must be at least 1 (got {count})")
+        raise SettingError("count", f"must be at least 1 (got {count})")
     n = int(round(seconds * SAMPLE_RATE)) if np.isfinite(seconds) else 0
     if n < FRAME:
-        raise InputError(None, f"--seconds must be at least {FRAME / SAMPLE_RATE} (got {seconds})")
+        raise SettingError("seconds", f"must be at least {FRAME / SAMPLE_RATE} (got {seconds})")
     if lvl_hi >= 0:
-        raise InputError(None, f"--level must be below 0 dBFS (got {lvl_lo:g}:{lvl_hi:g})")
+        raise SettingError("level", f"must be below 0 dBFS (got {lvl_lo:g}:{lvl_hi:g})")
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise InputError(output, "exists and is not an empty folder; choose a new one")

@@ -27,7 +27,7 @@ import soundfile as sf
 
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_audio, resample, to_mono
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
-from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.errors import InputError, OutputError, SettingError
 from rnnoise_kit.fileio import atomic_paths, check_outputs, check_suffix, write_problem
 from rnnoise_kit.progress import progress_bar
 
@@ -224,9 +224,9 @@ def prepare(
     if not sources:
         raise InputError(None, "no sources given")
     if jobs < 1:
-        raise InputError(None, f"--jobs must be at least 1 (got {jobs})")
+        raise SettingError("jobs", f"must be at least 1 (got {jobs})")
     if preview < 0:
-        raise InputError(None, f"--preview must be 0 or more (got {preview})")
+        raise SettingError("preview", f"must be 0 or more (got {preview})")
     output = Path(output)
     if output.is_dir():
         raise InputError(output, "is a folder; give the .raw file to write")
@@ -238,7 +238,7 @@ def prepare(
         check_suffix(manifest, (".json",), "a JSON manifest")
     files, skipped = scan_audio(sources, exclude=own)
     if strict and skipped:
-        raise InputError(skipped[0].path, f"{skipped[0].reason} (--strict; "
+        raise InputError(skipped[0].path, f"{skipped[0].reason} (strict: "
                          f"{len(skipped)} unusable file(s), nothing written)")
     if not files:
         where = ", ".join(str(s) for s in sources)
@@ -254,7 +254,7 @@ def prepare(
                 bar.advance(1)
                 if isinstance(result, str):
                     if strict:
-                        raise InputError(path, f"{result} (--strict; nothing written)")
+                        raise InputError(path, f"{result} (strict: nothing written)")
                     report.skipped.append(SkippedFile(path, result))
                     continue
                 pcm, clipped, rate, channels = result

@@ -27,7 +27,7 @@ import numpy as np
 
 from rnnoise_kit.audio.io import read_audio, resample, to_int16, to_mono
 from rnnoise_kit.audio.scan import iter_source_files
-from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError
+from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError, SettingError
 from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
 from rnnoise_kit.progress import progress_bar
@@ -110,7 +110,7 @@ def model_specs(models: Sequence[str]) -> list[ModelSpec]:
     from rnnoise_kit.denoise import MODEL_OPTIONS_SEPARATOR, format_model_options, split_model_spec
 
     if not models:
-        raise InputError(None, "give at least one --model")
+        raise SettingError("models", "is empty: give at least one model")
     out: list[ModelSpec] = []
     used = {BASELINE, "clean"}
     for value in models:
@@ -189,7 +189,7 @@ def find_inputs(testset: str | os.PathLike | None = None,
         noisy_root = noisy_dir
     else:
         if noisy is None:
-            raise InputError(None, "give --testset DIR or --noisy DIR")
+            raise InputError(None, "give a test set folder (testset) or noisy audio (noisy)")
         noisy_root = Path(noisy)
         if not noisy_root.exists():
             raise InputError(noisy_root, "no such file or folder")
@@ -237,7 +237,7 @@ class _PyRnnoise:
         try:
             from pyrnnoise import rnnoise as binding  # type: ignore[import-not-found]
         except ImportError as exc:
-            raise InputError(None, f"--model {PYRNNOISE_NAME} needs the pyrnnoise package "
+            raise InputError(None, f"the model {PYRNNOISE_NAME} needs the pyrnnoise package "
                                    "(pip install pyrnnoise)") from exc
         except OSError as exc:  # its shared library failed to load
             raise InputError(None, f"pyrnnoise cannot load librnnoise ({exc})") from exc
@@ -475,7 +475,8 @@ def compare(
     InputError
         Missing dependencies, bad inputs or models, or no file could be scored.
     PartialFailure
-        Some files failed; the report for the others was written first.
+        Some files failed; the report for the others was written first (the exception's
+        ``result`` is its :class:`CompareResult`).
     """
     from rnnoise_kit.evaluation import report
 
@@ -535,7 +536,5 @@ def compare(
     report.write_report(out, result.rows, result.summary, labels, result.files, media_by_key,
                         result.failures)
     if result.failures:
-        exc = PartialFailure(result.failures, done=len(result.files))
-        exc.result = result  # type: ignore[attr-defined]
-        raise exc
+        raise PartialFailure(result.failures, done=len(result.files), result=result)
     return result

@@ -267,11 +267,11 @@ def has_bundled_model() -> bool:
 
 
 def default_model_path() -> Path:
-    """The bundled default model (used when no ``--model`` is given)."""
+    """The bundled default model (used when no model is given)."""
     path = _bundled_path()
     if not path.is_file():
         raise InputError(
             None, "no model given and no bundled default model in this build; "
-                  "fetch a public one with `rnnoise-kit model get std` and pass --model std"
+                  "fetch a public one with `rnnoise-kit model get std` and use it by name (std)"
         )
     return path

@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit
 
 from rnnoise_kit.dsp.constants import EDGE, NB_BANDS, NB_FEATURES
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.training import _analysis
 from rnnoise_kit.training.glibc_rand import GlibcRand
 from rnnoise_kit.training.sources import Source, open_source
@@ -461,11 +461,11 @@ def generate(
 
     frames = int(frames)
     if frames <= 0:
-        raise InputError(None, f"--frames must be a positive number of rows, not {frames}")
+        raise SettingError("frames", f"must be a positive number of rows, not {frames}")
     if jobs < 1:
-        raise InputError(None, f"--jobs must be at least 1, not {jobs}")
+        raise SettingError("jobs", f"must be at least 1, not {jobs}")
     if seed < 0:
-        raise InputError(None, f"--seed must be a non-negative integer, not {seed}")
+        raise SettingError("seed", f"must be a non-negative integer, not {seed}")
     out = Path(output)
     MatrixWriter.check_suffix(out)
     check_outputs([out], [speech, noise])

@@ -326,7 +326,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> int:
     """Convert a ``.f32`` matrix to ``.h5`` (``bin2hdf5.py``), chunk by chunk. Returns rows."""
     r = MatrixReader(src)
     if r.h5:
-        raise InputError(src, "already an HDF5 file; --convert takes a .f32 matrix")
+        raise InputError(src, "already an HDF5 file; only a .f32 matrix is converted")
     check_suffix(dst, H5_SUFFIXES, "an HDF5 matrix")
     if r.rows == 0:
         raise InputError(src, "contains no rows")

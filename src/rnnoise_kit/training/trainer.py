@@ -37,14 +37,14 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.fileio import atomic_path, atomic_paths, atomic_write_text, sha256_file
 from rnnoise_kit.model.checkpoint import (
     CHECKPOINT_NAME,
@@ -251,9 +251,9 @@ def _resolve_device(device: str) -> torch.device:
             return torch.device("cuda")
         return torch.device("cpu")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(None, f"device must be auto, cpu or cuda (got {device!r})")
+        raise SettingError("device", f"must be auto, cpu or cuda (got {device!r})")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(None, "--device cuda: no CUDA device is available to torch")
+        raise SettingError("device", f"{device}: no CUDA device is available to torch")
     return torch.device(device)
 
 
@@ -447,6 +447,52 @@ def _check_resumable(ck_header: dict, cfg: TrainConfig, ident: dict, run_dir: Pa
             f"{ident['sha256'][:12]}...); use another output folder")
 
 
+def run_activations(
+    activations: str | Sequence[str] | None = None,
+    init: str | os.PathLike | None = None,
+) -> tuple[str, str, str]:
+    """The GRU activations a run trains with.
+
+    ``activations`` when given; otherwise those of the ``init`` model (fine-tuning keeps its
+    network); otherwise the recipe's (``TrainConfig().activations``, as ``rnn_train.py``).
+
+    Parameters
+    ----------
+    activations : str or sequence of str, optional
+        ``vad_gru,noise_gru,denoise_gru`` activations: ``"relu,relu,relu"`` or 3 names.
+    init : path-like, optional
+        The model a run fine-tunes from (any format :func:`~rnnoise_kit.model.load_model`
+        reads; an RNNoise v0.1 model).
+
+    Returns
+    -------
+    tuple of 3 str
+        Lower case, as :class:`TrainConfig` takes them.
+
+    Raises
+    ------
+    SettingError
+        ``activations`` is not 3 names.
+    InputError
+        ``init`` cannot be read or is not an RNNoise v0.1 model.
+    """
+    if activations is None and init is not None:
+        from rnnoise_kit.model import load_model
+        from rnnoise_kit.model.formats import require_v01
+
+        model = require_v01(load_model(init), init)
+        return tuple(model.activations[n].label.lower()  # type: ignore[return-value]
+                     for n in LAYER_NAMES if n in GRU_LAYERS)
+    if activations is None:
+        return TrainConfig().activations
+    names = (activations.replace(" ", "").split(",") if isinstance(activations, str)
+             else list(activations))
+    if len(names) != 3:
+        raise SettingError("activations", f"takes 3 names, e.g. relu,relu,relu (got "
+                                          f"{','.join(map(str, names))})")
+    return tuple(str(n).lower() for n in names)  # type: ignore[return-value]
+
+
 def train(
     data: str | os.PathLike,
     run_dir: str | os.PathLike,
@@ -468,7 +514,8 @@ def train(
     run_dir : path-like
         Output folder (created); see the module docstring for its files.
     config : TrainConfig, optional
-        The recipe; default :class:`TrainConfig()` (``rnn_train.py``).
+        The recipe; default :class:`TrainConfig()` (``rnn_train.py``), with the activations
+        of the ``init`` model when there is one (:func:`run_activations`).
     resume : bool
         Continue the run in ``run_dir`` from its last checkpoint (weights, Adam state, RNG), up
         to ``config.epochs`` in total; starts fresh when there is none. The result equals an
@@ -501,7 +548,7 @@ def train(
     CheckpointMismatch
         ``resume`` with a checkpoint made from other data or another recipe.
     """
-    cfg = config if config is not None else TrainConfig()
+    cfg = config if config is not None else TrainConfig(activations=run_activations(init=init))
     run = Path(run_dir)
     data_path = Path(data)
     seqs = SequenceData(data_path, cfg.window, cfg.val_split)
@@ -514,11 +561,11 @@ def train(
     state = None
     if ck_path.exists() or state_path.exists():
         if not resume:
-            raise InputError(run, "already holds a training run; pass --resume (resume=True) "
-                                  "to continue it, or choose another output folder")
+            raise SettingError("resume", "is needed to continue the training run in it (or "
+                                         "choose another output folder)", path=run)
         if not state_path.exists():
             raise CheckpointMismatch(run, f"{CHECKPOINT_NAME} has no {STATE_NAME} beside it; "
-                                          "cannot resume (use --init to fine-tune from it)")
+                                          "cannot resume (fine-tune from it with init instead)")
         try:
             state = torch.load(state_path, map_location="cpu", weights_only=True)
             header = json.loads(state["header"])
@@ -555,9 +602,9 @@ def train(
                 raise InputError(init, exc.problem) from None
             acts = tuple(model.activations[n].label.lower() for n in GRU_LAYERS)
             if acts != cfg.activations:
-                raise InputError(init, f"GRU activations {','.join(acts)} differ from "
-                                       f"--activations {','.join(cfg.activations)}; "
-                                       f"pass --activations {','.join(acts)}")
+                raise SettingError("activations", f"{','.join(cfg.activations)} differ from the "
+                                   f"model's GRU activations {','.join(acts)}; fine-tune it "
+                                   f"with activations {','.join(acts)}", path=init)
             try:
                 _load_float_arrays(net, model.to_float_arrays())
             except (ValueError, KeyError) as exc:
