@@ -85,3 +85,21 @@ def test_uncached_name_says_how_to_fetch(monkeypatch, tmp_path):
     monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "nothing"))
     with pytest.raises(InputError, match="rnnoise-kit model get std"):
         Denoiser("std")
+
+
+def test_get_several_goes_on_past_a_failure(reference, serve, capsys):
+    from rnnoise_kit.errors import PartialFailure
+    from rnnoise_kit.model.registry import fetch_models
+
+    serve(reference / "models")
+    assert cli(["model", "get", "nope", "std"]) == 1
+    out, err = capsys.readouterr()
+    assert out.strip() == str(cache_dir() / "std.rnnn")
+    assert "nope: " in err and "unknown model name" in err
+    assert err.strip().splitlines()[-1] == "rnnoise-kit: 1 input(s) failed, 1 done"
+    with pytest.raises(PartialFailure) as info:
+        fetch_models(["std", "nope"])
+    assert info.value.result == {"std": cache_dir() / "std.rnnn"} and info.value.done == 1
+    assert cli(["model", "get", "nope", "nada"]) == 2  # none fetched: exit 2, each named
+    err = capsys.readouterr().err
+    assert "nope: " in err and "nada: " in err and "no input could be processed" in err

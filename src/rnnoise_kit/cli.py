@@ -459,19 +459,18 @@ def _run_model_list(args) -> int:
 
 
 def _run_model_get(args) -> int:
-    from rnnoise_kit.model.registry import PUBLIC_MODELS, fetch
+    from rnnoise_kit.model.registry import fetch_models
 
-    names = list(PUBLIC_MODELS) if args.names == ["all"] else args.names
-    failures: dict[str, str] = {}
-    for name in names:
-        try:
-            print(fetch(name, force=args.force))
-        except RnnoiseKitError as exc:
-            if len(names) == 1:
-                raise
-            failures[name] = str(exc)
-    if failures:
-        raise PartialFailure(failures, len(names) - len(failures))
+    try:
+        paths = fetch_models(args.names, force=args.force)
+    except PartialFailure as exc:
+        paths, failure = exc.result, exc
+    else:
+        failure = None
+    for path in paths.values():
+        print(path)
+    if failure is not None:
+        raise failure
     return EXIT_OK
 
 

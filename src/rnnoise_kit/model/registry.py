@@ -26,11 +26,12 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError
 from rnnoise_kit.fileio import atomic_path, atomic_write_bytes, atomic_write_text, sha256_file
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/richardpl/arnndn-models/master"
@@ -255,6 +256,43 @@ def fetch(name: str, force: bool = False, timeout: float = 60.0) -> Path:
         reason = getattr(exc, "reason", exc)
         raise InputError(url, f"download failed ({reason})") from exc
     return target
+
+
+def fetch_models(names: Sequence[str], force: bool = False) -> dict[str, Path]:
+    """:func:`fetch` each name, going on past a failure.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Public model names; ``["all"]`` means every one of :data:`PUBLIC_MODELS`.
+    force : bool
+        Download again even when cached.
+
+    Returns
+    -------
+    dict of str to Path
+        Each name mapped to its file in the cache, in the order given.
+
+    Raises
+    ------
+    InputError
+        The only name asked for could not be fetched (its own error).
+    PartialFailure
+        Some names failed (``result``: the paths of the others; ``done`` == 0 when all did).
+    """
+    names = list(PUBLIC_MODELS) if list(names) == ["all"] else list(names)
+    paths: dict[str, Path] = {}
+    failures: dict[str, str] = {}
+    for name in names:
+        try:
+            paths[name] = fetch(name, force=force)
+        except RnnoiseKitError as exc:
+            if len(names) == 1:
+                raise
+            failures[name] = str(exc)
+    if failures:
+        raise PartialFailure(failures, len(paths), paths)
+    return paths
 
 
 def _bundled_path() -> Path:
