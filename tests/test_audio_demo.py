@@ -278,6 +278,16 @@ def _small(out: Path, **kw):
     return make_demo_dataset(out, **args)
 
 
+def test_a_tiny_speech_budget_still_speaks_a_sentence_per_language(tmp_path):
+    """Half a second a language left no time after the leading and trailing pauses; the
+    talker then returned nothing and the build failed (ValueError) instead of writing one
+    short file per language."""
+    ds = _small(tmp_path / "demo", speech_seconds=1.5, noise_seconds=1.0, noise_types=["white"])
+    speech = ds.speech_files()
+    assert sorted(p.parent.name for p in speech) == ["de", "en", "ru"]
+    assert all(sf.info(str(p)).frames > 0.2 * FS for p in speech)
+
+
 def test_dataset_layout_and_manifest(tmp_path):
     ds = _small(tmp_path / "demo")
     root = tmp_path / "demo"

@@ -140,6 +140,8 @@ def test_compare_noisy_only_and_partial(testset, tmp_path):
     with pytest.raises(PartialFailure) as info:
         cmp.compare(out, ["ss"], noisy=noisy, jobs=1, denoiser_factory=standin_factory)
     assert list(info.value.failures) == [str(noisy / "bad.wav")]
+    result = info.value.result  # the report of the files that worked
+    assert isinstance(result, cmp.CompareResult) and info.value.done == len(result.files) == 2
     rows = _csv(out / "metrics.csv")
     assert len(rows) == 4
     assert all(r["pesq"] == "" and r["snr"] == "" and r["dnsmos_ovrl"] != "" for r in rows)

@@ -62,6 +62,28 @@ def test_demo_runs_end_to_end_and_then_skips(tmp_path, cache, ffmpeg):
         assert f"{stage}: up to date, skipped" in again.stderr
 
 
+def test_run_demo_makes_its_data_then_runs_the_pipeline_on_it(tmp_path, monkeypatch):
+    """The library's run_demo (what `demo` calls): seeded data in RUN_DIR/data, then the
+    pipeline with that data as its sources and the caller's other settings."""
+    from rnnoise_kit import pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "run_pipeline",
+                        lambda run_dir, config, log: calls.append((run_dir, config)) or "done")
+    config = pipeline.PipelineConfig(**{**pipeline.DEMO_DEFAULTS, "seed": 3, "epochs": 1},
+                                     speech=["ignored"])
+    run = tmp_path / "run"
+    assert pipeline.run_demo(run, config, speech_seconds=6, noise_seconds=7) == "done"
+    made = json.loads((run / "data" / "demo.json").read_text())
+    assert made["params"]["seed"] == 3
+    assert (made["params"]["speech_seconds"], made["params"]["noise_seconds"]) == (6, 7)
+    [(run_dir, used)] = calls
+    assert run_dir == run
+    assert used.speech == [str(run / "data" / "speech")]
+    assert used.noise == [str(run / "data" / "noise")]
+    assert (used.epochs, used.seed, used.frames) == (1, 3, pipeline.DEMO_DEFAULTS["frames"])
+
+
 def test_killed_pipeline_resumes_without_redoing_data_stages(tmp_path, cache):
     from rnnoise_kit.audio.demo import make_demo_dataset
 

@@ -205,7 +205,7 @@ def talk(voice: Voice, seconds: float, rng: np.random.Generator, *,
     pieces: list[np.ndarray] = []
     texts: list[str] = []
     total, sr, tries = 0.0, 0, 0
-    while total < (0.9 * seconds if exact else seconds):
+    while not texts or total < (0.9 * seconds if exact else seconds):
         lang = voice.lang
         text = pseudo_sentence(lang, rng, ((4, 11), (2, 5), (1, 3), (1, 2))[min(tries, 3)])
         seg, sr = _native(text, lang, voice.variant, voice.rate, voice.pitch,
