@@ -1,9 +1,11 @@
-"""Denoising speed: rnnoise-kit offline and streaming vs FFmpeg ``arnndn``, on one core.
+"""Denoising speed: rnnoise-kit offline and streaming vs FFmpeg ``arnndn`` (v0.1) and vs
+pyrnnoise's librnnoise (RNNoise 0.2), on one core.
 
 Prints one JSON line::
 
     {"offline_x_realtime": ..., "streaming_x_realtime": ..., "ffmpeg_x_realtime": ...,
-     "ratio_vs_ffmpeg": ..., ...}
+     "ratio_vs_ffmpeg": ..., "v02_offline_x_realtime": ..., "v02_streaming_x_realtime": ...,
+     "v02_library_x_realtime": ..., "v02_ratio_vs_library": ..., "v02_skipped": null, ...}
 
 It makes its own input (5 minutes of ``_signals.noisy_speech``, 48 kHz s16) and writes the model
 both sides run with rnnoise-kit's own writer (the bundled model when this build has one, else
@@ -11,6 +13,13 @@ random weights of the v0.1 shape), so it runs on a fresh checkout without ../sha
 process, FFmpeg included, is pinned to one CPU. Each figure is the median of --runs runs (wall
 time): ours reads the WAV and denoises it; FFmpeg reads the same WAV and writes to ``-f null``.
 Streaming feeds 10 ms chunks (480 samples) through ``Denoiser.stream``.
+
+RNNoise 0.2: the model is the one built into the installed pyrnnoise's librnnoise, imported with
+``read_library`` and written as a blob for rnnoise-kit; the library runs its built-in copy of
+the same weights, frame by frame through ctypes (``LibraryRunner``: one Python-level call per
+10 ms frame, a few microseconds against about half a millisecond of C work), on the same WAV,
+read the same way. Without pyrnnoise the 0.2 figures are null and ``v02_skipped`` says why.
+``--skip-v01`` / ``--skip-v02`` leave one part out.
 """
 
 from __future__ import annotations
@@ -35,6 +44,11 @@ from _signals import RATE, noisy_speech  # noqa: E402  (benchmarks/, the script'
 from rnnoise_kit.denoise import Denoiser  # noqa: E402
 from rnnoise_kit.model import load_model, random_model, save_model  # noqa: E402
 from rnnoise_kit.model.registry import default_model_path, has_bundled_model  # noqa: E402
+from rnnoise_kit.model.v02.library import (  # noqa: E402
+    LibraryRunner,
+    pyrnnoise_library,
+    read_library,
+)
 
 
 def median_time(fn, runs: int) -> float:
@@ -46,54 +60,97 @@ def median_time(fn, runs: int) -> float:
     return statistics.median(times)
 
 
+def speeds(denoiser: Denoiser, wav: Path, audio, seconds: float, runs: int) -> dict:
+    """Offline (read the WAV, denoise it) and 10 ms streaming x real time, medians of ``runs``."""
+    denoiser.denoise(audio[:RATE], RATE)  # numba warm-up (cached after the first process)
+
+    def offline():
+        x, _ = sf.read(wav, dtype="int16")
+        denoiser.denoise(x, RATE)
+
+    def streaming():
+        s = denoiser.stream(RATE)
+        for i in range(0, audio.shape[0], 480):
+            s.process(audio[i : i + 480])
+        s.flush()
+
+    return {"offline": seconds / median_time(offline, runs),
+            "streaming": seconds / median_time(streaming, runs)}
+
+
+def bench_v01(tmp: Path, wav: Path, audio, args) -> dict:
+    model = load_model(default_model_path()) if has_bundled_model() else random_model()
+    model_path = tmp / "model.rnnn"
+    save_model(model, model_path)
+    ours = speeds(Denoiser(model_path, compensate_delay=False), wav, audio, args.seconds,
+                  args.runs)
+    result = {
+        "offline_x_realtime": ours["offline"],
+        "streaming_x_realtime": ours["streaming"],
+        "ffmpeg_x_realtime": None,
+        "ratio_vs_ffmpeg": None,
+        "model": "bundled" if has_bundled_model() else "random v0.1-shape weights",
+    }
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+               "-i", str(wav), "-af", f"arnndn=m={model_path}", "-f", "null", "-"]
+        t = median_time(lambda: subprocess.run(cmd, check=True), args.runs)
+        result["ffmpeg_x_realtime"] = args.seconds / t
+        result["ratio_vs_ffmpeg"] = result["offline_x_realtime"] / result["ffmpeg_x_realtime"]
+    return result
+
+
+def bench_v02(tmp: Path, wav: Path, audio, args) -> dict:
+    result = {"v02_offline_x_realtime": None, "v02_streaming_x_realtime": None,
+              "v02_library_x_realtime": None, "v02_ratio_vs_library": None,
+              "v02_skipped": None, "v02_model": None}
+    library = pyrnnoise_library()
+    if library is None:
+        result["v02_skipped"] = "pyrnnoise is not installed (its librnnoise is the 0.2 peer)"
+        return result
+    model = read_library(library)
+    blob = tmp / "rnnoise-0.2.bin"
+    save_model(model, blob)
+    result["v02_model"] = f"pyrnnoise's built-in ({model.description}, {model.precision})"
+    ours = speeds(Denoiser(blob, compensate_delay=False), wav, audio, args.seconds, args.runs)
+    runner = LibraryRunner(library)
+
+    def library_run():
+        x, _ = sf.read(wav, dtype="int16")
+        frames = x.shape[0] - x.shape[0] % 480
+        runner.process(x[:frames].astype("float32"))
+
+    lib = args.seconds / median_time(library_run, args.runs)
+    result.update({"v02_offline_x_realtime": ours["offline"],
+                   "v02_streaming_x_realtime": ours["streaming"],
+                   "v02_library_x_realtime": lib,
+                   "v02_ratio_vs_library": ours["offline"] / lib})
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: first)")
+    ap.add_argument("--skip-v01", action="store_true", help="leave out the v0.1 figures")
+    ap.add_argument("--skip-v02", action="store_true", help="leave out the 0.2 figures")
     args = ap.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {args.cpu if args.cpu is not None else cpus[0]})
 
+    result: dict = {"seconds_of_audio": args.seconds, "runs": args.runs}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "bench.wav"
         audio = noisy_speech(args.seconds)
         sf.write(wav, audio, RATE, subtype="PCM_16")
-        model = load_model(default_model_path()) if has_bundled_model() else random_model()
-        model_path = Path(tmp) / "model.rnnn"
-        save_model(model, model_path)
-
-        d = Denoiser(model_path, compensate_delay=False)
-        d.denoise(audio[:RATE], RATE)  # numba warm-up (cached after the first process)
-
-        def offline():
-            x, _ = sf.read(wav, dtype="int16")
-            d.denoise(x, RATE)
-
-        def streaming():
-            s = d.stream(RATE)
-            for i in range(0, audio.shape[0], 480):
-                s.process(audio[i : i + 480])
-            s.flush()
-
-        result = {
-            "seconds_of_audio": args.seconds,
-            "offline_x_realtime": args.seconds / median_time(offline, args.runs),
-            "streaming_x_realtime": args.seconds / median_time(streaming, args.runs),
-            "ffmpeg_x_realtime": None,
-            "ratio_vs_ffmpeg": None,
-            "model": "bundled" if has_bundled_model() else "random v0.1-shape weights",
-            "runs": args.runs,
-        }
-        ffmpeg = shutil.which("ffmpeg")
-        if ffmpeg:
-            cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
-                   "-i", str(wav), "-af", f"arnndn=m={model_path}", "-f", "null", "-"]
-            t = median_time(lambda: subprocess.run(cmd, check=True), args.runs)
-            result["ffmpeg_x_realtime"] = args.seconds / t
-            result["ratio_vs_ffmpeg"] = result["offline_x_realtime"] / result["ffmpeg_x_realtime"]
+        if not args.skip_v01:
+            result.update(bench_v01(Path(tmp), wav, audio, args))
+        if not args.skip_v02:
+            result.update(bench_v02(Path(tmp), wav, audio, args))
     print(json.dumps({k: (round(v, 2) if isinstance(v, float) else v)
                       for k, v in result.items()}))
     return 0

@@ -159,11 +159,3 @@ def test_bad_threshold_and_missing_model():
     with pytest.raises(InputError, match="no such model file"):
         Denoiser("does-not-exist.rnnn")
 
-
-def test_rnnoise_02_model_is_refused_in_one_line(tmp_path):
-    from rnnoise_kit.errors import ModelFormatError
-    from rnnoise_kit.model.v02 import random_model, write_blob
-
-    write_blob(random_model(), tmp_path / "r02.bin")
-    with pytest.raises(ModelFormatError, match=r"r02\.bin: is an RNNoise 0\.2 .*v0\.1"):
-        Denoiser(tmp_path / "r02.bin")

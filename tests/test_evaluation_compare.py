@@ -162,22 +162,33 @@ def test_compare_errors(testset, tmp_path):
         cmp.compare(tmp_path / "r2", ["ss"], noisy=empty, denoiser_factory=standin_factory)
 
 
-def test_pyrnnoise_missing_is_clear():
-    try:
-        import pyrnnoise  # noqa: F401
-    except ImportError:
-        with pytest.raises(InputError, match="pyrnnoise"):
-            cmp.default_factory(cmp.PYRNNOISE_NAME)
-    else:
-        pytest.skip("pyrnnoise is installed")
+def test_rnnoise_02_without_pyrnnoise_is_one_clear_line(monkeypatch, tmp_path):
+    import rnnoise_kit.model.v02.library as library
+
+    monkeypatch.setattr(library, "pyrnnoise_library", lambda: None)
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(InputError, match="pip install pyrnnoise") as err:
+        cmp.default_factory("rnnoise-0.2")
+    assert "\n" not in str(err.value)
 
 
-def test_pyrnnoise_row_when_installed(testset, tmp_path):
-    pytest.importorskip("pyrnnoise")
+def test_rnnoise_02_rows_use_the_denoiser(testset, reference, tmp_path, monkeypatch):
+    """``rnnoise-0.2`` and a 0.2 ``.bin`` (with options) run rnnoise-kit's 0.2 path: no
+    pyrnnoise needed once the blob is in the cache."""
+    from rnnoise_kit.denoise import FrameProcessor02
+
+    blob = reference / "v0.2" / "pyrnnoise-0.4.5-weights.bin"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "rnnoise-0.2.bin").write_bytes(blob.read_bytes())
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(cache))
+    d = cmp.default_factory("rnnoise-0.2@12")
+    assert isinstance(d.processor, FrameProcessor02) and d.max_attenuation_db == 12.0
     out = tmp_path / "rep"
-    cmp.compare(out, [cmp.PYRNNOISE_NAME], testset=testset, jobs=1)
+    cmp.compare(out, ["rnnoise-0.2", f"{blob}@mix=0.5"], testset=testset, jobs=1)
     rows = _csv(out / "metrics.csv")
-    assert {r["model"] for r in rows} == {"noisy", "rnnoise-0.2"}
+    assert {r["model"] for r in rows} == {"noisy", "rnnoise-0.2",
+                                         "pyrnnoise-0.4.5-weights@mix=0.5"}
 
 
 def _real_denoiser_available() -> bool:

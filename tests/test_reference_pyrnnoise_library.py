@@ -5,7 +5,6 @@ through ``rnnoise_model_from_buffer``."""
 
 from __future__ import annotations
 
-import ctypes
 import json
 import subprocess
 import sys
@@ -76,43 +75,14 @@ def test_registry_imports_into_the_cache(pyrnnoise_library, reference_blob, monk
 
 @pytest.fixture(scope="module")
 def clib(pyrnnoise_library):
-    lib = ctypes.CDLL(str(pyrnnoise_library))
-    lib.rnnoise_model_from_buffer.restype = ctypes.c_void_p
-    lib.rnnoise_model_from_buffer.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    lib.rnnoise_create.restype = ctypes.c_void_p
-    lib.rnnoise_create.argtypes = [ctypes.c_void_p]
-    lib.rnnoise_destroy.argtypes = [ctypes.c_void_p]
-    lib.rnnoise_process_frame.restype = ctypes.c_float
-    lib.rnnoise_process_frame.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
-                                          ctypes.POINTER(ctypes.c_float)]
-    return lib
+    from rnnoise_kit.model.v02.library import LibraryRunner
 
-
-_KEEP: list = []  # the library keeps pointers into a blob (and never frees the model)
+    return LibraryRunner(pyrnnoise_library)
 
 
 def _run(lib, blob: bytes | None, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Denoise int16-scale float32 frames with the built-in model (blob None) or a blob."""
-    model = None
-    if blob is not None:
-        buf = ctypes.create_string_buffer(blob, len(blob))
-        _KEEP.append(buf)
-        model = lib.rnnoise_model_from_buffer(buf, len(blob))
-        assert model, "rnnoise_model_from_buffer could not parse the blob"
-    st = lib.rnnoise_create(model)
-    assert st, "rnnoise_create rejected the model (init_rnnoise failed)"
-    out = np.empty_like(x)
-    vad = np.empty(x.size // FRAME, np.float32)
-    fp = ctypes.POINTER(ctypes.c_float)
-    try:
-        for i in range(vad.size):
-            frame = np.ascontiguousarray(x[i * FRAME:(i + 1) * FRAME])
-            y = np.empty(FRAME, np.float32)
-            vad[i] = lib.rnnoise_process_frame(st, y.ctypes.data_as(fp), frame.ctypes.data_as(fp))
-            out[i * FRAME:(i + 1) * FRAME] = y
-    finally:
-        lib.rnnoise_destroy(st)
-    return out, vad
+    return lib.process(x, blob)
 
 
 @pytest.fixture(scope="module")
@@ -143,12 +113,11 @@ def test_library_refuses_other_sizes(clib):
     """A blob of another GRU size: rnnoise-kit reads it (it is a valid 0.2 model), but the
     library compiled for G = 384 parses it and then refuses it in init_rnnoise (the size
     checks of linear_init): rnnoise_create returns NULL."""
+    from rnnoise_kit.errors import ModelFormatError
+
     small = format_blob(list(random_model(2).records))
-    buf = ctypes.create_string_buffer(small, len(small))
-    _KEEP.append(buf)
-    model = clib.rnnoise_model_from_buffer(buf, len(small))
-    assert model
-    assert not clib.rnnoise_create(model)
+    with pytest.raises(ModelFormatError, match="rnnoise_create refused"):
+        clib.process(np.zeros(FRAME, np.float32), small)
 
 
 def load_model_via_c(blob: bytes, tmp_path):

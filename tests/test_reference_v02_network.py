@@ -8,7 +8,6 @@ plain C with no FMA): [0:65] the network inputs (0 when silent), [65:97] the 32 
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 
 import numpy as np
@@ -118,34 +117,12 @@ def test_int8_against_float(network, int8_network, reference):
     assert 35.0 < snr_db(g_float, g_int8) < 45.0
 
 
-def _library(path):
-    ctypes.CDLL("libm.so.6", mode=ctypes.RTLD_GLOBAL)  # the .so does not link libm itself
-    lib = ctypes.CDLL(str(path))
-    lib.rnnoise_model_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    lib.rnnoise_model_from_buffer.restype = ctypes.c_void_p
-    lib.rnnoise_create.argtypes = [ctypes.c_void_p]
-    lib.rnnoise_create.restype = ctypes.c_void_p
-    lib.rnnoise_process_frame.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    lib.rnnoise_process_frame.restype = ctypes.c_float
-    lib.rnnoise_destroy.argtypes = [ctypes.c_void_p]
-    return lib
-
-
-def _library_vad(lib, blob: bytes, wav) -> np.ndarray:
+def _library_vad(library, blob: bytes, wav) -> np.ndarray:
     """``rnnoise_process_frame``'s return value per frame, model loaded from ``blob``."""
-    buf = ctypes.create_string_buffer(blob, len(blob))  # must outlive the model
-    model = lib.rnnoise_model_from_buffer(buf, len(blob))
-    assert model
-    st = lib.rnnoise_create(model)
+    from rnnoise_kit.model.v02.library import LibraryRunner
+
     audio = sf.read(str(wav), dtype="int16")[0].astype(np.float32)
-    n = len(audio) // 480
-    out = np.zeros(480, np.float32)
-    vad = np.zeros(n, np.float32)
-    for t in range(n):
-        frame = np.ascontiguousarray(audio[t * 480 : (t + 1) * 480])
-        vad[t] = lib.rnnoise_process_frame(st, out.ctypes.data, frame.ctypes.data)
-    lib.rnnoise_destroy(st)  # the model (whose ->file is uninitialised) is not freed: spec §8
-    return vad
+    return LibraryRunner(library).process(audio[: len(audio) // 480 * 480], blob)[1]
 
 
 def test_int8_vad_close_to_pyrnnoise_library(int8_network, int8_records, case, pyrnnoise_library):
@@ -160,7 +137,7 @@ def test_int8_vad_close_to_pyrnnoise_library(int8_network, int8_records, case, p
     rcpps differs between CPU makers), mean 0.002 (the frames that move are rare).
     """
     rows, wav, _ = case
-    lib_vad = _library_vad(_library(pyrnnoise_library), format_blob(int8_records), wav)
+    lib_vad = _library_vad(pyrnnoise_library, format_blob(int8_records), wav)
     _, vad = int8_network.process(*_inputs(rows))
     diff = np.abs(vad - lib_vad)
     assert diff.max() <= 0.05

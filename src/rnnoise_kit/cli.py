@@ -52,24 +52,34 @@ def _add_dump_features(sub) -> None:
         "dump-features",
         help="write the per-frame features, silence flag, pitch and band energies of a file",
         description=(
-            "Run the RNNoise v0.1 analysis (high-pass, silence rule, pitch search, 42 features) "
-            "over an audio file and save a float32 array of shape (n_frames, 66): columns 0-41 "
-            "the features, 42 the silence flag, 43 the pitch period, 44-65 the band energies."
+            "Run the RNNoise analysis (high-pass, silence rule, pitch search, features) over an "
+            "audio file and save a float32 array, one row per 10 ms frame. RNNoise v0.1 "
+            "(default): shape (n_frames, 66), columns 0-41 the features, 42 the silence flag, "
+            "43 the pitch period, 44-65 the 22 band energies. With an RNNoise 0.2 --model: "
+            "(n_frames, 99), columns 0-64 the 65 features, 65 the silence flag, 66 the pitch "
+            "period, 67-98 the 32 band energies."
         ),
     )
     p.add_argument("input", help="audio file (any format soundfile reads; resampled to 48 kHz)")
     p.add_argument("-o", "--output", required=True, help="output .npy file")
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="the analysis of this model's generation (v0.1 or 0.2); default: v0.1")
     p.set_defaults(func=_run_dump_features)
 
 
 def _run_dump_features(args) -> int:
     from rnnoise_kit.dsp.features import dump_features_file
 
+    generation = "0.1"
+    if args.model is not None:
+        from rnnoise_kit.denoise import resolve_model
+
+        generation = resolve_model(args.model).generation
     notes: list[str] = []
-    n = dump_features_file(args.input, args.output, notes=notes)
+    n, columns = dump_features_file(args.input, args.output, notes=notes, generation=generation)
     for line in notes:
         _note(line)
-    print(f"{args.output}: {n} frames x 66")
+    print(f"{args.output}: {n} frames x {columns}")
     return EXIT_OK
 
 
@@ -480,7 +490,7 @@ def _run_model_get(args) -> int:
 def _add_denoise(sub) -> None:
     p = sub.add_parser(
         "denoise",
-        help="denoise audio files with an RNNoise v0.1 model",
+        help="denoise audio files with an RNNoise v0.1 or 0.2 model",
         description=(
             "Denoise each input (any format soundfile reads, any rate, any channel count) "
             "and write it with the same rate, channels and sample format. A file that "
@@ -492,12 +502,14 @@ def _add_denoise(sub) -> None:
     out.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
     out.add_argument("--out-dir", metavar="DIR", help="write each output as DIR/<input name>")
     p.add_argument("--model", metavar="NAME|PATH",
-                   help="model file (.rnnn, .c, Keras .hdf5, checkpoint) or public model name "
-                        "(see `rnnoise-kit model list`); default: the bundled model")
+                   help="model file (v0.1: .rnnn, .c, Keras .hdf5, checkpoint; 0.2: weight "
+                        "blob .bin, rnnoise_data.c) or public model name (see `rnnoise-kit "
+                        "model list`); default: the bundled model")
     p.add_argument("--vad-threshold", type=float, metavar="P",
                    help="drop 10 ms frames whose speech probability is below P")
     p.add_argument("--no-delay-compensation", action="store_true",
-                   help="keep the 480-sample (10 ms) algorithmic delay, as the C library does")
+                   help="keep the algorithmic delay (v0.1: 480 samples, 10 ms; 0.2: 960 "
+                        "samples), as the C library does")
     p.add_argument("--max-attenuation", type=float, metavar="DB",
                    help="attenuate no frequency band by more than DB dB (a floor of "
                         "10^(-DB/20) under the band gains); default: no limit")
@@ -557,10 +569,11 @@ def _add_compare(sub) -> None:
     p.add_argument("--clean", metavar="DIR",
                    help="with --noisy: clean references, matched by relative path")
     p.add_argument("--model", "-m", action="append", required=True, metavar="MODEL",
-                   help="model file or name, LABEL=PATH, or rnnoise-0.2 (needs pyrnnoise); "
-                        "repeat for each model. MODEL@DB limits the attenuation to DB dB, "
-                        "MODEL@mix=M mixes like denoise --mix, MODEL@DB,mix=M both (only the "
-                        "text after the last @ is read, and only if it parses: a@b.rnnn is a "
+                   help="model file (v0.1 or 0.2) or public model name (rnnoise-0.2 needs "
+                        "pyrnnoise the first time), or LABEL=PATH; repeat for each model. "
+                        "MODEL@DB limits the attenuation to DB dB, MODEL@mix=M mixes like "
+                        "denoise --mix, MODEL@DB,mix=M both (only the text after the last @ "
+                        "is read, and only if it parses: a@b.rnnn is a "
                         "file; name a file ending in @NUMBER with a trailing @)")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                    help="report folder")

@@ -1,9 +1,22 @@
-"""The Denoiser: RNNoise v0.1 DSP + network, on arrays, files and streams.
+"""The Denoiser: RNNoise v0.1 and 0.2 models on arrays, files and streams.
 
-``rnnoise_process_frame`` (spec section 9) for every 480-sample frame, computed in blocks:
-the analysis (:func:`rnnoise_kit.dsp.analyse`), the network over the block
-(:class:`rnnoise_kit.model.Network`), then the pitch filter, the ``lastg`` gain smoothing and
-the band gains, and the overlap-add synthesis. Results equal the C library's frame by frame.
+The model says which generation runs (``rnnoise_process_frame`` of librnnoise v0.1.1, or of
+librnnoise 0.2 as in pyrnnoise); each generation is one :class:`FrameProcessor` and everything
+around it (streaming, resampling, delay compensation, VAD threshold, attenuation limit, mix,
+files) is shared:
+
+* v0.1 (:class:`FrameProcessor01`, spec section 9): analysis (:func:`rnnoise_kit.dsp.analyse`),
+  the network over the block (:class:`rnnoise_kit.model.Network`), then the pitch filter, the
+  ``lastg`` gain smoothing and the band gains, and the overlap-add synthesis. 480 samples of
+  delay.
+* 0.2 (:class:`FrameProcessor02`, spec rnnoise-v0.2 section 2): high-pass and analysis
+  (:func:`rnnoise_kit.dsp.v02.analyse_v02`, 65 features, 32 bands), the network
+  (:class:`rnnoise_kit.model.v02.Network02`, not run on silent frames), then the pitch filter
+  and the gains on the *previous* frame's spectrum, the decay cap with the energy-compensated
+  ``lastg``, and the same synthesis (:func:`rnnoise_kit.dsp.v02.postfilter_v02`). 960 samples
+  of delay.
+
+Results equal the C libraries' frame by frame (0.2: the plain scalar C build).
 
 Two options change what it does, both off by default (output then bit-identical to C):
 ``max_attenuation_db`` floors the band gains (:func:`rnnoise_kit.dsp.strength.attenuation_floor`)
@@ -16,13 +29,16 @@ construction (soxr's streaming resampler gives the same samples however the inpu
 
 >>> from rnnoise_kit import Denoiser                         # doctest: +SKIP
 >>> clean, vad = Denoiser("std.rnnn").denoise(noisy, 16000)   # doctest: +SKIP
+>>> clean, vad = Denoiser("r02.bin").denoise(noisy, 16000)    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numba
 import numpy as np
@@ -46,9 +62,14 @@ from rnnoise_kit.dsp.strength import (
     is_valid_mix,
     mix_dry_wet,
 )
+from rnnoise_kit.dsp.v02 import AnalysisState02, PostFilterState02, analyse_v02, postfilter_v02
 from rnnoise_kit.errors import AudioError, InputError, OutputError, PartialFailure, SettingError
 from rnnoise_kit.fileio import check_outputs
 from rnnoise_kit.model import Network, RNNoiseModel, RNNState
+from rnnoise_kit.model.v02 import Network02, NetworkState02, RNNoise02Model, layers_from_arrays
+
+AnyModel = RNNoiseModel | RNNoise02Model
+"""A model of either generation (what :func:`resolve_model` returns)."""
 
 BLOCK_FRAMES = 2048
 """Frames analysed per batch: large enough to amortise the per-call cost, small enough that
@@ -128,33 +149,156 @@ def process_frames(
     return out, net_out.vad
 
 
+@dataclass
+class ChannelState02:
+    """Everything 0.2's ``struct DenoiseState`` carries for one channel (all zero at the start).
+
+    ``postfilter`` holds the previous frame's spectra and energies (C's ``delayed_*``) and the
+    decay-cap memory ``lastg``.
+    """
+
+    analysis: AnalysisState02 = field(default_factory=AnalysisState02)
+    rnn: NetworkState02 | None = None
+    postfilter: PostFilterState02 = field(default_factory=PostFilterState02)
+    synthesis_mem: np.ndarray = field(default_factory=lambda: np.zeros(FRAME_SIZE, np.float32))
+
+
+def process_frames_v02(
+    net: Network02, x: np.ndarray, state: ChannelState02, gain_floor: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """0.2's ``rnnoise_process_frame`` on consecutive whole frames of one channel.
+
+    Parameters
+    ----------
+    net : Network02
+    x : np.ndarray, float32, shape (480 n,)
+        48 kHz samples in int16 scale.
+    state : ChannelState02
+        Updated in place.
+    gain_floor : float
+        Smallest band gain (:func:`~rnnoise_kit.dsp.strength.attenuation_floor`), applied to
+        the network's gains as they come out, before the pitch filter and the decay cap (which
+        both act on the previous frame's spectrum); 0 leaves the C path unchanged.
+
+    Returns
+    -------
+    out : np.ndarray, float32, shape (480 n,)
+        What the C library outputs for these frames (960-sample delay included).
+    vad : np.ndarray, float32, shape (n,)
+        Speech probability per frame (0 on silent frames).
+    """
+    if state.rnn is None:
+        state.rnn = net.new_state()
+    fa = analyse_v02(x, state.analysis)
+    gains, vad = net.process(fa.features, fa.silence, state.rnn)
+    spectra = postfilter_v02(fa, floor_gains(gains, gain_floor), state.postfilter)
+    out, state.synthesis_mem = synthesize(spectra, state.synthesis_mem)
+    return out, vad
+
+
+class FrameProcessor(Protocol):
+    """One generation's ``rnnoise_process_frame``, behind what :class:`DenoiseStream` needs.
+
+    Attributes
+    ----------
+    generation : str
+        ``"0.1"`` or ``"0.2"``.
+    delay : int
+        48 kHz samples between an input sample and the output sample it becomes.
+    """
+
+    generation: str
+    delay: int
+
+    def new_state(self) -> object:
+        """A fresh per-channel state (as after ``rnnoise_create``)."""
+        ...
+
+    def process(self, x: np.ndarray, state, gain_floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Whole frames of one channel: float32 (480 n,) in int16 scale -> out (480 n,) and
+        vad (n,), as :func:`process_frames` / :func:`process_frames_v02`."""
+        ...
+
+
+class FrameProcessor01:
+    """RNNoise v0.1 (:func:`process_frames`): 480 samples of delay."""
+
+    generation = "0.1"
+    delay = FRAME_SIZE
+
+    def __init__(self, model: RNNoiseModel):
+        self.net = Network(model)
+
+    def new_state(self) -> ChannelState:
+        return ChannelState()
+
+    def process(self, x, state, gain_floor):
+        return process_frames(self.net, x, state, gain_floor)
+
+
+class FrameProcessor02:
+    """RNNoise 0.2 (:func:`process_frames_v02`): 960 samples of delay (one frame more than
+    v0.1: the gains act on the previous frame's spectrum).
+
+    The network's work buffers are per thread, so one processor serves several threads.
+    """
+
+    generation = "0.2"
+    delay = 2 * FRAME_SIZE
+
+    def __init__(self, model: RNNoise02Model):
+        self.layers = layers_from_arrays(model)
+        self._local = threading.local()
+
+    @property
+    def net(self) -> Network02:
+        """This thread's network (the layers are shared, the work buffers are not)."""
+        net = getattr(self._local, "net", None)
+        if net is None:
+            net = self._local.net = Network02(self.layers)
+        return net
+
+    def new_state(self) -> ChannelState02:
+        return ChannelState02()
+
+    def process(self, x, state, gain_floor):
+        return process_frames_v02(self.net, x, state, gain_floor)
+
+
+def frame_processor(model: AnyModel) -> FrameProcessor01 | FrameProcessor02:
+    """The :class:`FrameProcessor` of ``model``'s generation."""
+    if isinstance(model, RNNoise02Model):
+        return FrameProcessor02(model)
+    return FrameProcessor01(model)
+
+
 # --------------------------------------------------------------------------- model lookup
 
 
-def resolve_model(model: RNNoiseModel | str | os.PathLike | None) -> RNNoiseModel:
-    """A model from an :class:`RNNoiseModel`, a file path, or a public model name.
+def resolve_model(model: AnyModel | str | os.PathLike | None) -> AnyModel:
+    """A model from a model object, a file path, or a public model name.
 
-    Files: ``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``/``.h5``, training checkpoints. Names
-    (``std``, ``sh``, ...) are looked up in the download cache (``rnnoise-kit model get``).
-    ``None`` (or the name ``bundled``) means the bundled default model.
+    Files: v0.1 ``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``/``.h5``, training checkpoints;
+    RNNoise 0.2 weight blobs (``.bin``) and ``rnnoise_data.c``. Names (``std``, ``sh``, ...)
+    are looked up in the download cache (``rnnoise-kit model get``); ``rnnoise-0.2`` is
+    imported from the installed pyrnnoise on first use. ``None`` (or the name ``bundled``)
+    means the bundled default model.
     """
     from rnnoise_kit.model import load_model
-    from rnnoise_kit.model.formats import require_v01
     from rnnoise_kit.model.registry import cached_path, default_model_path, is_registry_name
 
-    if isinstance(model, RNNoiseModel):
+    if isinstance(model, RNNoiseModel | RNNoise02Model):
         return model
     if model is None or (os.fspath(model) in ("bundled", "default")
                          and not Path(os.fspath(model)).exists()):
         return load_model(default_model_path())
     text = os.fspath(model)
     if not Path(text).exists() and is_registry_name(text):
-        path = cached_path(text)
-        return require_v01(load_model(path), path)
+        return load_model(cached_path(text))
     if not Path(text).exists():
         raise InputError(text, "no such model file (and not a public model name: "
                                "see `rnnoise-kit model list`)")
-    return require_v01(load_model(text), text)
+    return load_model(text)
 
 
 MODEL_OPTIONS_SEPARATOR = "@"
@@ -237,7 +381,7 @@ class DenoiseStream:
 
     def __init__(
         self,
-        net: Network,
+        processor: FrameProcessor,
         sample_rate: int,
         channels: int = 1,
         compensate_delay: bool = True,
@@ -250,7 +394,7 @@ class DenoiseStream:
         if int(channels) < 1:
             raise InputError(None, f"channels must be at least 1, got {channels}")
         _check_strength(max_attenuation_db, mix)
-        self.net = net
+        self.processor = processor
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.compensate_delay = bool(compensate_delay)
@@ -262,12 +406,13 @@ class DenoiseStream:
 
     def reset(self) -> None:
         """Start afresh: zero DSP and network states, empty buffers."""
-        self._states = [ChannelState() for _ in range(self.channels)]
+        delay = self.processor.delay
+        self._states = [self.processor.new_state() for _ in range(self.channels)]
         self._pending = np.zeros((0, self.channels), np.float32)  # 48 kHz, int16 scale
-        # the input frame before the one being processed: the dry signal of ``mix``, delayed
-        # by one frame like the denoised output (FFmpeg's ``history``)
-        self._dry_history = np.zeros((FRAME_SIZE, self.channels), np.float32)
-        self._skip = FRAME_SIZE if self.compensate_delay else 0  # 48 kHz samples to drop
+        # the last ``delay`` input samples: the dry signal of ``mix``, delayed like the
+        # denoised output (FFmpeg's ``history``: one frame for v0.1; two for 0.2)
+        self._dry_history = np.zeros((delay, self.channels), np.float32)
+        self._skip = delay if self.compensate_delay else 0  # 48 kHz samples to drop
         self._in_48k = 0  # 48 kHz samples received (the output length to reach)
         self._out_48k = 0  # 48 kHz timeline samples produced (kept or dropped)
         self._vad: list[np.ndarray] = []
@@ -352,13 +497,13 @@ class DenoiseStream:
             stop = min(n_frames, start + BLOCK_FRAMES)
             seg = slice(start * FRAME_SIZE, stop * FRAME_SIZE)
             for c, st in enumerate(self._states):
-                outs[seg, c], vads[start:stop, c] = process_frames(
-                    self.net, np.ascontiguousarray(buf[seg, c]), st, self._gain_floor
+                outs[seg, c], vads[start:stop, c] = self.processor.process(
+                    np.ascontiguousarray(buf[seg, c]), st, self._gain_floor
                 )
         if self.mix != 1.0:
-            dry = np.concatenate([self._dry_history, buf[: used - FRAME_SIZE]])
-            outs = mix_dry_wet(outs, dry, self.mix)
-        self._dry_history = buf[used - FRAME_SIZE: used].copy()
+            delayed = np.concatenate([self._dry_history, buf[:used]])
+            outs = mix_dry_wet(outs, delayed[:used], self.mix)
+            self._dry_history = delayed[used:]
         self._vad.append(vads)
         return self._align(outs, vads)
 
@@ -406,31 +551,34 @@ class DenoiseStream:
 
 
 class Denoiser:
-    """Denoise audio with an RNNoise v0.1 model, exactly as librnnoise v0.1.1 does.
+    """Denoise audio with an RNNoise v0.1 or 0.2 model, exactly as the C library does.
 
     Parameters
     ----------
-    model : RNNoiseModel, path or str, optional
-        A model object, a model file (``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``, training
-        checkpoint) or a public model name (``std``, ``sh``, ... once fetched with
-        ``rnnoise-kit model get``). Default: the bundled model.
+    model : RNNoiseModel, RNNoise02Model, path or str, optional
+        A model object, a model file (v0.1: ``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``,
+        training checkpoint; 0.2: weight blob ``.bin``, ``rnnoise_data.c``) or a public model
+        name (``std``, ``sh``, ... once fetched with ``rnnoise-kit model get``;
+        ``rnnoise-0.2`` with pyrnnoise installed). Default: the bundled model. The model's
+        generation decides which ``rnnoise_process_frame`` runs (librnnoise v0.1.1 or 0.2).
     compensate_delay : bool
-        Remove the algorithm's 480-sample (10 ms at 48 kHz) delay so the output lines up
-        with the input. ``False`` gives what the C library produces frame after frame,
-        first frame included.
+        Remove the algorithm's delay (v0.1: 480 samples, 10 ms at 48 kHz; 0.2: 960 samples)
+        so the output lines up with the input. ``False`` gives what the C library produces
+        frame after frame, first frame included.
     vad_threshold : float, optional
         Drop output frames whose speech probability is below this (every channel below it,
         for multi-channel audio). The one case where the output is shorter than the input.
     max_attenuation_db : float, optional
         Attenuation limit: no band is attenuated by more than this many dB (every band gain
         is at least ``10 ** (-max_attenuation_db / 20)``). Applied to the network's band
-        gains as they come out, so the pitch filter, the ``lastg`` smoothing and the
-        interpolation all see the floored gains; 0 dB passes the input through (high-pass
-        filtered, nothing above 20 kHz). ``None`` (default): no limit, output bit-identical
-        to the C library.
+        gains as they come out, so the pitch filter, the ``lastg`` smoothing (0.2: the decay
+        cap) and the interpolation all see the floored gains; 0 dB passes the input through
+        (high-pass filtered, nothing above 20 kHz). ``None`` (default): no limit, output
+        bit-identical to the C library.
     mix : float
         FFmpeg ``arnndn``'s ``mix``, in [-1, 1]: ``denoised * mix + input * (1 - max(mix, 0))``,
-        sample by sample at 48 kHz, the input delayed like the denoised output. 1 (default):
+        sample by sample at 48 kHz, the input delayed like the denoised output (by 480
+        samples for v0.1, 960 for 0.2). 1 (default):
         denoised only; 0: the input only; -1: what the denoiser removed.
 
     Notes
@@ -441,7 +589,7 @@ class Denoiser:
 
     def __init__(
         self,
-        model: RNNoiseModel | str | os.PathLike | None = None,
+        model: AnyModel | str | os.PathLike | None = None,
         compensate_delay: bool = True,
         vad_threshold: float | None = None,
         max_attenuation_db: float | None = None,
@@ -451,7 +599,7 @@ class Denoiser:
             raise SettingError("vad_threshold", f"must be within [0, 1], got {vad_threshold}")
         _check_strength(max_attenuation_db, mix)
         self.model = resolve_model(model)
-        self.net = Network(self.model)
+        self.processor = frame_processor(self.model)
         self.compensate_delay = compensate_delay
         self.vad_threshold = None if vad_threshold is None else float(vad_threshold)
         self.max_attenuation_db = None if max_attenuation_db is None else float(max_attenuation_db)
@@ -460,7 +608,7 @@ class Denoiser:
     def stream(self, sample_rate: int, channels: int = 1) -> DenoiseStream:
         """A :class:`DenoiseStream` for chunks at ``sample_rate`` with ``channels`` channels."""
         return DenoiseStream(
-            self.net, sample_rate, channels, self.compensate_delay, self.vad_threshold,
+            self.processor, sample_rate, channels, self.compensate_delay, self.vad_threshold,
             self.max_attenuation_db, self.mix,
         )  # fmt: skip
 
@@ -611,7 +759,7 @@ class DenoiseFilesResult:
 _worker: Denoiser | None = None
 
 
-def _init_worker(model: RNNoiseModel, compensate_delay: bool, vad_threshold,
+def _init_worker(model: AnyModel, compensate_delay: bool, vad_threshold,
                  max_attenuation_db, mix) -> None:
     global _worker
     _worker = Denoiser(model, compensate_delay, vad_threshold, max_attenuation_db, mix)

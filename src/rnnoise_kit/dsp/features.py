@@ -486,8 +486,15 @@ def dump_features_file(
     output_path: str | os.PathLike,
     *,
     notes: list[str] | None = None,
-) -> int:
-    """``rnnoise-kit dump-features``: write the (n_frames, 66) float32 table as ``.npy``.
+    generation: str = "0.1",
+) -> tuple[int, int]:
+    """``rnnoise-kit dump-features``: write the per-frame float32 table as ``.npy``.
+
+    Parameters
+    ----------
+    generation : str
+        ``"0.1"``: :func:`dump_features`, (n_frames, 66); ``"0.2"``:
+        :func:`rnnoise_kit.dsp.v02.dump_features_v02`, (n_frames, 99).
 
     Raises
     ------
@@ -498,12 +505,14 @@ def dump_features_file(
 
     Returns
     -------
-    int
-        Number of frames written.
+    (int, int)
+        Frames and columns written.
     """
     from rnnoise_kit.audio.io import read_mono_48k
     from rnnoise_kit.fileio import atomic_path, check_outputs, check_suffix
 
+    if generation not in ("0.1", "0.2"):
+        raise ValueError(f"unknown RNNoise generation {generation!r}")
     check_outputs([output_path], [input_path])
     check_suffix(output_path, (".npy",), "a NumPy array")
     audio = read_mono_48k(input_path, notes=notes)
@@ -512,7 +521,12 @@ def dump_features_file(
             input_path,
             f"shorter than one frame ({audio.shape[0]} < {FRAME_SIZE} samples at 48 kHz)",
         )
-    table = dump_features(audio)
+    if generation == "0.1":
+        table = dump_features(audio)
+    else:
+        from rnnoise_kit.dsp.v02 import dump_features_v02
+
+        table = dump_features_v02(audio)
     with atomic_path(output_path, inputs=[input_path]) as tmp, open(tmp, "wb") as fh:
         np.save(fh, table)
-    return int(table.shape[0])
+    return int(table.shape[0]), int(table.shape[1])

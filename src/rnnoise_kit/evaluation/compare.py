@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnoise_kit.audio.io import read_audio, resample, to_int16, to_mono
+from rnnoise_kit.audio.io import read_audio, resample, to_mono
 from rnnoise_kit.audio.scan import iter_source_files
 from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError, SettingError
 from rnnoise_kit.evaluation._deps import require
@@ -34,8 +34,6 @@ from rnnoise_kit.progress import progress_bar
 
 BASELINE = "noisy"
 """Label of the untouched-input row."""
-PYRNNOISE_NAME = "rnnoise-0.2"
-"""``--model`` name of the optional RNNoise 0.2 peer (the ``pyrnnoise`` package)."""
 
 METRICS = ("pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig", "dnsmos_bak",
            "dnsmos_ovrl", "vad_mean", "x_realtime")
@@ -44,7 +42,8 @@ INTRUSIVE = ("pesq", "stoi", "estoi", "si_sdr", "segsnr")
 COLUMNS = ("model", "file", "snr", *METRICS, "delay", "duration")
 """Columns of ``metrics.csv``."""
 
-_MODEL_SUFFIXES = (".rnnn", ".hdf5", ".h5", ".c", ".pt", ".pth", ".ckpt", ".npz", ".json")
+_MODEL_SUFFIXES = (".rnnn", ".hdf5", ".h5", ".c", ".bin", ".pt", ".pth", ".ckpt", ".npz",
+                   ".json")
 
 DenoiserFactory = Callable[[str], object]
 """Builds a denoiser (an object with ``denoise(audio, rate) -> (denoised, vad)``) from a
@@ -123,7 +122,7 @@ def model_specs(models: Sequence[str]) -> list[ModelSpec]:
             model, options = split_model_spec(spec)
             p = Path(model)
             is_file = "/" in model or p.suffix.lower() in _MODEL_SUFFIXES or p.is_file()
-            label = _safe(p.stem if is_file and model != PYRNNOISE_NAME else model)
+            label = _safe(p.stem if is_file else model)
             if options:
                 label += MODEL_OPTIONS_SEPARATOR + format_model_options(options)
         else:
@@ -222,80 +221,16 @@ def find_inputs(testset: str | os.PathLike | None = None,
 # --------------------------------------------------------------------------- denoisers
 
 
-class _PyRnnoise:
-    """RNNoise 0.2 (the ``librnnoise`` inside the optional ``pyrnnoise`` package), called
-    frame by frame through pyrnnoise's ctypes binding, in the Denoiser interface.
-
-    Resampling to and from 48 kHz is done here with soxr, and the library's delay (960
-    samples at 48 kHz, measured on pyrnnoise 0.4.5) is removed, as
-    ``Denoiser(compensate_delay=True)`` does for v0.1; the alignment catches any rest.
-    """
-
-    DELAY = 960
-
-    def __init__(self) -> None:
-        try:
-            from pyrnnoise import rnnoise as binding  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise InputError(None, f"the model {PYRNNOISE_NAME} needs the pyrnnoise package "
-                                   "(pip install pyrnnoise)") from exc
-        except OSError as exc:  # its shared library failed to load
-            raise InputError(None, f"pyrnnoise cannot load librnnoise ({exc})") from exc
-        self._rn = binding
-
-    def _mono(self, x48: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rn, frame, delay = self._rn, 480, self.DELAY
-        n = x48.size
-        pcm = to_int16(x48)
-        pcm = np.pad(pcm, (0, (-(n + delay)) % frame + delay))  # room for the delay
-        out = np.empty(pcm.size, dtype=np.float64)
-        probs = []
-        state = rn.create()
-        try:
-            for i in range(0, pcm.size, frame):
-                y, p = rn.process_mono_frame(state, pcm[i: i + frame])
-                out[i: i + frame] = y
-                probs.append(float(p))
-        finally:
-            rn.destroy(state)
-        return out[delay: delay + n] / 32768.0, np.asarray(probs[: -(-n // frame)])
-
-    def denoise(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-        """Denoise ``audio`` (float in [-1, 1] or int16, (n,) or (n, ch)) at any rate."""
-        x = np.asarray(audio)
-        xf = x / 32768.0 if np.issubdtype(x.dtype, np.integer) else x.astype(np.float64)
-        chans = xf[:, None] if xf.ndim == 1 else xf
-        outs, vads = [], []
-        for c in range(chans.shape[1]):
-            y, v = self._mono(resample(chans[:, c], sample_rate, 48000))
-            y = resample(y, 48000, sample_rate)
-            y = np.pad(y[: x.shape[0]], (0, max(0, x.shape[0] - y.size)))
-            outs.append(y)
-            vads.append(v)
-        out = np.stack(outs, axis=1)
-        vad = np.stack(vads, axis=1)
-        if x.ndim == 1:
-            out, vad = out[:, 0], vad[:, 0]
-        if np.issubdtype(x.dtype, np.integer):
-            out = np.clip(np.round(out * 32768.0), -32768, 32767)
-        return out.astype(x.dtype), vad
-
-
 def default_factory(spec: str) -> object:
-    """Build the denoiser for a ``--model`` value (a model file or a built-in name).
+    """Build the denoiser for a ``--model`` value (a model file or a public model name).
 
-    ``rnnoise-0.2`` gives RNNoise 0.2 via ``pyrnnoise`` (when installed); anything else
-    is handed to ``rnnoise_kit.denoise.Denoiser(model, compensate_delay=True, **options)``
-    with the options of ``MODEL@OPTIONS`` (:func:`rnnoise_kit.denoise.split_model_spec`).
+    Any model of either generation (``rnnoise-0.2`` and 0.2 ``.bin`` files included):
+    ``rnnoise_kit.denoise.Denoiser(model, compensate_delay=True, **options)`` with the options
+    of ``MODEL@OPTIONS`` (:func:`rnnoise_kit.denoise.split_model_spec`).
     """
     from rnnoise_kit.denoise import Denoiser, split_model_spec
 
     model, options = split_model_spec(spec)
-    if model == PYRNNOISE_NAME:
-        if options:
-            raise InputError(None, f"{spec}: the {PYRNNOISE_NAME} peer takes no options "
-                                   "(attenuation limit and mix apply to v0.1 models)")
-        return _PyRnnoise()
     return Denoiser(model=model, compensate_delay=True, **options)
 
 
@@ -446,8 +381,8 @@ def compare(
     output : path-like
         Report folder (created; files of a previous report there are replaced).
     models : sequence of str
-        Model files, built-in names, ``LABEL=PATH``, or ``rnnoise-0.2`` (needs pyrnnoise);
-        a model may end in ``@OPTIONS`` (``std@12``: at most 12 dB of attenuation;
+        Model files of either generation, public model names (``rnnoise-0.2`` included), or
+        ``LABEL=PATH``; a model may end in ``@OPTIONS`` (``std@12``: at most 12 dB of attenuation;
         ``std@mix=0.5``; both: ``std@12,mix=0.5``; see
         :func:`rnnoise_kit.denoise.split_model_spec`).
     testset : path-like, optional

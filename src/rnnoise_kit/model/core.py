@@ -223,6 +223,10 @@ class RNNoiseModel:
     denoise_output: Layer
     vad_output: Layer
 
+    generation = "0.1"
+    """Which RNNoise series runs this model (:class:`~rnnoise_kit.model.v02.RNNoise02Model`:
+    ``"0.2"``)."""
+
     def __post_init__(self) -> None:
         self.validate()
 

@@ -259,6 +259,49 @@ def _build_pitch_filter(deps: int):
     return pitch_filter_batch
 
 
+def _build_postfilter(deps: int):
+    @njit(**_JIT)
+    def postfilter_frames(xf, pf, ex, ep, exp_, silence, g, dxf, dpf, dex, dep, dexp, lastg,
+                          out):
+        """Steps 4-6 of spec §2 over n frames, one frame at a time as C: ``out[t]`` (962,) is
+        the stored (delayed) frame's spectrum, pitch-filtered with ``g[t]``, then scaled by the
+        capped gains (:func:`cap_gains_frames`, :func:`apply_gains_frames`); silent frames pass
+        the stored spectrum unchanged. The stored frame ``dxf, dpf`` (962,), ``dex, dep, dexp``
+        (32,) then becomes frame t; it and ``lastg`` are updated in place. Same calls, in the
+        same order, as the block functions of ``postfilter.py``: same bits."""
+        bx = np.empty((1, 2 * _FREQ + 0 * deps), dtype=np.float32)
+        bp = np.empty((1, 2 * _FREQ), dtype=np.float32)
+        bex = np.empty((1, NB_BANDS), dtype=np.float32)
+        bep = np.empty((1, NB_BANDS), dtype=np.float32)
+        bexp = np.empty((1, NB_BANDS), dtype=np.float32)
+        gg = np.empty((1, NB_BANDS), dtype=np.float32)
+        cur = np.empty((1, NB_BANDS), dtype=np.float32)
+        capped = np.empty((1, NB_BANDS), dtype=np.float32)
+        one = np.zeros(1, dtype=np.bool_)
+        for t in range(xf.shape[0]):
+            if silence[t]:
+                out[t, :] = dxf
+            else:
+                bx[0, :] = dxf
+                bp[0, :] = dpf
+                bex[0, :] = dex
+                bep[0, :] = dep
+                bexp[0, :] = dexp
+                gg[0, :] = g[t]
+                cur[0, :] = ex[t]
+                pitch_filter_batch(bx, bp, bex, bep, bexp, gg, out[t : t + 1])
+                cap_gains_frames(gg, bex, cur, one, lastg, capped)
+                apply_gains_frames(out[t : t + 1], capped, one, EBAND_20MS, BIN_FRAC,
+                                   BIN_FRAC_LO)
+            dxf[:] = xf[t]
+            dpf[:] = pf[t]
+            dex[:] = ex[t]
+            dep[:] = ep[t]
+            dexp[:] = exp_[t]
+
+    return postfilter_frames
+
+
 _DEPS = _deps()
 band_sums_batch = _build_band_sums(_DEPS)
 dct_batch = _build_dct(_DEPS)
@@ -266,3 +309,4 @@ features_frames = _build_features(_DEPS)
 analyse_block = _build_block(_DEPS)
 pitch_filter_batch = _build_pitch_filter(_DEPS)
 cap_gains_frames = _build_cap_gains(_DEPS)
+postfilter_frames = _build_postfilter(_DEPS)

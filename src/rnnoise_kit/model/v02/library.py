@@ -21,11 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnoise_kit.dsp.constants import FRAME_SIZE
 from rnnoise_kit.errors import InputError, ModelFormatError
 from rnnoise_kit.model.v02.blob import NAME_SIZE, WeightRecord, WeightType
 from rnnoise_kit.model.v02.model import RNNoise02Model
 
-__all__ = ["ARRAYS_SYMBOL", "read_library", "library_records", "pyrnnoise_library"]
+__all__ = [
+    "ARRAYS_SYMBOL",
+    "LibraryRunner",
+    "read_library",
+    "library_records",
+    "pyrnnoise_library",
+]
 
 ARRAYS_SYMBOL = "rnnoise_arrays"
 _MAX_ENTRIES = 4096
@@ -139,3 +146,94 @@ def pyrnnoise_library() -> Path | None:
         if cand.is_file():
             return cand
     return None
+
+
+class LibraryRunner:
+    """A librnnoise 0.2 shared library run frame by frame through ctypes: the C reference that
+    tests and benchmarks compare rnnoise-kit with (not a denoiser: 48 kHz whole frames only, no
+    resampling, no delay compensation; use :class:`rnnoise_kit.Denoiser` for audio).
+
+    Parameters
+    ----------
+    path : path-like
+        The shared library (e.g. :func:`pyrnnoise_library`).
+
+    Notes
+    -----
+    Models loaded from blobs stay allocated for the runner's life: upstream's
+    ``rnnoise_model_from_buffer`` keeps pointers into the blob and leaves the model's ``file``
+    field uninitialised, so ``rnnoise_model_free`` would ``fclose`` garbage (spec section 8).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(self.path, "no such file" if not self.path.exists()
+                             else "not a file")
+        lib = _load(self.path)
+        try:
+            lib.rnnoise_model_from_buffer.restype = ctypes.c_void_p
+            lib.rnnoise_model_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_int]
+            lib.rnnoise_create.restype = ctypes.c_void_p
+            lib.rnnoise_create.argtypes = [ctypes.c_void_p]
+            lib.rnnoise_destroy.restype = None
+            lib.rnnoise_destroy.argtypes = [ctypes.c_void_p]
+            lib.rnnoise_process_frame.restype = ctypes.c_float
+            lib.rnnoise_process_frame.argtypes = [ctypes.c_void_p] * 3
+        except AttributeError as exc:
+            raise ModelFormatError(self.path, f"is not a librnnoise 0.2 build ({exc})") from None
+        self._lib = lib
+        self._models: dict[bytes, tuple[ctypes.Array, int]] = {}
+
+    def _model(self, blob: bytes) -> int:
+        if blob not in self._models:
+            buf = ctypes.create_string_buffer(blob, len(blob))
+            ptr = self._lib.rnnoise_model_from_buffer(buf, len(blob))
+            if not ptr:
+                raise ModelFormatError(self.path, "rnnoise_model_from_buffer refused the blob")
+            self._models[blob] = (buf, ptr)
+        return self._models[blob][1]
+
+    def process(self, x: np.ndarray, blob: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``rnnoise_process_frame`` over whole frames, from a fresh ``rnnoise_create``.
+
+        Parameters
+        ----------
+        x : np.ndarray, shape (480 n,)
+            48 kHz samples in int16 scale (converted to float32).
+        blob : bytes, optional
+            A weight blob loaded with ``rnnoise_model_from_buffer``; None: the library's
+            built-in model.
+
+        Returns
+        -------
+        out : np.ndarray, float32, shape (480 n,)
+            The library's float output, every frame kept (960 samples of delay).
+        vad : np.ndarray, float32, shape (n,)
+            The return value of each call.
+
+        Raises
+        ------
+        ModelFormatError
+            The library refuses the blob (parse or ``init_rnnoise`` size checks).
+        """
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+        if x.shape[0] % FRAME_SIZE:
+            raise ValueError(f"x must hold whole {FRAME_SIZE}-sample frames, got {x.shape[0]}")
+        n = x.shape[0] // FRAME_SIZE
+        model = None if blob is None else self._model(bytes(blob))
+        st = self._lib.rnnoise_create(model)
+        if not st:
+            raise ModelFormatError(self.path, "rnnoise_create refused the model (its sizes do "
+                                              "not match what the library was built for)")
+        out = np.empty_like(x)
+        vad = np.empty(n, np.float32)
+        step = FRAME_SIZE * x.itemsize
+        src, dst = x.ctypes.data, out.ctypes.data
+        process = self._lib.rnnoise_process_frame
+        try:
+            for t in range(n):
+                vad[t] = process(st, dst + t * step, src + t * step)
+        finally:
+            self._lib.rnnoise_destroy(st)
+        return out, vad

@@ -289,13 +289,15 @@ class Network02:
         return NetworkState02.zeros(lay.nb_features, lay.conv1_size, lay.gru_size)
 
     def _check_state(self, state: NetworkState02) -> None:
-        want = self.new_state()
-        for field in ("conv1_mem", "conv2_mem", "gru"):
+        lay = self.layers
+        taps = CONV_KERNEL - 1
+        shapes = {"conv1_mem": (taps, lay.nb_features), "conv2_mem": (taps, lay.conv1_size),
+                  "gru": (3, lay.gru_size)}
+        for field, shape in shapes.items():
             have = getattr(state, field)
-            ref = getattr(want, field)
-            if have.shape != ref.shape or have.dtype != np.float32:
+            if have.shape != shape or have.dtype != np.float32:
                 raise ValueError(f"state.{field} is {have.dtype}{have.shape}, this model needs "
-                                 f"float32{ref.shape}")
+                                 f"float32{shape}")
 
     def _work(self, n: int) -> tuple[np.ndarray, ...]:
         """Work buffers for blocks of up to ``n`` frames (kept between calls)."""
@@ -351,27 +353,35 @@ class Network02:
         if x.ndim != 2 or x.shape[1] != nf:
             raise ValueError(f"features must have shape (n, {nf}), got {x.shape}")
         n = x.shape[0]
-        if silence is None:
-            active = np.arange(n)
-        else:
+        mask = None
+        if silence is not None:
             mask = np.asarray(silence, dtype=np.bool_).reshape(-1)
             if mask.size != n:
                 raise ValueError(f"silence has {mask.size} values for {n} frames")
-            active = np.flatnonzero(~mask)
         if state is None:
             state = self.new_state()
         self._check_state(state)
         gains = np.zeros((n, self.nb_bands), np.float32)
         vad = np.zeros(n, np.float32)
+        if mask is None or not mask.any():
+            # every frame runs (streaming's common case): straight into the outputs
+            self._run_blocks(x, state, gains, vad.reshape(n, 1))
+            return gains, vad
+        active = np.flatnonzero(~mask)
         if active.size == 0:
             return gains, vad
-        xa = x[active] if active.size != n else x
         ga = np.empty((active.size, self.nb_bands), np.float32)
         va = np.empty((active.size, 1), np.float32)
-        block = min(_BLOCK_FRAMES, active.size)
-        for s in range(0, active.size, block):
-            e = min(s + block, active.size)
-            self._run_block(xa[s:e], state, ga[s:e], va[s:e])
+        self._run_blocks(x[active], state, ga, va)
         gains[active] = ga
         vad[active] = va[:, 0]
         return gains, vad
+
+    def _run_blocks(self, x: np.ndarray, state: NetworkState02, gains: np.ndarray,
+                    vad: np.ndarray) -> None:
+        """Run consecutive non-silent frames in blocks of at most ``_BLOCK_FRAMES``."""
+        n = x.shape[0]
+        block = min(_BLOCK_FRAMES, n)
+        for s in range(0, n, block):
+            e = min(s + block, n)
+            self._run_block(x[s:e], state, gains[s:e], vad[s:e])
