@@ -190,6 +190,31 @@ def test_cli_denoise_with_a_blob_equals_the_api(tmp_path, model_file):
     np.testing.assert_array_equal(got, want)
 
 
+def test_denoise_files_in_worker_processes_equals_the_api(tmp_path):
+    """Workers get the Denoiser itself, pickled as its model and options (a 0.2 frame
+    processor holds thread-local buffers and does not pickle); no module state is involved."""
+    import pickle
+
+    import soundfile as sf
+
+    from rnnoise_kit.denoise import denoise_files
+
+    den = Denoiser(_MODEL, max_attenuation_db=9, mix=0.7)
+    again = pickle.loads(pickle.dumps(den))
+    assert isinstance(again.processor, FrameProcessor02) and again.model is not den.model
+    assert (again.max_attenuation_db, again.mix, again.compensate_delay) == (9.0, 0.7, True)
+    x = np.rint(noisy_signal(0.4, 16000) * 20000).astype(np.int16)
+    srcs = [tmp_path / f"{n}.wav" for n in "abc"]
+    for s in srcs:
+        sf.write(s, x, 16000, subtype="PCM_16")
+    pairs = [(s, tmp_path / f"out_{s.name}") for s in srcs]
+    result = denoise_files(pairs, den, jobs=2)
+    assert list(result.outputs) == [str(s) for s in srcs] and result.failures == {}
+    want, _ = den.denoise(x, 16000)
+    for _, dst in pairs:
+        np.testing.assert_array_equal(sf.read(dst, dtype="int16")[0], want)
+
+
 def test_cli_dump_features_with_a_0_2_model(tmp_path, model_file, capsys):
     import soundfile as sf
 
