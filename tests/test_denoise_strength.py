@@ -12,6 +12,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import GENERATIONS, small_model, stream_in_chunks
 from rnnoise_kit.cli import main as cli
 from rnnoise_kit.denoise import Denoiser, format_model_options, split_model_spec
 from rnnoise_kit.errors import InputError
@@ -146,6 +147,7 @@ def test_mix_at_other_rates_is_done_at_48k(rate):
     np.testing.assert_allclose(y[edge:-edge], x[edge:-edge], atol=1e-3)
 
 
+@pytest.mark.parametrize("generation", GENERATIONS)
 @settings(max_examples=10, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 2000), min_size=1, max_size=10),
@@ -154,17 +156,14 @@ def test_mix_at_other_rates_is_done_at_48k(rate):
     db=st.sampled_from([None, 6.0]),
     mix=st.sampled_from([1.0, 0.5, -0.7]),
 )
-def test_stream_equals_offline_with_options(sizes, rate, compensate, db, mix):
+def test_stream_equals_offline_with_options(generation, sizes, rate, compensate, db, mix):
     x = noisy_signal(sum(sizes) / rate, rate)[: sum(sizes)].astype(np.float32)
-    d = Denoiser(_MODEL, compensate_delay=compensate, max_attenuation_db=db, mix=mix)
-    want, _ = d.denoise(x, rate)
-    stream = d.stream(rate)
-    parts, i = [], 0
-    for n in sizes:
-        parts.append(stream.process(x[i: i + n]))
-        i += n
-    parts.append(stream.flush())
-    np.testing.assert_array_equal(np.concatenate(parts), want)
+    d = Denoiser(small_model(generation), compensate_delay=compensate, max_attenuation_db=db,
+                 mix=mix)
+    want, vad = d.denoise(x, rate)
+    got, stream = stream_in_chunks(d, x, rate, sizes)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(stream.vad[:, 0], vad)
 
 
 def test_stereo_mixes_each_channel_with_its_own_input():

@@ -1,5 +1,6 @@
-"""The Denoiser with RNNoise 0.2 models: the shared machinery (rates, channels, streaming, delay,
-threads, attenuation limit, mix, files, CLI) on the 0.2 frame flow.
+"""The Denoiser with RNNoise 0.2 models: the shared machinery (delay, attenuation limit, mix,
+files, CLI) on the 0.2 frame flow. Rates, dtypes, channels, threads and streaming are tested for
+both generations at once in ``test_denoise_api.py`` and ``test_denoise_strength.py``.
 
 Small generated 0.2 models (G = 16) and signals only; exactness against C is in
 ``test_reference_v02_denoise.py``.
@@ -10,13 +11,11 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
-import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from helpers import small_model
 from rnnoise_kit.cli import main as cli
 from rnnoise_kit.denoise import Denoiser, FrameProcessor02
 from rnnoise_kit.model import save_model
@@ -25,7 +24,7 @@ from test_denoise_api import noisy_signal
 from test_denoise_strength import band_limited_noise, level_db
 
 DELAY = 960
-_MODEL = random_model(3)
+_MODEL = small_model("0.2")
 
 
 def muting_model() -> RNNoise02Model:
@@ -55,75 +54,12 @@ def test_the_model_chooses_the_0_2_flow():
     assert (d.processor.generation, d.processor.delay) == ("0.2", DELAY)
 
 
-@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
-@pytest.mark.parametrize("channels", [1, 2])
-@pytest.mark.parametrize("dtype", [np.float32, np.int16])
-def test_shape_rate_dtype_round_trip(rate, channels, dtype):
-    x = noisy_signal(0.37, rate, channels)
-    x = (x * 32767).astype(np.int16) if dtype is np.int16 else x.astype(dtype)
-    y, vad = Denoiser(_MODEL).denoise(x, rate)
-    assert y.shape == x.shape and y.dtype == x.dtype
-    assert vad.ndim == (1 if channels == 1 else 2)
-    assert not np.array_equal(y, x)
-
-
 def test_delay_compensation_shifts_by_two_frames():
     x = noisy_signal(0.5, 48000)
     raw, _ = Denoiser(_MODEL, compensate_delay=False).denoise(x, 48000)
     aligned, _ = Denoiser(_MODEL).denoise(x, 48000)
     assert not raw[:480].any()  # the first call synthesises C's zero delayed spectrum
     np.testing.assert_array_equal(aligned[: x.size - DELAY], raw[DELAY:])
-
-
-def test_channels_are_independent():
-    x = noisy_signal(0.5, 48000, 2)
-    d = Denoiser(_MODEL)
-    y, vad = d.denoise(x, 48000)
-    y1, vad1 = d.denoise(x[:, 1], 48000)
-    np.testing.assert_array_equal(y[:, 1], y1)
-    np.testing.assert_array_equal(vad[:, 1], vad1)
-
-
-def test_one_denoiser_serves_several_threads():
-    """The 0.2 network keeps work buffers: each thread gets its own network."""
-    d = Denoiser(_MODEL)
-    signals = [noisy_signal(0.4, 48000, seed=s) for s in range(4)]
-    expected = [d.denoise(s, 48000)[0] for s in signals]
-    results: list = [None] * 4
-
-    def work(i):
-        for _ in range(3):
-            results[i] = d.denoise(signals[i], 48000)[0]
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for got, want in zip(results, expected, strict=True):
-        np.testing.assert_array_equal(got, want)
-
-
-@settings(max_examples=10, deadline=None)
-@given(
-    sizes=st.lists(st.integers(1, 2000), min_size=1, max_size=10),
-    rate=st.sampled_from([16000, 48000]),
-    compensate=st.booleans(),
-    db=st.sampled_from([None, 6.0]),
-    mix=st.sampled_from([1.0, 0.5, -0.7]),
-)
-def test_stream_equals_offline(sizes, rate, compensate, db, mix):
-    x = noisy_signal(sum(sizes) / rate, rate)[: sum(sizes)].astype(np.float32)
-    d = Denoiser(_MODEL, compensate_delay=compensate, max_attenuation_db=db, mix=mix)
-    want, vad = d.denoise(x, rate)
-    stream = d.stream(rate)
-    parts, i = [], 0
-    for n in sizes:
-        parts.append(stream.process(x[i : i + n]))
-        i += n
-    parts.append(stream.flush())
-    np.testing.assert_array_equal(np.concatenate(parts), want)
-    np.testing.assert_array_equal(stream.vad[:, 0], vad)
 
 
 # --------------------------------------------------------------------------- limit and mix

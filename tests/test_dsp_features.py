@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
+from helpers import (
+    blocks_and_streaming_cases,
+    check_blocks_and_streaming,
+    check_training_variant,
+    voiced_audio,
+)
 from rnnoise_kit.dsp import _kernels as K
 from rnnoise_kit.dsp.features import (
     AnalysisState,
-    FrameAnalysis,
     StreamingAnalyzer,
     analyse,
     dump_features,
@@ -18,49 +21,9 @@ from rnnoise_kit.dsp.features import (
     pitch_filter,
 )
 
-FIELDS = (
-    "X",
-    "P",
-    "Ex",
-    "Ep",
-    "Exp",
-    "features",
-    "silence",
-    "pitch_period",
-    "pitch_gain",
-    "energy",
-)
-
 
 def _audio(n_frames, seed=0, silent_frames=()):
-    rng = np.random.default_rng(seed)
-    t = np.arange(480 * n_frames)
-    f0 = 120 + 40 * np.sin(2 * np.pi * t / 48000 * 0.7)
-    voiced = (
-        6000
-        * np.sign(np.sin(2 * np.pi * np.cumsum(f0) / 48000))
-        * (np.sin(2 * np.pi * t / 48000 * 3) > -0.3)
-    )
-    x = voiced + 1500 * rng.standard_normal(t.size)
-    for f in silent_frames:
-        x[480 * f : 480 * f + 480] = 0
-    return np.round(x).astype(np.float32)
-
-
-def _assert_same(a: FrameAnalysis, b: FrameAnalysis):
-    for name in FIELDS:
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-
-
-def _concat(parts):
-    return FrameAnalysis(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
-
-
-def _states_equal(s1: AnalysisState, s2: AnalysisState):
-    assert np.array_equal(s1.hp_mem, s2.hp_mem)
-    assert np.array_equal(s1.pitch_buf, s2.pitch_buf)
-    assert np.array_equal(s1.cepstral_mem, s2.cepstral_mem)
-    assert (s1.last_period, s1.last_gain, s1.memid) == (s2.last_period, s2.last_gain, s2.memid)
+    return voiced_audio(n_frames, seed, silent_frames)
 
 
 def test_shapes_and_types():
@@ -73,37 +36,10 @@ def test_shapes_and_types():
         analyse(np.zeros(1000, np.float32))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    seed=st.integers(0, 2**16),
-    n=st.integers(1, 40),
-    cuts=st.lists(st.integers(0, 40), max_size=4),
-    gain=st.sampled_from([1.0, 1e-3, 0.0, 3.0]),
-    highpass=st.booleans(),
-)
+@blocks_and_streaming_cases(max_examples=15)
 def test_offline_blocks_and_streaming_agree(seed, n, cuts, gain, highpass):
     x = _audio(n, seed, silent_frames=range(0, n, 7)) * np.float32(gain)
-    whole_state = AnalysisState()
-    whole = analyse(x, whole_state, highpass=highpass)
-    # consecutive blocks with one carried state
-    bounds = sorted({0, n, *[c for c in cuts if c <= n]})
-    bs = AnalysisState()
-    blocks = _concat(
-        [
-            analyse(x[480 * a : 480 * b], bs, highpass=highpass)
-            for a, b in zip(bounds, bounds[1:], strict=False)
-        ]
-    )
-    _assert_same(whole, blocks)
-    _states_equal(whole_state, bs)
-    # frame by frame
-    sa = StreamingAnalyzer(highpass=highpass)
-    frames = [sa.process(x[480 * t : 480 * t + 480]) for t in range(n)]
-    for t, fr in enumerate(frames):
-        assert np.array_equal(fr.features, whole.features[t])
-        assert np.array_equal(fr.X, whole.X[t]) and np.array_equal(fr.Ex, whole.Ex[t])
-        assert fr.silence == whole.silence[t] and fr.pitch_period == whole.pitch_period[t]
-    _states_equal(sa.state, whole_state)
+    check_blocks_and_streaming(analyse, AnalysisState, StreamingAnalyzer, x, cuts, highpass)
 
 
 def test_offline_streaming_agree_on_reference(reference):
@@ -135,13 +71,7 @@ def test_silence_rule():
 def test_training_mode():
     x = _audio(20, 2, silent_frames=range(5, 12))
     lowpass = np.array([481] * 10 + [100] * 10)
-    r = analyse(x, highpass=False, training=True, lowpass=lowpass)
-    inf = analyse(x, highpass=False)
-    assert np.all(r.X[10:, 100:] == 0) and np.any(r.X[10:, :100] != 0)
-    assert np.array_equal(r.X[:10], inf.X[:10]) and np.array_equal(r.P[:10], inf.P[:10])
-    # no early return: features are computed on silent frames; silence is E < 0.1
-    assert np.array_equal(r.silence, r.energy.astype(np.float64) < 0.1)
-    assert np.any(r.features[r.silence] != 0)
+    r, _ = check_training_variant(analyse, x, lowpass)
     # frame_analysis alone gives the same X and Ex as the full analysis
     X, Ex, mem = frame_analysis(x, lowpass=lowpass)
     assert np.array_equal(X, r.X) and np.array_equal(Ex, r.Ex)

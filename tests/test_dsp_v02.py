@@ -11,6 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import (
+    blocks_and_streaming_cases,
+    check_blocks_and_streaming,
+    check_training_variant,
+    voiced_audio,
+)
 from rnnoise_kit.dsp import _kernels as K
 from rnnoise_kit.dsp.v02 import (
     AnalysisState02,
@@ -46,18 +52,8 @@ def _spectra(n=3, scale=300.0):
 
 
 def _audio(n_frames, seed=0, silent_frames=()):
-    rng = np.random.default_rng(seed)
-    t = np.arange(480 * n_frames)
-    f0 = 140 + 50 * np.sin(2 * np.pi * t / 48000 * 0.9)
-    voiced = (
-        5000
-        * np.sign(np.sin(2 * np.pi * np.cumsum(f0) / 48000))
-        * (np.sin(2 * np.pi * t / 48000 * 2.5) > -0.4)
-    )
-    x = voiced + 1200 * rng.standard_normal(t.size)
-    for f in silent_frames:
-        x[480 * f : 480 * f + 480] = 0
-    return np.round(x).astype(np.float32)
+    return voiced_audio(n_frames, seed, silent_frames, f0=(140, 50, 0.9), gate=(2.5, -0.4),
+                        levels=(5000, 1200))
 
 
 # ----------------------------------------------------------------------------- spec loops
@@ -191,17 +187,6 @@ def test_leaf_kernels_numba_vs_python():
 # ----------------------------------------------------------------------------- analysis
 
 
-def _assert_same(a: FrameAnalysis02, b: FrameAnalysis02):
-    for name in FIELDS:
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-
-
-def _states_equal(s1: AnalysisState02, s2: AnalysisState02):
-    assert np.array_equal(s1.hp_mem, s2.hp_mem)
-    assert np.array_equal(s1.pitch_buf, s2.pitch_buf)
-    assert (s1.last_period, s1.last_gain) == (s2.last_period, s2.last_gain)
-
-
 def test_shapes_and_types():
     r = analyse_v02(_audio(12))
     assert r.X.shape == (12, 481) and r.X.dtype == np.complex64
@@ -218,35 +203,11 @@ def test_shapes_and_types():
         StreamingAnalyzer02().process(np.zeros(479, np.float32))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    seed=st.integers(0, 2**16),
-    n=st.integers(1, 40),
-    cuts=st.lists(st.integers(0, 40), max_size=4),
-    gain=st.sampled_from([1.0, 1e-3, 0.0, 3.0]),
-    highpass=st.booleans(),
-)
+@blocks_and_streaming_cases(max_examples=12)
 def test_offline_blocks_and_streaming_agree(seed, n, cuts, gain, highpass):
     x = _audio(n, seed, silent_frames=range(0, n, 7)) * np.float32(gain)
-    whole_state = AnalysisState02()
-    whole = analyse_v02(x, whole_state, highpass=highpass)
-    bounds = sorted({0, n, *[c for c in cuts if c <= n]})
-    bs = AnalysisState02()
-    parts = [
-        analyse_v02(x[480 * a : 480 * b], bs, highpass=highpass)
-        for a, b in zip(bounds, bounds[1:], strict=False)
-    ]
-    blocks = FrameAnalysis02(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
-    _assert_same(whole, blocks)
-    _states_equal(whole_state, bs)
-    sa = StreamingAnalyzer02(highpass=highpass)
-    for t in range(n):
-        fr = sa.process(x[480 * t : 480 * t + 480])
-        assert np.array_equal(fr.features, whole.features[t])
-        assert np.array_equal(fr.X, whole.X[t]) and np.array_equal(fr.P, whole.P[t])
-        assert np.array_equal(fr.Ex, whole.Ex[t]) and np.array_equal(fr.Exp, whole.Exp[t])
-        assert fr.silence == whole.silence[t] and fr.pitch_period == whole.pitch_period[t]
-    _states_equal(sa.state, whole_state)
+    check_blocks_and_streaming(analyse_v02, AnalysisState02, StreamingAnalyzer02, x, cuts,
+                               highpass)
 
 
 def test_state_copy_is_deep():
@@ -281,14 +242,8 @@ def test_silence_rule_and_features():
 def test_training_variant():
     x = _audio(20, 2, silent_frames=range(5, 12))
     lowpass = np.array([481] * 10 + [100] * 10)
-    r = analyse_v02(x, highpass=False, training=True, lowpass=lowpass)
-    inf = analyse_v02(x, highpass=False)
-    assert np.all(r.X[10:, 100:] == 0) and np.any(r.X[10:, :100] != 0)
-    assert np.array_equal(r.X[:10], inf.X[:10]) and np.array_equal(r.P, inf.P)
-    assert np.array_equal(r.silence, r.energy.astype(np.float64) < 0.1)
-    assert r.silence.any()
-    # no early return: silent frames keep their features
-    assert np.any(r.features[r.silence] != 0)
+    r, inf = check_training_variant(analyse_v02, x, lowpass)
+    # no cepstral ring in 0.2: frames before the low-pass have the inference features
     assert np.array_equal(r.features[~inf.silence & (np.arange(20) < 10)],
                           inf.features[~inf.silence & (np.arange(20) < 10)])  # fmt: skip
     assert np.array_equal(r.Ex[10:], band_energy(r.X[10:]))

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import FUZZ, FUZZ_EDITS, check_parses_or_says_why, mutate
 from rnnoise_kit.errors import InputError, ModelFormatError, OutputError
 from rnnoise_kit.model import (
     format_c,
@@ -206,43 +207,24 @@ def test_missing_file_and_unknown_format(tmp_path):
 _SMALL = random_model(11, sizes=(3, 2, 2, 2), acts=(0, 1, 2, 0, 1, 2))
 _RNNN = format_rnnn(_SMALL).encode()
 _C = format_c(_SMALL).encode()
-_FUZZ = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
 
 
-def _mutate(data: bytes, cut: int, edits: list[tuple[int, int]]) -> bytes:
-    b = bytearray(data[: cut % (len(data) + 1)])
-    for pos, val in edits:
-        if b:
-            b[pos % len(b)] = val
-    return bytes(b)
-
-
-def _check(parse, data: bytes, path: str) -> None:
-    try:
-        parse(data, path)
-    except ModelFormatError as exc:
-        assert path in str(exc)
-        assert "\n" not in str(exc)
-
-
-@_FUZZ
+@FUZZ
 @given(
     cut=st.integers(0, len(_RNNN)),
-    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+    edits=FUZZ_EDITS,
 )
 def test_fuzz_rnnn_reader(cut, edits):
-    _check(parse_rnnn, _mutate(_RNNN, cut, edits), "fuzz.rnnn")
+    check_parses_or_says_why(parse_rnnn, mutate(_RNNN, cut, edits), "fuzz.rnnn")
 
 
-@_FUZZ
+@FUZZ
 @given(
     cut=st.integers(0, len(_C)),
-    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+    edits=FUZZ_EDITS,
 )
 def test_fuzz_c_reader(cut, edits):
-    _check(parse_c, _mutate(_C, cut, edits), "fuzz.c")
+    check_parses_or_says_why(parse_c, mutate(_C, cut, edits), "fuzz.c")
 
 
 @settings(

@@ -9,9 +9,10 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import FUZZ, FUZZ_EDITS, check_parses_or_says_why, mutate
 from rnnoise_kit.errors import InputError, ModelFormatError
 from rnnoise_kit.model import detect_format, load_model, save_model
 from rnnoise_kit.model.core import RNNoiseModel
@@ -283,39 +284,21 @@ def test_bad_sparse_indices():
 
 # ------------------------------------------------------------------ fuzz
 
-_FUZZ = settings(max_examples=150, deadline=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 _SMALL_C = format_c02(random_model(8, conv1_size=4, gru_size=8)).encode()
-
-
-def _mutate(data: bytes, cut: int, edits: list[tuple[int, int]]) -> bytes:
-    b = bytearray(data[: cut % (len(data) + 1)])
-    for pos, val in edits:
-        if b:
-            b[pos % len(b)] = val
-    return bytes(b)
-
-
-def _check(parse, data: bytes, path: str) -> None:
-    try:
-        parse(data, path)
-    except ModelFormatError as exc:
-        assert str(exc).startswith(f"{path}: ")
-        assert "\n" not in str(exc)
 
 
 def _parse_blob_model(data: bytes, path: str) -> RNNoise02Model:
     return RNNoise02Model.from_records(parse_blob(data, path), path)
 
 
-@_FUZZ
+@FUZZ
 @given(cut=st.integers(0, len(SMALL)),
-       edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4))
+       edits=FUZZ_EDITS)
 def test_fuzz_blob(cut, edits):
-    _check(_parse_blob_model, _mutate(SMALL, cut, edits), "fuzz.bin")
+    check_parses_or_says_why(_parse_blob_model, mutate(SMALL, cut, edits), "fuzz.bin")
 
 
-@_FUZZ
+@FUZZ
 @given(record=st.integers(0, 49), field=st.sampled_from([4, 8, 12, 16]),
        value=st.integers(-(2**31), 2**31 - 1))
 def test_fuzz_header_fields(record, field, value):
@@ -325,28 +308,30 @@ def test_fuzz_header_fields(record, field, value):
         block = struct.unpack_from("<i", data, pos + 16)[0]
         pos += 64 + block
     struct.pack_into("<i", data, pos + field, value)
-    _check(_parse_blob_model, bytes(data), "fuzz.bin")
+    check_parses_or_says_why(_parse_blob_model, bytes(data), "fuzz.bin")
 
 
-@_FUZZ
+@FUZZ
 @given(idx=st.lists(st.integers(-8, 24), max_size=20))
 def test_fuzz_sparse_index(idx):
     recs = _replace(_records(SMALL), "gru2_recurrent_weights_idx", data=np.asarray(idx, np.int32))
-    _check(lambda _data, path: RNNoise02Model.from_records(recs, path), b"", "fuzz.bin")
+    check_parses_or_says_why(
+        lambda _data, path: RNNoise02Model.from_records(recs, path), b"", "fuzz.bin"
+    )
 
 
-@_FUZZ
+@FUZZ
 @given(data=st.binary(max_size=400))
 def test_fuzz_random_bytes(data):
-    _check(_parse_blob_model, b"DNNw" + data, "fuzz.bin")
-    _check(_parse_blob_model, data, "fuzz.bin")
+    check_parses_or_says_why(_parse_blob_model, b"DNNw" + data, "fuzz.bin")
+    check_parses_or_says_why(_parse_blob_model, data, "fuzz.bin")
 
 
-@_FUZZ
+@FUZZ
 @given(cut=st.integers(0, len(_SMALL_C)),
-       edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4))
+       edits=FUZZ_EDITS)
 def test_fuzz_c_reader(cut, edits):
-    _check(parse_c02, _mutate(_SMALL_C, cut, edits), "fuzz.c")
+    check_parses_or_says_why(parse_c02, mutate(_SMALL_C, cut, edits), "fuzz.c")
 
 
 @settings(max_examples=25, deadline=None)

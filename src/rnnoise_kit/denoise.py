@@ -104,51 +104,6 @@ class ChannelState:
     synthesis_mem: np.ndarray = field(default_factory=lambda: np.zeros(FRAME_SIZE, np.float32))
 
 
-def process_frames(
-    net: Network, x: np.ndarray, state: ChannelState, gain_floor: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """``rnnoise_process_frame`` on consecutive whole frames of one channel.
-
-    Parameters
-    ----------
-    net : Network
-    x : np.ndarray, float32, shape (480 n,)
-        48 kHz samples in int16 scale.
-    state : ChannelState
-        Updated in place.
-    gain_floor : float
-        Smallest band gain (:func:`~rnnoise_kit.dsp.strength.attenuation_floor`), applied to
-        the network's gains before the pitch filter (:func:`~rnnoise_kit.dsp.strength.floor_gains`);
-        0 leaves the C path unchanged.
-
-    Returns
-    -------
-    out : np.ndarray, float32, shape (480 n,)
-        What the C library outputs for these frames (480-sample delay included).
-    vad : np.ndarray, float32, shape (n,)
-        Speech probability per frame (0 on silent frames).
-    """
-    if state.rnn is None:
-        state.rnn = net.new_state()
-    fa = analyse(x, state.analysis)
-    net_out = net.process(fa.features, fa.silence, state.rnn)
-    gains = floor_gains(net_out.gains, gain_floor)
-    X = fa.X
-    active = ~fa.silence
-    if active.all():
-        X = pitch_filter(fa.X, fa.P, fa.Ex, fa.Ep, fa.Exp, gains)
-    elif active.any():
-        X = X.copy()
-        X[active] = pitch_filter(
-            fa.X[active], fa.P[active], fa.Ex[active], fa.Ep[active], fa.Exp[active],
-            gains[active],
-        )  # fmt: skip
-    X = np.ascontiguousarray(X, dtype=np.complex64)
-    apply_band_gains(X, gains, fa.silence, state.lastg)
-    out, state.synthesis_mem = synthesize(X, state.synthesis_mem)
-    return out, net_out.vad
-
-
 @dataclass
 class ChannelState02:
     """Everything 0.2's ``struct DenoiseState`` carries for one channel (all zero at the start).
@@ -161,39 +116,6 @@ class ChannelState02:
     rnn: NetworkState02 | None = None
     postfilter: PostFilterState02 = field(default_factory=PostFilterState02)
     synthesis_mem: np.ndarray = field(default_factory=lambda: np.zeros(FRAME_SIZE, np.float32))
-
-
-def process_frames_v02(
-    net: Network02, x: np.ndarray, state: ChannelState02, gain_floor: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """0.2's ``rnnoise_process_frame`` on consecutive whole frames of one channel.
-
-    Parameters
-    ----------
-    net : Network02
-    x : np.ndarray, float32, shape (480 n,)
-        48 kHz samples in int16 scale.
-    state : ChannelState02
-        Updated in place.
-    gain_floor : float
-        Smallest band gain (:func:`~rnnoise_kit.dsp.strength.attenuation_floor`), applied to
-        the network's gains as they come out, before the pitch filter and the decay cap (which
-        both act on the previous frame's spectrum); 0 leaves the C path unchanged.
-
-    Returns
-    -------
-    out : np.ndarray, float32, shape (480 n,)
-        What the C library outputs for these frames (960-sample delay included).
-    vad : np.ndarray, float32, shape (n,)
-        Speech probability per frame (0 on silent frames).
-    """
-    if state.rnn is None:
-        state.rnn = net.new_state()
-    fa = analyse_v02(x, state.analysis)
-    gains, vad = net.process(fa.features, fa.silence, state.rnn)
-    spectra = postfilter_v02(fa, floor_gains(gains, gain_floor), state.postfilter)
-    out, state.synthesis_mem = synthesize(spectra, state.synthesis_mem)
-    return out, vad
 
 
 class FrameProcessor(Protocol):
@@ -214,14 +136,34 @@ class FrameProcessor(Protocol):
         """A fresh per-channel state (as after ``rnnoise_create``)."""
         ...
 
-    def process(self, x: np.ndarray, state, gain_floor: float) -> tuple[np.ndarray, np.ndarray]:
-        """Whole frames of one channel: float32 (480 n,) in int16 scale -> out (480 n,) and
-        vad (n,), as :func:`process_frames` / :func:`process_frames_v02`."""
+    def process(
+        self, x: np.ndarray, state, gain_floor: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``rnnoise_process_frame`` on consecutive whole frames of one channel.
+
+        Parameters
+        ----------
+        x : np.ndarray, float32, shape (480 n,)
+            48 kHz samples in int16 scale.
+        state
+            The channel's state (:meth:`new_state`), updated in place.
+        gain_floor : float
+            Smallest band gain (:func:`~rnnoise_kit.dsp.strength.attenuation_floor`), applied
+            to the network's gains as they come out
+            (:func:`~rnnoise_kit.dsp.strength.floor_gains`); 0 leaves the C path unchanged.
+
+        Returns
+        -------
+        out : np.ndarray, float32, shape (480 n,)
+            What the C library outputs for these frames (``delay`` samples late).
+        vad : np.ndarray, float32, shape (n,)
+            Speech probability per frame (0 on silent frames).
+        """
         ...
 
 
 class FrameProcessor01:
-    """RNNoise v0.1 (:func:`process_frames`): 480 samples of delay."""
+    """RNNoise v0.1 (spec section 9): 480 samples of delay."""
 
     generation = "0.1"
     delay = FRAME_SIZE
@@ -232,12 +174,35 @@ class FrameProcessor01:
     def new_state(self) -> ChannelState:
         return ChannelState()
 
-    def process(self, x, state, gain_floor):
-        return process_frames(self.net, x, state, gain_floor)
+    def process(
+        self, x: np.ndarray, state: ChannelState, gain_floor: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`FrameProcessor.process`: analysis, the network over the block, then the
+        (floored) gains through the pitch filter, the ``lastg`` smoothing and the band gains,
+        and the synthesis."""
+        if state.rnn is None:
+            state.rnn = self.net.new_state()
+        fa = analyse(x, state.analysis)
+        net_out = self.net.process(fa.features, fa.silence, state.rnn)
+        gains = floor_gains(net_out.gains, gain_floor)
+        X = fa.X
+        active = ~fa.silence
+        if active.all():
+            X = pitch_filter(fa.X, fa.P, fa.Ex, fa.Ep, fa.Exp, gains)
+        elif active.any():
+            X = X.copy()
+            X[active] = pitch_filter(
+                fa.X[active], fa.P[active], fa.Ex[active], fa.Ep[active], fa.Exp[active],
+                gains[active],
+            )  # fmt: skip
+        X = np.ascontiguousarray(X, dtype=np.complex64)
+        apply_band_gains(X, gains, fa.silence, state.lastg)
+        out, state.synthesis_mem = synthesize(X, state.synthesis_mem)
+        return out, net_out.vad
 
 
 class FrameProcessor02:
-    """RNNoise 0.2 (:func:`process_frames_v02`): 960 samples of delay (one frame more than
+    """RNNoise 0.2 (spec rnnoise-v0.2 section 2): 960 samples of delay (one frame more than
     v0.1: the gains act on the previous frame's spectrum).
 
     The network's work buffers are per thread, so one processor serves several threads.
@@ -261,8 +226,21 @@ class FrameProcessor02:
     def new_state(self) -> ChannelState02:
         return ChannelState02()
 
-    def process(self, x, state, gain_floor):
-        return process_frames_v02(self.net, x, state, gain_floor)
+    def process(
+        self, x: np.ndarray, state: ChannelState02, gain_floor: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`FrameProcessor.process`: analysis, the network (not run on silent frames),
+        then the (floored) gains through the pitch filter and the decay cap, both on the
+        previous frame's spectrum (:func:`~rnnoise_kit.dsp.v02.postfilter_v02`), and the
+        synthesis."""
+        net = self.net
+        if state.rnn is None:
+            state.rnn = net.new_state()
+        fa = analyse_v02(x, state.analysis)
+        gains, vad = net.process(fa.features, fa.silence, state.rnn)
+        spectra = postfilter_v02(fa, floor_gains(gains, gain_floor), state.postfilter)
+        out, state.synthesis_mem = synthesize(spectra, state.synthesis_mem)
+        return out, vad
 
 
 def frame_processor(model: AnyModel) -> FrameProcessor01 | FrameProcessor02:

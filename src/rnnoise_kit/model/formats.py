@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -407,12 +407,22 @@ def write_c(model: RNNoiseModel, path: PathLike, name: str = "orig",
     pathlib.Path
         The header's path.
     """
+    return _write_c_pair(
+        path, inputs, lambda h: format_c(model, h, name), lambda h: format_h(h, name)
+    )
+
+
+def _write_c_pair(path: PathLike, inputs: Iterable[PathLike],
+                  c_text: Callable[[str], str], h_text: Callable[[str], str]) -> Path:
+    """Write ``path`` (``.c``) and its header (same stem, ``.h``) of either generation, both or
+    neither (a .h without its .c, after a full disk between the two, is no model).
+    ``c_text``/``h_text`` make each file's text from the header's file name. Returns the
+    header's path."""
     path = Path(path)
     header = path.with_suffix(".h")
-    # both or neither: a .h without its .c (a full disk between the two) is no model
     with atomic_paths([path, header], inputs) as (c_tmp, h_tmp):
-        h_tmp.write_text(format_h(header.name, name), encoding="utf-8")
-        c_tmp.write_text(format_c(model, header.name, name), encoding="utf-8")
+        h_tmp.write_text(h_text(header.name), encoding="utf-8")
+        c_tmp.write_text(c_text(header.name), encoding="utf-8")
     return header
 
 
@@ -433,6 +443,18 @@ def _strip_c_comments(text: str) -> str:
     )
 
 
+def _c_source_code(data: bytes | str, path: PathLike) -> str:
+    """Model C source (either generation) as text, comments and strings blanked
+    (:func:`_strip_c_comments`); a ModelFormatError for an empty or a binary file."""
+    if isinstance(data, bytes):
+        if not data.strip():
+            raise _fail(path, "empty file, not RNNoise model C source")
+        if b"\0" in data:
+            raise _fail(path, "binary data, not C source")
+        data = data.decode("utf-8", errors="replace")
+    return _strip_c_comments(data)
+
+
 _ARRAY_RE = re.compile(
     r"(?P<type>(?:\w+\s+)*?\w+)\s*(?P<ptr>\*?)\s*(?P<name>[A-Za-z_]\w*)\s*"
     r"\[\s*(?P<size>[^\]]*)\]\s*=\s*\{(?P<body>[^{}]*)\}\s*;"
@@ -446,15 +468,7 @@ _C_INT_RE = re.compile(r"\(?\s*[+-]?\s*[0-9]+\s*\)?")
 
 def parse_c(data: bytes | str, path: PathLike = "<c>") -> RNNoiseModel:
     """Parse ``rnn_data.c``-style C source (see :func:`read_c`)."""
-    if isinstance(data, bytes):
-        if not data.strip():
-            raise _fail(path, "empty file, not RNNoise model C source")
-        if b"\0" in data:
-            raise _fail(path, "binary data, not C source")
-        text = data.decode("utf-8", errors="replace")
-    else:
-        text = data
-    code = _strip_c_comments(text)
+    code = _c_source_code(data, path)
 
     def line(pos: int) -> str:
         return f"line {_line_of(code, pos)}"

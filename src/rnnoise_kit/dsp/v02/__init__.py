@@ -15,10 +15,12 @@ energy-compensated decay cap).
 * :func:`dump_features_v02` (the (n, 99) table: features, silence, pitch, Ex) and
   :func:`frame_analysis_v02` (X and Ex only, for a training generator's clean signal).
 * Building blocks: :func:`band_energy`, :func:`band_corr`, :func:`interp_band_gain`,
-  :func:`dct`; constants in :mod:`rnnoise_kit.dsp.v02.constants`.
+  :func:`dct` (v0.1's :mod:`rnnoise_kit.dsp.bands` over 0.2's :data:`BANDS`); constants in
+  :mod:`rnnoise_kit.dsp.v02.constants`.
 """
 
 from rnnoise_kit.dsp.v02.analysis import (
+    BANDS,
     AnalysisState02,
     FrameAnalysis02,
     FrameResult02,
@@ -44,6 +46,7 @@ from rnnoise_kit.dsp.v02.postfilter import (
 )
 
 __all__ = [
+    "BANDS",
     "EBAND_20MS",
     "NB_BANDS",
     "NB_FEATURES",

@@ -45,6 +45,3 @@ GAIN_DECAY = np.float32(0.6)
 """Decay cap: a band gain falls at most to 0.6 of its last value per frame (RT60 135 ms)."""
 GAIN_ENERGY_EPS = 1e-3
 """The (double) offset of HEAD's energy-compensated ``lastg`` update."""
-
-DUMP_COLUMNS = NB_FEATURES + 2 + NB_BANDS  # 99
-"""``dump-features`` table of the 0.2 analysis: features, silence flag, pitch period, Ex."""

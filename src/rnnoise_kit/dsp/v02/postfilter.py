@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnnoise_kit.dsp import features as _features
+from rnnoise_kit.dsp.bands import band_rows, spectra_rows
 from rnnoise_kit.dsp.constants import FREQ_SIZE
 from rnnoise_kit.dsp.v02 import _kernels as K2
-from rnnoise_kit.dsp.v02.analysis import FrameAnalysis02
+from rnnoise_kit.dsp.v02.analysis import BANDS, FrameAnalysis02
 from rnnoise_kit.dsp.v02.constants import BIN_FRAC, BIN_FRAC_LO, EBAND_20MS, NB_BANDS
 
 __all__ = [
@@ -39,17 +41,7 @@ __all__ = [
 
 
 def _bands(a: np.ndarray, n: int, what: str) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    if a.shape != (n, NB_BANDS):
-        raise ValueError(f"{what} must have shape ({n}, {NB_BANDS}), got {a.shape}")
-    return a
-
-
-def _spectra(a: np.ndarray, n: int | None, what: str) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=np.complex64)
-    if a.ndim != 2 or a.shape[1] != FREQ_SIZE or (n is not None and a.shape[0] != n):
-        raise ValueError(f"{what} must have shape (n, {FREQ_SIZE}), got {a.shape}")
-    return a
+    return band_rows(a, NB_BANDS, n, what)
 
 
 def _flags(a: np.ndarray, n: int) -> np.ndarray:
@@ -136,39 +128,12 @@ def delayed_frames(res: FrameAnalysis02, state: PostFilterState02) -> DelayedFra
     return DelayedFrames(*out)
 
 
-def pitch_filter(
-    X: np.ndarray,
-    P: np.ndarray,
-    Ex: np.ndarray,
-    Ep: np.ndarray,
-    Exp: np.ndarray,
-    g: np.ndarray,
-) -> np.ndarray:
-    """0.2's ``rnn_pitch_filter`` on n frames (v0.1's formula over 32 bands); pure.
-
-    Parameters
-    ----------
-    X, P : (n, 481) complex64
-        The (delayed) frames' spectrum and pitch-delayed spectrum.
-    Ex, Ep, Exp : (n, 32) float32
-        Their band energies and normalised correlation (as :func:`analyse_v02` returns).
-    g : (n, 32) float32
-        The network's raw gains (before the decay cap).
-
-    Returns
-    -------
-    np.ndarray, complex64, shape (n, 481)
-        The filtered spectra; bins 400..480 are 0.
-    """
-    X = _spectra(X, None, "X")
-    n = X.shape[0]
-    P = _spectra(P, n, "P")
-    out = np.empty((n, 2 * FREQ_SIZE), dtype=np.float32)
-    K2.pitch_filter_batch(
-        X.view(np.float32), P.view(np.float32), _bands(Ex, n, "Ex"), _bands(Ep, n, "Ep"),
-        _bands(Exp, n, "Exp"), _bands(g, n, "g"), out,
-    )  # fmt: skip
-    return out.view(np.complex64)
+def pitch_filter(X: np.ndarray, P: np.ndarray, Ex: np.ndarray, Ep: np.ndarray, Exp: np.ndarray,
+                 g: np.ndarray) -> np.ndarray:
+    """0.2's ``rnn_pitch_filter`` on n frames, pure: :func:`rnnoise_kit.dsp.pitch_filter` (v0.1's
+    formula) over 0.2's 32 bands (:data:`~rnnoise_kit.dsp.v02.analysis.BANDS`); the (delayed)
+    frames' X, P (n, 481), Ex, Ep, Exp and raw gains g (n, 32) -> (n, 481) complex64."""
+    return _features.pitch_filter(X, P, Ex, Ep, Exp, g, BANDS)
 
 
 def cap_gains(
@@ -229,7 +194,7 @@ def apply_gains(Y: np.ndarray, g: np.ndarray, silence: np.ndarray) -> None:
     if Y.dtype != np.complex64 or not Y.flags.c_contiguous or Y.ndim != 2:
         raise ValueError("Y must be a C-contiguous complex64 array of shape (n, 481)")
     n = Y.shape[0]
-    _spectra(Y, n, "Y")
+    spectra_rows(Y, n, "Y")
     K2.apply_gains_frames(
         Y.view(np.float32), _bands(g, n, "g"), _flags(silence, n), EBAND_20MS, BIN_FRAC,
         BIN_FRAC_LO,
@@ -269,7 +234,7 @@ def postfilter_v02(res: FrameAnalysis02, gains: np.ndarray, state: PostFilterSta
             setattr(state, name, np.ascontiguousarray(a, dtype=dtype).reshape(size).copy())
     Y = np.empty((n, 2 * FREQ_SIZE), dtype=np.float32)
     K2.postfilter_frames(
-        _spectra(res.X, n, "X").view(np.float32), _spectra(res.P, n, "P").view(np.float32),
+        spectra_rows(res.X, n, "X").view(np.float32), spectra_rows(res.P, n, "P").view(np.float32),
         _bands(res.Ex, n, "Ex"), _bands(res.Ep, n, "Ep"), _bands(res.Exp, n, "Exp"), sil, g,
         state.X.view(np.float32), state.P.view(np.float32), state.Ex, state.Ep, state.Exp,
         state.lastg, Y,

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnoise_kit.errors import ModelFormatError
-from rnnoise_kit.fileio import atomic_path, atomic_paths
-from rnnoise_kit.model.formats import _read_bytes, _strip_c_comments
+from rnnoise_kit.fileio import atomic_path
+from rnnoise_kit.model.formats import _c_source_code, _read_bytes, _write_c_pair
 from rnnoise_kit.model.v02.blob import BLOB_MAGIC, WeightRecord, WeightType, format_blob, parse_blob
 from rnnoise_kit.model.v02.model import (
     CONV_KERNEL,
@@ -206,13 +206,9 @@ def write_c02(model: RNNoise02Model, path: PathLike, inputs: Iterable[PathLike] 
     pathlib.Path
         The header's path.
     """
-    path = Path(path)
-    header = path.with_suffix(".h")
-    # both or neither, as for v0.1's rnn_data.c/.h
-    with atomic_paths([path, header], inputs) as (c_tmp, h_tmp):
-        h_tmp.write_text(format_h02(model, header.name), encoding="utf-8")
-        c_tmp.write_text(format_c02(model, header.name), encoding="utf-8")
-    return header
+    return _write_c_pair(
+        path, inputs, lambda h: format_c02(model, h), lambda h: format_h02(model, h)
+    )
 
 
 # ============================================================================ .c reader
@@ -316,15 +312,7 @@ def _table_type(token: str, macro_types: dict[str, str]) -> WeightType | None:
 
 def parse_c02(data: bytes | str, path: PathLike = "<c>") -> RNNoise02Model:
     """Parse RNNoise 0.2 ``rnnoise_data.c`` source (see :func:`read_c02`)."""
-    if isinstance(data, bytes):
-        if not data.strip():
-            raise ModelFormatError(path, "empty file, not RNNoise model C source")
-        if b"\0" in data:
-            raise ModelFormatError(path, "binary data, not C source")
-        text = data.decode("utf-8", errors="replace")
-    else:
-        text = data
-    code = _strip_c_comments(text)
+    code = _c_source_code(data, path)
     macro_types = {m.group(1): m.group(2) for m in _TYPE_DEFINE_RE.finditer(code)}
     defined = {m.group(1) for m in re.finditer(r"WEIGHTS_(\w+)_DEFINED", code)}
     code = _PREPROC_RE.sub(lambda m: " " * len(m.group()), code)
