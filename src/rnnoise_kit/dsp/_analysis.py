@@ -80,6 +80,7 @@ class AnalysisStateBase:
 class FrameResultBase:
     """One frame of a :class:`FrameAnalysisBase` (arrays without the leading n axis)."""
 
+    # FrameAnalysisBase's field names again, typed for one frame (bool, int, scalars)
     X: np.ndarray
     P: np.ndarray
     Ex: np.ndarray
