@@ -607,8 +607,10 @@ def _run_compare(args) -> int:
                       spectrograms=not args.no_spectrograms,
                       audio_format=args.audio_format)
     except PartialFailure as exc:
+        _list_skipped(exc.result.skipped)
         console.print(summary_table(exc.result.summary))
         raise
+    _list_skipped(res.skipped)
     console.print(summary_table(res.summary))
     print(f"{res.output}/index.html: {len(res.files)} file(s) x {len(res.models) + 1} row(s) "
           f"in {res.seconds:.1f} s")

@@ -241,6 +241,8 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     stage("split", split_params, src_hash, [split_file],
           lambda: _split(config, split_file))
     split = json.loads(split_file.read_text())
+    for path, reason in split.get("skipped", []):
+        log(f"split: skipped {path}: {reason}")
     split_hash = {"split": rec.output_hash("split", "split.json")}
 
     # 2. prepare
@@ -255,6 +257,8 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
                         jobs=config.jobs)
             info[role] = {"files": len(r.files), "seconds": round(r.duration, 2),
                           "skipped": [str(s.path) for s in r.skipped]}
+            for s in r.skipped:
+                log(f"prepare: skipped {s.path}: {s.reason}")
         return info
 
     stage("prepare", {}, split_hash, [speech_raw, noise_raw], do_prepare)
@@ -270,6 +274,8 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
         r = mix(split["test"]["speech"], split["test"]["noise"], testset,
                 count=config.test_count, seconds=config.test_seconds, snr=config.test_snr,
                 seed=config.seed)
+        for s in r.skipped:
+            log(f"testset: skipped {s.path}: {s.reason}")
         return {"files": len(r.items)}
 
     stage("testset", {"count": config.test_count, "seconds": config.test_seconds,

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnoise_kit.audio.io import audio_info
-from rnnoise_kit.audio.scan import SkippedFile, iter_source_files, natural_key
+from rnnoise_kit.audio.scan import SkippedFile, natural_key, scan_audio
 from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.fileio import atomic_tree
 from rnnoise_kit.progress import progress_bar
@@ -101,8 +101,9 @@ def _scan_group(root: Path, name: str) -> Group:
     folder = root / name
     if not folder.is_dir():
         raise InputError(folder, "no such folder under the root")
-    group = Group(name)
-    for path in iter_source_files(folder):
+    paths, walk_skipped = scan_audio([folder], probe=False)
+    group = Group(name, skipped=list(walk_skipped))
+    for path in paths:
         try:
             info = audio_info(path)
             if info.frames <= 0:

@@ -1,9 +1,12 @@
 """Find audio files under folders, in natural-sort order, and report the ones to skip.
 
-Rules shared by every dataset command (``prepare``, ``balance``, ``mix``, the training-matrix
-generator):
+Rules shared by every command that reads folders (``prepare``, ``balance``, ``mix``, the
+training-matrix generator, ``compare``, ``pipeline`` and ``demo``):
 
-* a source is a file or a folder; folders are scanned recursively;
+* a source is a file or a folder; folders are scanned recursively (:func:`walk_source`,
+  the one folder walk every command uses);
+* a link to a folder is followed only when it leads inside the source folder, to a folder
+  not scanned already: links that loop or lead out of the source are left out and listed;
 * a file in a folder counts as audio when its suffix is in
   :data:`~rnnoise_kit.audio.io.AUDIO_EXTENSIONS` or is a format soundfile reads; files
   and folders whose name starts with ``.`` (hidden files, rnnoise-kit's own temporary
@@ -11,8 +14,9 @@ generator):
 * within a folder, files come in natural-sort order of their path relative to that folder
   (``a/2.wav`` before ``a/10.wav``, case-insensitive); several sources keep the order in
   which they were given, and a file reached twice is taken once;
-* files that cannot be used (unreadable, empty) are *skipped*, each with a one-line reason,
-  never fatal by themselves.
+* files that cannot be used (unreadable, empty), links not followed and folders that cannot
+  be listed are *skipped*, each with a one-line reason, never fatal by themselves: nothing
+  is left out silently.
 """
 
 from __future__ import annotations
@@ -77,13 +81,112 @@ def is_audio_name(path: str | os.PathLike) -> bool:
     return not p.name.startswith(".") and p.suffix.lower() in SCAN_EXTENSIONS
 
 
-def iter_source_files(src: str | os.PathLike) -> Iterator[Path]:
-    """Yield the audio files of one source, in natural-sort order.
+def walk_source(src: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
+    """The audio files of one source, in natural-sort order, and the folders left out.
+
+    The one folder walk of rnnoise-kit (every command scans through it). Links to folders
+    are followed only into the source folder itself and only to a folder not scanned
+    already, so a link can neither loop (``loop -> ..`` or ``-> .``) nor pull files from
+    beside the source; the links left out, and folders that cannot be listed, come back
+    as skipped with the reason. Real folders are walked before links, so a file reached
+    both ways keeps its real path.
+
+    Parameters
+    ----------
+    src : path-like
+        An audio file (returned as is, whatever its suffix) or a folder (scanned
+        recursively).
+
+    Returns
+    -------
+    files : list of Path
+        Audio files by suffix (not probed), natural-sort order of their path relative to
+        ``src``.
+    skipped : list of SkippedFile
+        Links not followed and folders that could not be listed, with reasons.
+
+    Raises
+    ------
+    InputError
+        ``src`` does not exist.
+    """
+    src = Path(src)
+    if src.is_file():
+        return [src], []
+    if not src.is_dir():
+        raise InputError(src, "no such file or folder")
+    root = Path(os.path.realpath(src))
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+    scanned: set[tuple[int, int]] = set()
+    links: list[Path] = []
+
+    def scan(top: Path) -> None:
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                st = os.stat(folder)
+                with os.scandir(folder) as it:
+                    entries = list(it)
+            except OSError as exc:
+                skipped.append(SkippedFile(folder, f"cannot list folder ({_os_reason(exc)})"))
+                continue
+            scanned.add((st.st_dev, st.st_ino))
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                path = Path(entry.path)
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    (links if entry.is_symlink() else stack).append(path)
+                elif is_audio_name(entry.name):
+                    files.append(path)
+
+    scan(src)
+    done = 0
+    while done < len(links):  # following a link may find further links
+        link = links[done]
+        done += 1
+        target = Path(os.path.realpath(link))
+        if not target.is_relative_to(root):
+            skipped.append(SkippedFile(link, f"link to a folder outside {src} ({target}); "
+                                             "not followed"))
+            continue
+        try:
+            st = os.stat(link)
+        except OSError as exc:
+            skipped.append(SkippedFile(link, f"cannot follow link ({_os_reason(exc)})"))
+            continue
+        if (st.st_dev, st.st_ino) in scanned:
+            parent = Path(os.path.realpath(link.parent))
+            why = ("loops back to" if parent.is_relative_to(target)
+                   else "leads to a folder scanned already,")
+            skipped.append(SkippedFile(link, f"link {why} {target}; not followed"))
+            continue
+        scan(link)
+    files.sort(key=lambda p: natural_key(p.relative_to(src)))
+    return files, skipped
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def iter_source_files(
+    src: str | os.PathLike, *, skipped: list[SkippedFile] | None = None
+) -> Iterator[Path]:
+    """Yield the audio files of one source, in natural-sort order (see :func:`walk_source`).
 
     Parameters
     ----------
     src : path-like
         An audio file (yielded as is, whatever its suffix) or a folder (scanned recursively).
+    skipped : list of SkippedFile, optional
+        Links not followed and folders that cannot be listed are appended here.
 
     Yields
     ------
@@ -94,19 +197,10 @@ def iter_source_files(src: str | os.PathLike) -> Iterator[Path]:
     InputError
         ``src`` does not exist.
     """
-    src = Path(src)
-    if src.is_file():
-        yield src
-        return
-    if not src.is_dir():
-        raise InputError(src, "no such file or folder")
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        base = Path(dirpath)
-        found.extend(base / f for f in filenames if is_audio_name(f))
-    found.sort(key=lambda p: natural_key(p.relative_to(src)))
-    yield from found
+    files, left_out = walk_source(src)
+    if skipped is not None:
+        skipped.extend(left_out)
+    yield from files
 
 
 def _probe(path: Path) -> str | None:
@@ -134,7 +228,8 @@ def scan_audio(
         Files and folders (see the module rules).
     probe : bool
         Read each file's header and skip the unreadable or empty ones. Without it, every
-        file with an audio suffix is returned and ``skipped`` is empty.
+        file with an audio suffix is returned and ``skipped`` lists only what the folder
+        walk left out (links not followed, folders that cannot be listed).
     exclude : iterable of path-like
         Files never to take (a command's own outputs when they lie inside a source).
 
@@ -155,7 +250,9 @@ def scan_audio(
     files: list[Path] = []
     skipped: list[SkippedFile] = []
     for src in paths:
-        for path in iter_source_files(src):
+        found, left_out = walk_source(src)
+        skipped.extend(left_out)
+        for path in found:
             key = _resolved(path)
             if key in seen or key in excluded:
                 continue

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnoise_kit.audio.io import read_audio, resample, to_mono
-from rnnoise_kit.audio.scan import iter_source_files
+from rnnoise_kit.audio.scan import SkippedFile, iter_source_files
 from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError, SettingError
 from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
@@ -78,6 +78,8 @@ class CompareResult:
     summary: dict = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     files: list[InputFile] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    """What the scan of the noisy folder left out, with reasons."""
     models: list[ModelSpec] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -154,7 +156,8 @@ def _read_mix_csv(path: Path) -> dict[str, float]:
 
 def find_inputs(testset: str | os.PathLike | None = None,
                 noisy: str | os.PathLike | None = None,
-                clean: str | os.PathLike | None = None) -> list[InputFile]:
+                clean: str | os.PathLike | None = None,
+                skipped: list[SkippedFile] | None = None) -> list[InputFile]:
     """List the test items of a ``mix`` folder (``testset``) or of a noisy folder.
 
     Parameters
@@ -164,6 +167,9 @@ def find_inputs(testset: str | os.PathLike | None = None,
     noisy, clean : path-like, optional
         Without ``testset``: a folder (or file) of noisy audio, scanned recursively, and an
         optional folder of clean references matched by relative path.
+    skipped : list of SkippedFile, optional
+        What the folder walk left out (links not followed, folders it cannot list) is
+        appended here.
 
     Returns
     -------
@@ -196,7 +202,7 @@ def find_inputs(testset: str | os.PathLike | None = None,
         if clean_root is not None and not clean_root.exists():
             raise InputError(clean_root, "no such file or folder")
     try:
-        paths = list(iter_source_files(noisy_root))
+        paths = list(iter_source_files(noisy_root, skipped=skipped))
     except RnnoiseKitError:
         raise
     except OSError as exc:
@@ -420,7 +426,8 @@ def compare(
         raise InputError(None, f"audio format must be flac or wav (got {audio_format!r})")
     check_dependencies()
     specs = model_specs(models)
-    items = find_inputs(testset=testset, noisy=noisy, clean=clean)
+    skipped: list[SkippedFile] = []
+    items = find_inputs(testset=testset, noisy=noisy, clean=clean, skipped=skipped)
     factory = denoiser_factory or default_factory
     for m in specs:  # fail early (exit 2) on a missing or broken model
         _denoiser(factory, m.spec)
@@ -451,7 +458,7 @@ def compare(
                     results[key] = (rows, media, err)
                     bar.advance(1)
 
-    result = CompareResult(out, models=specs)
+    result = CompareResult(out, models=specs, skipped=skipped)
     media_by_key: dict[str, dict] = {}
     for it in items:
         rows, media, err = results[it.key]
