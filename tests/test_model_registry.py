@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import shutil
 import threading
 
 import pytest
@@ -103,3 +104,74 @@ def test_get_several_goes_on_past_a_failure(reference, serve, capsys):
     assert cli(["model", "get", "nope", "nada"]) == 2  # none fetched: exit 2, each named
     err = capsys.readouterr().err
     assert "nope: " in err and "nada: " in err and "no input could be processed" in err
+
+
+def _replace_cached_std(monkeypatch, tmp_path):
+    """A cache whose std.rnnn was replaced by another valid model (the bundled one)."""
+    from rnnoise_kit.model.registry import default_model_path
+
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
+    cache_dir().mkdir(parents=True)
+    shutil.copyfile(default_model_path(), cache_dir() / "std.rnnn")
+
+
+def test_replaced_cached_model_is_refused_when_used(monkeypatch, tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from rnnoise_kit.denoise import Denoiser
+    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.model.registry import cache_status, cached_path, is_cached
+
+    _replace_cached_std(monkeypatch, tmp_path)
+    assert cache_status("std") == "modified" and not is_cached("std")
+    assert cache_status("sh") == "missing"
+    with pytest.raises(InputError, match="rnnoise-kit model get std"):
+        cached_path("std")
+    with pytest.raises(InputError, match="not the published 'std' model"):
+        Denoiser("std")
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(4800), 48000)
+    capsys.readouterr()
+    assert cli(["denoise", str(wav), "-o", str(tmp_path / "o.wav"), "--model", "std"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "model get std" in err
+    assert not (tmp_path / "o.wav").exists()
+    assert cli(["model", "info", "std"]) == 2
+    assert "model get std" in capsys.readouterr().err
+
+
+def test_model_list_shows_a_modified_cache_entry(monkeypatch, tmp_path, capsys):
+    _replace_cached_std(monkeypatch, tmp_path)
+    assert cli(["model", "list"]) == 0
+    err = capsys.readouterr().err  # the table goes to stderr, as every report
+    std_row = next(line for line in err.splitlines() if "std.rnnn" in line)
+    assert "MODIFIED" in std_row
+    assert "model get std" in err
+
+
+def test_pipeline_leaves_a_modified_std_out_of_the_comparison(monkeypatch, tmp_path):
+    from rnnoise_kit.pipeline import _comparison_models
+
+    _replace_cached_std(monkeypatch, tmp_path)
+    said: list[str] = []
+    models = _comparison_models(["bundled", "std"], said.append)
+    assert [m.split("=")[0] for m in models] == ["bundled"]
+    assert any("std" in line and "sha256" in line for line in said)
+
+
+def test_model_info_of_an_uncached_name_says_how_to_fetch(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "nothing"))
+    monkeypatch.chdir(tmp_path)
+    assert cli(["model", "info", "std"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "rnnoise-kit model get std" in err
+
+
+def test_model_info_of_a_cached_name(reference, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    cache_dir().mkdir(parents=True)
+    shutil.copyfile(reference / "models" / "std.rnnn", cache_dir() / "std.rnnn")
+    assert cli(["model", "info", "std"]) == 0
+    assert PUBLIC_MODELS["std"].sha256 in capsys.readouterr().out

@@ -366,7 +366,8 @@ def _add_model(sub) -> None:
         "info",
         help="show a model's format, topology, activations, weights and where it runs",
     )
-    i.add_argument("path", metavar="PATH", help="model file")
+    i.add_argument("path", metavar="PATH",
+                   help="model file, or the name of a fetched public model (std, sh, ...)")
     i.add_argument("--json", action="store_true", help="print the facts as JSON")
     i.set_defaults(func=_run_model_info)
     lst = msub.add_parser("list", help="list the public models and their status")
@@ -447,24 +448,37 @@ def _run_model_info(args) -> int:
 def _run_model_list(args) -> int:
     from rich.table import Table
 
-    from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS, cache_dir, is_cached
+    from rnnoise_kit.model.registry import (
+        LIBRARY_MODELS,
+        PUBLIC_MODELS,
+        cache_dir,
+        cache_status,
+    )
     from rnnoise_kit.model.v02.library import pyrnnoise_library
     from rnnoise_kit.progress import console
 
     table = Table(title=f"Public models (cache: {cache_dir()})")
     for col in ("name", "file", "cached", "description"):
         table.add_column(col)
+    shown = {"ok": "yes", "missing": "no", "modified": "MODIFIED"}
+    modified = []
     for m in PUBLIC_MODELS.values():
-        table.add_row(m.name, m.filename, "yes" if is_cached(m.name) else "no", m.description)
+        status = cache_status(m.name)
+        if status == "modified":
+            modified.append(m.name)
+        table.add_row(m.name, m.filename, shown[status], m.description)
     have_lib = pyrnnoise_library() is not None
     for lm in LIBRARY_MODELS.values():
-        state = ("yes" if is_cached(lm.name)
+        state = ("yes" if cache_status(lm.name) == "ok"
                  else "on first use" if have_lib else "no (pip install pyrnnoise)")
         table.add_row(lm.name, lm.filename, state, lm.description)
     console().print(table)
     print("std ... sh are RNNoise v0.1 models (v0.1.x, its forks, FFmpeg arnndn); fetch them "
           "with `rnnoise-kit model get NAME`. rnnoise-0.2 is RNNoise 0.2's model, imported "
           "from pyrnnoise's librnnoise when first used.", file=sys.stderr)
+    if modified:
+        _note(f"modified in the cache (sha256 differs), refused until fetched again: "
+              f"{', '.join(modified)} (`rnnoise-kit model get {' '.join(modified)}`)")
     return EXIT_OK
 
 

@@ -407,10 +407,10 @@ def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *
 
 def _comparison_models(names: list[str], log: Callable[[str], None]) -> list[str]:
     from rnnoise_kit.model.registry import (
+        cache_status,
         cached_path,
         default_model_path,
         has_bundled_model,
-        is_cached,
     )
 
     out = []
@@ -420,8 +420,11 @@ def _comparison_models(names: list[str], log: Callable[[str], None]) -> list[str
                 out.append(f"bundled={default_model_path()}")
             else:
                 log("compare: no bundled model in this build, not compared")
-        elif is_cached(name):
+        elif cache_status(name) == "ok":
             out.append(f"{name}={cached_path(name)}")
+        elif cache_status(name) == "modified":
+            log(f"compare: {name} in the model cache is not the published file (sha256 "
+                f"differs; `rnnoise-kit model get {name}` fetches it again), not compared")
         else:
             log(f"compare: {name} is not in the model cache (`rnnoise-kit model get {name}`), "
                 "not compared")

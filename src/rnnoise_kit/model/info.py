@@ -10,6 +10,7 @@ import numpy as np
 from rnnoise_kit.fileio import sha256_file
 from rnnoise_kit.model.core import STANDARD_SIZES, RNNoiseModel
 from rnnoise_kit.model.formats import detect_format, load_model
+from rnnoise_kit.model.registry import cached_path, is_registry_name
 from rnnoise_kit.model.v02.model import RNNoise02Model
 
 __all__ = ["model_info", "format_info", "COMPATIBILITY", "COMPATIBILITY_V02"]
@@ -44,11 +45,19 @@ def model_info(
 
     ``generation`` is ``"0.1"`` or ``"0.2"``; the other keys depend on it.
 
+    ``path`` may also be a public model name (``std``, ``sh``, ...) when no such file
+    exists: the cached copy is described, its sha256 checked first.
+
     Raises
     ------
+    InputError
+        A public model name that is not in the cache, or whose cached file was modified
+        (the message says how to fetch it).
     ModelFormatError
         The file is not a valid RNNoise model.
     """
+    if not Path(path).exists() and is_registry_name(os.fspath(path)):
+        path = cached_path(os.fspath(path))
     fmt = detect_format(path)
     if model is None:
         model = load_model(path)

@@ -124,33 +124,65 @@ def _entry(name: str) -> PublicModel | LibraryModel:
         raise InputError(None, f"unknown model name {name!r} (public models: {known})") from None
 
 
-def cached_path(name: str) -> Path:
-    """Path of a public model in the cache.
+CACHE_STATES = ("missing", "ok", "modified")
+"""What :func:`cache_status` says of a public model in the cache."""
 
-    Downloaded models must have been fetched (a clear error says how otherwise); library
-    models (``rnnoise-0.2``) are imported from the installed library on first use.
+
+def cache_status(name: str) -> str:
+    """``"missing"``, ``"ok"`` or ``"modified"``: a model's state in the cache, checked now.
+
+    A downloaded model is ``"ok"`` when its sha256 is the published one; a library model
+    (``rnnoise-0.2``) when its sha256 is the one recorded on import (or, placed there by hand,
+    when there is no record). The checksum is checked on every call, not only on download: a
+    cached file replaced or damaged afterwards is ``"modified"``.
     """
     entry = _entry(name)
     path = cache_dir() / entry.filename
-    if isinstance(entry, LibraryModel):
-        if not _library_cache_ok(entry):
-            return import_library_model(name)
-        return path
     if not path.is_file():
+        return "missing"
+    if isinstance(entry, LibraryModel):
+        return "ok" if _library_cache_ok(entry) else "modified"
+    try:
+        digest = sha256_file(path)
+    except OSError:
+        return "modified"
+    return "ok" if digest == entry.sha256 else "modified"
+
+
+def cached_path(name: str) -> Path:
+    """Path of a public model in the cache, its sha256 checked now.
+
+    Downloaded models must have been fetched, and be the published files (a clear error
+    says how to fetch them otherwise); library models (``rnnoise-0.2``) are imported from
+    the installed library on first use, and again when the cached copy was modified.
+
+    Raises
+    ------
+    InputError
+        A downloaded model is not in the cache, or the cached file is not the published one.
+    """
+    entry = _entry(name)
+    path = cache_dir() / entry.filename
+    status = cache_status(name)
+    if isinstance(entry, LibraryModel):
+        return path if status == "ok" else import_library_model(name)
+    if status == "missing":
         raise InputError(
             None, f"model {name!r} is not in the cache ({path}); "
                   f"fetch it with `rnnoise-kit model get {name}`"
+        )
+    if status == "modified":
+        raise InputError(
+            path, f"is not the published {name!r} model (its sha256 differs from "
+                  f"{entry.sha256[:12]}...): it was replaced or damaged after download; "
+                  f"fetch it again with `rnnoise-kit model get {name}`"
         )
     return path
 
 
 def is_cached(name: str) -> bool:
-    """Whether a public model is in the cache (present; the checksum was checked on fetch,
-    or for a library model, against the sha256 recorded on import)."""
-    entry = _entry(name)
-    if isinstance(entry, LibraryModel):
-        return _library_cache_ok(entry)
-    return (cache_dir() / entry.filename).is_file()
+    """Whether a public model is in the cache and intact (sha256 checked now)."""
+    return cache_status(name) == "ok"
 
 
 def _record_path(entry: LibraryModel) -> Path:
