@@ -376,3 +376,105 @@ def test_cli_bad_inputs(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     rc, err = _cli(["train", str(short), "-o", run], capsys)
     assert rc == 2 and "pip install 'rnnoise-kit[train]'" in err
+
+
+# ----------------------------------------------------------------------------- bad inputs
+
+
+def test_non_finite_rows_are_refused_before_training(tmp_path, capsys):
+    from rnnoise_kit.errors import InputError
+
+    data = tmp_path / "d.f32"
+    m = _write_matrix(data, 600)
+    m[437, 12] = np.nan
+    m.tofile(data)
+    run = tmp_path / "run"
+    with pytest.raises(InputError, match="row 437 column 12 is not finite"):
+        train(data, run, config=TrainConfig(epochs=1, window=100, batch_size=4),
+              device="cpu", progress=False)
+    assert not run.exists() or list(run.iterdir()) == []
+    m[437, 12] = np.inf  # the CLI: one line, exit 2
+    m.tofile(data)
+    assert main(["train", str(data), "-o", str(run), "--epochs", "1", "--window", "100"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not finite" in err
+
+
+@pytest.mark.parametrize("lr", ["inf", "nan", "0", "-1"])
+def test_learning_rate_must_be_finite_and_positive(tmp_path, capsys, lr):
+    from rnnoise_kit.errors import InputError
+
+    with pytest.raises(InputError, match="lr"):
+        TrainConfig(lr=float(lr))
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 300)
+    assert main(["train", str(data), "-o", str(tmp_path / "run"), "--lr", lr]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "lr" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_diverging_epoch_is_never_saved(tmp_path, monkeypatch):
+    """An epoch whose loss or weights turn NaN stops the run and leaves the last good one."""
+    from rnnoise_kit.errors import TrainingDiverged
+    from rnnoise_kit.training import trainer
+
+    real = trainer._run_epoch
+
+    def poisoned(net, opt, data, cfg, epoch, *rest):
+        m = real(net, opt, data, cfg, epoch, *rest)
+        if epoch == 1:  # the second epoch blows up
+            with torch.no_grad():
+                next(net.parameters()).fill_(float("nan"))
+            m["loss"] = float("nan")
+        return m
+
+    monkeypatch.setattr(trainer, "_run_epoch", poisoned)
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 600)
+    run = tmp_path / "run"
+    cfg = TrainConfig(epochs=3, window=100, batch_size=4)
+    with pytest.raises(TrainingDiverged, match="epoch 2.*checkpoint of epoch 1 is kept"):
+        train(data, run, config=cfg, device="cpu", progress=False)
+    ck = read_checkpoint(run)
+    assert ck.epoch == 1
+    assert all(np.isfinite(a).all() for arrays in ck.weights.values() for a in arrays.values())
+    assert len(_metrics(run)) == 1 and not (run / "model.rnnn").exists()
+    monkeypatch.setattr(trainer, "_run_epoch", real)  # the run resumes from the good epoch
+    res = train(data, run, config=cfg, resume=True, device="cpu", progress=False)
+    assert res.epochs == 3 and np.isfinite(res.loss)
+
+
+def test_huge_features_diverge_in_one_line(tmp_path, capsys):
+    data = tmp_path / "d.f32"
+    m = _write_matrix(data, 600)
+    m[:, :42] = np.where(np.arange(42) % 2, 3e38, -3e38)  # finite, but sums overflow
+    m.tofile(data)
+    run = tmp_path / "run"
+    assert main(["train", str(data), "-o", str(run), "--epochs", "2", "--window", "100",
+                 "--batch-size", "4", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "diverged in epoch 1" in err and "nothing was saved" in err
+    assert not (run / "checkpoint.npz").exists() and not (run / "model.rnnn").exists()
+
+
+def test_damaged_training_state_is_one_line(tmp_path, capsys):
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 600)
+    run = tmp_path / "run"
+    args = ["train", str(data), "-o", str(run), "--epochs", "1", "--window", "100",
+            "--batch-size", "4", "--device", "cpu"]
+    assert main(args) == 0
+    good = (run / "train_state.pt").read_bytes()
+    for damaged in (b"garbage" * 10, good[: len(good) // 2], b"PK\x03\x04" + bytes(100)):
+        (run / "train_state.pt").write_bytes(damaged)
+        capsys.readouterr()
+        assert main([*args, "--resume", "--epochs", "2"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "train_state.pt" in err and "cannot read the training state" in err
+    # a readable file without the training state's parts
+    torch.save({"header": "{}"}, run / "train_state.pt")
+    assert main([*args, "--resume", "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "cannot read the training state" in err

@@ -789,11 +789,13 @@ def denoise_files(
     Raises
     ------
     InputError
-        The only input failed (its reason, naming it).
+        The only input failed (its reason, naming it); ``jobs`` is below 1 (nothing done).
     PartialFailure
         Some inputs failed (``done`` > 0: the others were written), or several did and none
         was written (``done`` == 0); its ``result`` is the :class:`DenoiseFilesResult`.
     """
+    if jobs < 1:
+        raise SettingError("jobs", f"must be at least 1 (got {jobs})")
     result = DenoiseFilesResult()
     items = [(os.fspath(s), os.fspath(d)) for s, d in pairs]
 

@@ -127,3 +127,15 @@ class PartialFailure(RnnoiseKitError, Generic[ResultT]):
         else:
             message = f"no input could be processed ({len(self.failures)} failed)"
         super().__init__(message)
+
+
+class TrainingDiverged(RnnoiseKitError):
+    """Training produced a non-finite loss or weights; nothing of that epoch was saved.
+
+    ``epoch`` is the 1-based epoch that diverged; the run folder keeps the checkpoint of
+    the epoch before it (if any).
+    """
+
+    def __init__(self, epoch: int, problem: str):
+        self.epoch = epoch
+        super().__init__(problem)

@@ -35,6 +35,27 @@ AUDIO_EXTENSIONS = frozenset(
 """File suffixes that folder scans treat as audio (``.raw`` means 48 kHz s16 mono)."""
 
 
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3,
+                 "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+"""Bytes per stored sample of the uncompressed subtypes."""
+_COMPRESSED_FORMATS = frozenset({"FLAC", "OGG", "MPEG"})
+"""Containers whose subtype names the decoded width, not the stored one (FLAC's PCM_16)."""
+
+MAX_SAMPLES_PER_BYTE = 1 << 14
+"""No compressed file decodes to more samples per stored byte than this: FLAC's densest frame
+(a constant 65,535-sample block) stores about 5,000. A header that claims more is a lie that
+would make the reader allocate what it claims, so the count is capped by the file's size."""
+
+
+def _frames_bound(path: Path, channels: int, subtype: str, fmt: str) -> int:
+    """Most frames ``path`` can hold, from its size (uncompressed: exactly)."""
+    size = path.stat().st_size
+    width = None if fmt in _COMPRESSED_FORMATS else _SAMPLE_BYTES.get(subtype)
+    if width is not None:
+        return size // (max(1, channels) * width)
+    return size * MAX_SAMPLES_PER_BYTE // max(1, channels)
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What soundfile says about a file: rate, channels, frames and subtype."""
@@ -64,7 +85,8 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for non-audio data
         raise AudioError(path, f"not a readable audio file ({_short(exc)})") from exc
-    return AudioInfo(info.samplerate, info.channels, info.frames, info.subtype, info.format)
+    frames = min(info.frames, _frames_bound(path, info.channels, info.subtype, info.format))
+    return AudioInfo(info.samplerate, info.channels, frames, info.subtype, info.format)
 
 
 def _short(exc: BaseException) -> str:
@@ -103,8 +125,11 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int, str]:
         rate, subtype = SAMPLE_RATE, "PCM_16"
     else:
         try:
-            audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
-            subtype = sf.info(str(path)).subtype
+            with sf.SoundFile(str(path)) as f:
+                # never more than the file can hold: the reader allocates what is asked
+                frames = min(f.frames, _frames_bound(path, f.channels, f.subtype, f.format))
+                audio = f.read(frames, dtype="float64", always_2d=True)
+                rate, subtype = f.samplerate, f.subtype
         except Exception as exc:
             raise AudioError(path, f"not a readable audio file ({_short(exc)})") from exc
     if audio.shape[0] == 0:

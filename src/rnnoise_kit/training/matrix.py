@@ -284,6 +284,12 @@ class MatrixReader:
                     if "data" not in f:
                         raise InputError(self.path, "HDF5 file has no dataset 'data'")
                     d = f["data"]
+                    if not isinstance(d, h5py.Dataset):
+                        raise InputError(self.path, "'data' in this HDF5 file is a group, not "
+                                                    "a dataset of rows")
+                    if d.dtype.kind not in "fiu":
+                        raise InputError(self.path, f"dataset 'data' holds {d.dtype}, not "
+                                                    "numbers")
                     if d.ndim != 2 or d.shape[1] != ROW:
                         raise InputError(self.path, f"dataset 'data' has shape {d.shape}, "
                                                     f"not (rows, {ROW})")
@@ -312,6 +318,22 @@ class MatrixReader:
                 for a in range(0, self.rows, block):
                     m = min(block, self.rows - a)
                     yield a, np.fromfile(f, dtype="<f4", count=m * ROW).reshape(m, ROW)
+
+
+def find_nonfinite(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(row, column) of the first NaN or infinite value of a matrix, or None; streamed.
+
+    Raises
+    ------
+    InputError
+        The file is not a readable matrix.
+    """
+    for start, rows in MatrixReader(path).blocks():
+        bad = ~np.isfinite(rows)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            return start + int(row), int(col)
+    return None
 
 
 def _plain(v):

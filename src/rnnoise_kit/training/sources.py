@@ -195,13 +195,36 @@ def _decode(e: _Entry) -> np.ndarray:
     return out
 
 
+_FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+"""Subtypes that can store NaN or infinity (integer PCM cannot)."""
+
+
+def _check_finite(path: Path) -> None:
+    """Raise AudioError if a float file holds NaN or infinite samples (read block by block)."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for block in f.blocks(blocksize=1 << 16, dtype="float64", always_2d=True):
+                if not np.isfinite(block).all():
+                    raise AudioError(path, "contains NaN or infinite samples")
+    except AudioError:
+        raise
+    except Exception as exc:
+        raise AudioError(path, f"cannot be read ({exc})") from exc
+
+
 def _entry(path: Path) -> _Entry:
-    """Describe one file from its header; raises AudioError when unusable."""
+    """Describe one file from its header; raises AudioError when unusable.
+
+    Float files are also read once here, so that NaN or infinite samples are refused before
+    any row is generated (as every other command refuses them), not cast into the matrix.
+    """
     info = audio_info(path)  # raises AudioError (missing, not audio)
     if path.suffix.lower() == ".raw":
         return _Entry(str(path), "raw", SAMPLE_RATE, 1, info.frames, info.frames)
     if info.frames <= 0:
         raise AudioError(path, "contains no samples")
+    if info.subtype in _FLOAT_SUBTYPES:
+        _check_finite(path)
     if info.sample_rate == SAMPLE_RATE and info.format not in ("MPEG", "OGG"):
         return _Entry(str(path), "direct", SAMPLE_RATE, info.channels, info.frames, info.frames,
                       info.subtype == "PCM_16")

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnoise_kit.errors import InputError, SettingError
+from rnnoise_kit.errors import InputError, SettingError, TrainingDiverged
 from rnnoise_kit.fileio import atomic_path, atomic_paths, atomic_write_text, sha256_file
 from rnnoise_kit.model.checkpoint import (
     CHECKPOINT_NAME,
@@ -137,8 +137,9 @@ class TrainConfig:
             problems.append(f"batch size must be >= 1 (got {self.batch_size})")
         if self.window < 1:
             problems.append(f"window must be >= 1 (got {self.window})")
-        if not (self.lr > 0 and self.eps > 0):
-            problems.append("lr and eps must be > 0")
+        if not (0 < self.lr < math.inf and 0 < self.eps < math.inf):
+            problems.append(f"lr and eps must be finite and > 0 (got lr {self.lr}, "
+                            f"eps {self.eps})")
         if not 0 < self.clip <= 0.5:
             problems.append(f"clip must be in (0, 0.5] so that weights fit int8 (got {self.clip})")
         if self.bce not in ("swapped", "textbook"):
@@ -543,10 +544,14 @@ def train(
     Raises
     ------
     InputError
-        Unusable data (missing, not 87 columns, fewer rows than one window) or ``init`` model;
-        ``run_dir`` already holds a run and ``resume`` is False.
+        Unusable data (missing, not 87 columns, fewer rows than one window, a NaN or infinite
+        value) or ``init`` model; ``run_dir`` already holds a run and ``resume`` is False; a
+        damaged ``train_state.pt`` when resuming.
     CheckpointMismatch
         ``resume`` with a checkpoint made from other data or another recipe.
+    TrainingDiverged
+        An epoch ended with a non-finite loss or weights; it was not saved (the previous
+        epoch's checkpoint stays).
     """
     cfg = config if config is not None else TrainConfig(activations=run_activations(init=init))
     run = Path(run_dir)
@@ -566,28 +571,30 @@ def train(
         if not state_path.exists():
             raise CheckpointMismatch(run, f"{CHECKPOINT_NAME} has no {STATE_NAME} beside it; "
                                           "cannot resume (fine-tune from it with init instead)")
-        try:
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
-            header = json.loads(state["header"])
-        except Exception as exc:  # a truncated or foreign file
-            raise InputError(state_path, f"cannot read the training state ({exc})") from None
+        state, header = _read_state(state_path)
         ident = _data_identity(data_path, header.get("data"))
         _check_resumable(header, cfg, ident, run)
     else:
         ident = _data_identity(data_path)
+        # checked once per run (a resumed run trains on the same bytes, sha256 compared)
+        _check_finite_rows(data_path)
 
     init_info = None
     if state is not None:
-        net = RNNoiseNet(cfg.activations)
-        net.load_state_dict(state["model"])
-        net.to(dev)
-        opt = _make_optimizer(net, cfg)
-        opt.load_state_dict(state["optimizer"])
-        history = list(state["history"])
+        try:
+            net = RNNoiseNet(cfg.activations)
+            net.load_state_dict(state["model"])
+            net.to(dev)
+            opt = _make_optimizer(net, cfg)
+            opt.load_state_dict(state["optimizer"])
+            history = list(state["history"])
+            # after the net's initialisation drew from it
+            torch.set_rng_state(state["torch_rng"])
+            if dev.type == "cuda" and state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(state_path, _damaged_state(exc)) from None
         init_info = header.get("init")
-        torch.set_rng_state(state["torch_rng"])  # after the net's initialisation drew from it
-        if dev.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
     else:
         torch.manual_seed(cfg.seed)
         net = RNNoiseNet(cfg.activations)
@@ -650,6 +657,7 @@ def train(
                 bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")
             m["epoch"] = epoch + 1
             m["seconds"] = time.perf_counter() - t0
+            _check_diverged(net, m, seqs.n_val > 0, epoch + 1)
             history.append({c: m[c] for c in METRIC_COLUMNS})
             header |= {"epoch": epoch + 1, "metrics": history}
             _write_epoch(state_path, {
@@ -688,6 +696,62 @@ def train(
         run_dir=run,
         history=history,
     )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first[:120]}" if first else type(exc).__name__
+
+
+def _damaged_state(exc: BaseException) -> str:
+    return (f"cannot read the training state ({_one_line(exc)}): the file is damaged or was "
+            f"not written by rnnoise-kit; cannot resume from it. Start a new run in another "
+            f"folder, or fine-tune from {CHECKPOINT_NAME} (init)")
+
+
+_STATE_KEYS = ("epoch", "model", "optimizer", "torch_rng", "history", "header")
+"""What ``train_state.pt`` holds (written after every epoch)."""
+
+
+def _read_state(path: Path) -> tuple[dict, dict]:
+    """``train_state.pt`` and its JSON header; InputError (one line) when damaged."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        missing = [k for k in _STATE_KEYS if k not in state]
+        if missing:
+            raise KeyError(f"no {missing[0]!r}")
+        header = json.loads(state["header"])
+        if not isinstance(header, dict) or "config" not in header:
+            raise ValueError("its header is not a training header")
+    except Exception as exc:  # a truncated or foreign file: torch's messages run to pages
+        raise InputError(path, _damaged_state(exc)) from None
+    return state, header
+
+
+def _check_finite_rows(path: Path) -> None:
+    """Refuse a matrix holding NaN or infinity before training on it (one line)."""
+    from rnnoise_kit.training.matrix import find_nonfinite
+
+    where = find_nonfinite(path)
+    if where is not None:
+        row, col = where
+        raise InputError(path, f"row {row} column {col} is not finite (NaN or infinity); "
+                               "a model cannot be trained on it")
+
+
+def _check_diverged(net: RNNoiseNet, m: dict, validated: bool, epoch: int) -> None:
+    """Raise TrainingDiverged before a non-finite epoch is saved over the last good one."""
+    losses = [m["loss"]] + ([m["val_loss"]] if validated else [])
+    with torch.no_grad():
+        bad_weights = not all(bool(torch.isfinite(p).all()) for p in net.parameters())
+    if bad_weights or not all(math.isfinite(x) for x in losses):
+        kept = (f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1
+                else "nothing was saved")
+        raise TrainingDiverged(
+            epoch, f"training diverged in epoch {epoch} (loss {m['loss']:.4g}"
+            + (", non-finite weights" if bad_weights else "") + f"); {kept}. "
+            "Try a lower learning rate")
 
 
 def _fmt_of(path: str | os.PathLike) -> str:
