@@ -203,3 +203,15 @@ def test_cli_every_input_failing_is_exit_2_naming_each(tmp_path, model_file, cap
     assert [ln.split(": ")[1] for ln in lines[:2]] == [str(p) for p in bad]
     assert lines[-1].startswith("rnnoise-kit: no input could be processed (2 failed)")
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.parametrize("jobs", ["0", "-2"])
+def test_jobs_below_one_is_refused(tmp_path, model_file, capsys, jobs):
+    src = tmp_path / "in.wav"
+    sf.write(str(src), noisy_signal(0.1, 48000), 48000)
+    out = tmp_path / "out"
+    assert cli(["denoise", str(src), "--out-dir", str(out), "--model", str(model_file),
+                "--jobs", jobs]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "jobs" in err
+    assert not (out / "in.wav").exists()

@@ -273,7 +273,15 @@ def _bad_inputs(tmp_path: Path, good: Path) -> dict[str, tuple[Path, Path]]:
     np.ones(479, np.int16).tofile(short)
     empty_dir = tmp_path / "emptydir"
     empty_dir.mkdir()
+    nan, inf = tmp_path / "nan.wav", tmp_path / "inf.wav"
+    x = (_noise(1.0) / 32768.0).astype(np.float32)
+    x[1000] = np.nan
+    sf.write(str(nan), x, 48000, subtype="FLOAT")
+    x[1000] = -np.inf
+    sf.write(str(inf), x, 44100, subtype="DOUBLE")  # another rate: decoded, not read direct
     return {
+        "nan": (nan, good),
+        "inf-noise": (good, inf),
         "missing": (tmp_path / "nope.wav", good),
         "corrupt": (corrupt, good),
         "empty": (empty, good),
@@ -285,7 +293,8 @@ def _bad_inputs(tmp_path: Path, good: Path) -> dict[str, tuple[Path, Path]]:
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "corrupt", "empty", "silent", "short", "short-noise", "empty-folder"]
+    "case", ["missing", "corrupt", "empty", "silent", "short", "short-noise", "empty-folder",
+             "nan", "inf-noise"]
 )
 def test_bad_inputs_one_line_exit_2_no_output(tmp_path, audio, capsys, case):
     sp, no = audio
@@ -398,3 +407,26 @@ def test_fused_filters_match_the_dsp_biquad():
     y2, _ = biquad(x2.reshape(-1), None, B_HP, A_HP)
     y2, _ = biquad(y2, None, b2, a2)
     assert np.array_equal(out2.reshape(-1), y2)
+
+
+def test_non_finite_file_in_a_folder_is_skipped_and_listed(tmp_path):
+    folder = tmp_path / "speech"
+    folder.mkdir()
+    sf.write(str(folder / "a.wav"), _speech(1.0), 48000, subtype="PCM_16")
+    x = (_speech(1.0) / 32768.0).astype(np.float32)
+    x[5] = np.nan
+    sf.write(str(folder / "b.wav"), x, 48000, subtype="FLOAT")
+    src = open_source(folder, "speech")
+    assert [Path(e.path).name for e in src.entries] == ["a.wav"]
+    assert [(Path(p).name, r) for p, r in src.skipped] == [
+        ("b.wav", "contains NaN or infinite samples")]
+
+
+def test_hdf5_data_group_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "g.h5"
+    with h5py.File(bad, "w") as f:
+        f.create_group("data").create_dataset("rows", data=np.zeros((10, 87), np.float32))
+    with pytest.raises(InputError, match="group"):
+        MatrixReader(bad)
+    rc, _, err = _cli(capsys, "features", "--inspect", str(bad))
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "group" in err
