@@ -161,3 +161,47 @@ def test_cli(sources, tmp_path, capsys):
                  "--count", "1", "--snr", "a:b"]) == 2
     assert main(["mix", "--speech", str(tmp_path / "nope"), "--noise", str(no), "-o",
                  str(tmp_path / "z"), "--count", "1"]) == 2
+
+
+def test_dropped_files_are_named_even_when_mix_fails(tmp_path, capsys):
+    """Files that pass the header check but cannot be decoded are listed with the reason."""
+    speech = tmp_path / "speech"
+    speech.mkdir()
+    x = np.full(24000, 0.1, np.float32)
+    x[10] = np.nan
+    sf.write(str(speech / "nan.wav"), x, 48000, subtype="FLOAT")
+    noise = _noise(tmp_path / "noise" / "n.wav", 1.0, 48000, 0)
+    with pytest.raises(InputError, match=r"nan\.wav: contains NaN or infinite samples"):
+        mix([speech], [noise], tmp_path / "o", count=2, seconds=0.5)
+    assert main(["mix", "--speech", str(speech), "--noise", str(noise), "-o",
+                 str(tmp_path / "o2"), "--count", "2", "--seconds", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nan.wav" in err
+    _speech(speech / "ok.wav", 1.0, 48000, 0)  # with a usable file too: exit 0, still listed
+    assert main(["mix", "--speech", str(speech), "--noise", str(noise), "-o",
+                 str(tmp_path / "o3"), "--count", "6", "--seconds", "0.5"]) == 0
+    assert "skipped" in capsys.readouterr().err
+
+
+def test_silent_sources_are_named(tmp_path):
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(48000), 48000)
+    noise = _noise(tmp_path / "n.wav", 1.0, 48000, 0)
+    with pytest.raises(InputError, match=r"silent: .*silent\.wav"):
+        mix([silent], [noise], tmp_path / "o", count=1, seconds=0.5)
+
+
+def test_sizes_beyond_memory_or_disk_are_refused_up_front(sources, tmp_path, capsys):
+    sp, no = sources
+    out = tmp_path / "o"
+    with pytest.raises(InputError, match=r"1e\+09 s clip would need about 2\.7 PiB of memory"):
+        mix([sp], [no], out, count=1, seconds=1e9)
+    assert not out.exists()
+    # 10 s clips fit in memory; 10**8 triplets of them (262 TiB) do not fit on the disk
+    with pytest.raises(InputError, match=r"would take 261\.9 TiB, more than the .* free"):
+        mix([sp], [no], out, count=10**8, seconds=10)
+    assert not out.exists()
+    assert main(["mix", "--speech", str(sp), "--noise", str(no), "-o", str(out), "--count",
+                 "1", "--seconds", "1e9"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "PiB" in err and not out.exists()

@@ -114,3 +114,93 @@ def test_killed_pipeline_resumes_without_redoing_data_stages(tmp_path, cache):
     assert (run / "model" / "model.rnnn").is_file()
     rows = (run / "train" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 30  # header + one row per epoch, across the kill
+
+
+# --------------------------------------------------------------------------- settings checked first
+
+
+def _toml(tmp_path, text: str):
+    path = tmp_path / "run.toml"
+    path.write_text(text + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("line", "key"), [
+    ('epochs = "two"', "epochs"),
+    ("holdout = 5.0", "holdout"),
+    ("holdout = 0", "holdout"),
+    ("frames = 2.5", "frames"),
+    ("jobs = true", "jobs"),
+    ("lr = inf", "lr"),
+    ("batch_size = 0", "batch_size"),
+    ('activations = "relu,relu"', "activations"),
+    ('activations = "tanh,relu,softmax"', "activations"),
+    ('device = "gpu"', "device"),
+    ('test_snr = "loud"', "test_snr"),
+    ("test_seconds = 0.001", "test_seconds"),
+    ('compare_with = ["bundled", "nope"]', "compare_with"),
+    ("speech = [1, 2]", "speech"),
+    ("seed = -1", "seed"),
+    ("init = 3", "init"),
+])
+def test_config_values_are_checked_when_read(tmp_path, line, key):
+    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.pipeline import PipelineConfig
+
+    path = _toml(tmp_path, line)
+    with pytest.raises(InputError) as info:
+        PipelineConfig.from_toml(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {key} must be ") and "\n" not in message
+
+
+def test_config_normalises_what_it_accepts(tmp_path):
+    from rnnoise_kit.pipeline import PipelineConfig
+
+    path = _toml(tmp_path, '\n'.join(['speech = "ds/sp"', 'noise = ["ds/n1", "ds/n2"]',
+                                     "frames = 5e5", 'activations = ["relu", "relu", "relu"]',
+                                     'compare_with = "std"', "lr = 1", 'device = "cuda:1"']))
+    c = PipelineConfig.from_toml(path)
+    assert c.speech == ["ds/sp"]  # one source, not four letters
+    assert c.noise == ["ds/n1", "ds/n2"]
+    assert c.frames == 500_000 and isinstance(c.frames, int)
+    assert c.activations == "relu,relu,relu" and c.compare_with == ["std"]
+    assert c.lr == 1.0 and c.device == "cuda:1"
+
+
+def test_values_given_in_code_are_checked_too():
+    from rnnoise_kit.errors import InputError
+    from rnnoise_kit.pipeline import PipelineConfig
+
+    with pytest.raises(InputError, match=r"^epochs must be an integer >= 0 \(got -1\)$"):
+        PipelineConfig(epochs=-1)
+    with pytest.raises(InputError, match="^holdout must be"):
+        PipelineConfig(holdout=1.0)
+
+
+def test_bad_config_stops_the_pipeline_before_any_stage(tmp_path, cache):
+    speech, noise = tmp_path / "s", tmp_path / "n"
+    for d in (speech, noise):
+        d.mkdir()
+        for i in range(2):
+            sf.write(d / f"{i}.wav", np.zeros(4800), 48000)
+    run = tmp_path / "run"
+    r = run_cli("pipeline", "--speech", str(speech), "--noise", str(noise), "-o", str(run),
+                "--config", str(_toml(tmp_path, 'epochs = "two"')), cache=cache)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"rnnoise-kit: {tmp_path / 'run.toml'}: epochs must be an integer >= 0 (got 'two')"]
+    assert not run.exists()
+    r = run_cli("pipeline", "--speech", str(speech), "--noise", str(noise), "-o", str(run),
+                "--frames", str(10**13), cache=cache)  # 3.1 PiB of rows: refused at once
+    assert r.returncode == 2 and "would take 3.1 PiB" in r.stderr and not run.exists()
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--epochs", "-1"], ["--seed", "-1"], ["--frames", "0"],
+                                  ["--speech-seconds", "nan"], ["--noise-seconds", "-5"],
+                                  ["--frames", str(10**13)]])
+def test_bad_demo_options_stop_before_the_data_is_made(tmp_path, cache, args):
+    run = tmp_path / "d"
+    r = run_cli("demo", "-o", str(run), *args, cache=cache, timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not run.exists()

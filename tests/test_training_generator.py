@@ -430,3 +430,13 @@ def test_hdf5_data_group_is_one_line(tmp_path, capsys):
         MatrixReader(bad)
     rc, _, err = _cli(capsys, "features", "--inspect", str(bad))
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "group" in err
+
+
+def test_frames_beyond_the_disk_are_refused_up_front(tmp_path, audio, capsys):
+    sp, no = audio
+    out = tmp_path / "o" / "m.f32"
+    rc, _, err = _cli(capsys, "features", "--speech", str(sp), "--noise", str(no),
+                      "--frames", str(10**13), "-o", str(out))
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "10000000000000 rows x 87 float32 would take 3.1 PiB" in err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

@@ -23,16 +23,21 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from rnnoise_kit import __version__
+from rnnoise_kit.audio.mix import MIN_SECONDS
 from rnnoise_kit.errors import InputError
 from rnnoise_kit.fileio import atomic_write_text, sha256_file
+from rnnoise_kit.model.registry import PUBLIC_MODELS
+from rnnoise_kit.settings import Rule, check_settings
+from rnnoise_kit.training.recipe import RECIPE_RULES
 
 RUN_FILE = "run.json"
 
@@ -52,27 +57,69 @@ DEMO_DATA_SECONDS = 150.0
 """Seconds of speech, and of noise, that :func:`run_demo` synthesises by default."""
 
 
+def _rule(rule: Rule) -> dict:
+    return {"rule": rule}
+
+
+def _device_name(value: str) -> str | None:
+    if value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value):
+        return None
+    return "auto, cpu, cuda or cuda:N"
+
+
+def _snr_range(value: str) -> str | None:
+    from rnnoise_kit.audio.mix import parse_range
+
+    try:
+        parse_range(value, "test_snr")
+    except InputError:
+        return "LO:HI in dB with LO <= HI, e.g. \"0:15\""
+    return None
+
+
 @dataclass
 class PipelineConfig:
-    """Parameters of a pipeline run (also readable from a TOML file, same names)."""
+    """Parameters of a pipeline run (also readable from a TOML file, same names).
 
-    speech: list[str] = field(default_factory=list)
-    noise: list[str] = field(default_factory=list)
-    frames: int = 500_000
-    epochs: int = 120
-    batch_size: int = 32
-    window: int = 2000
-    lr: float = 1e-3
-    activations: str = "tanh,relu,tanh"
-    device: str = "auto"
-    seed: int = 0
-    jobs: int = 2
-    holdout: float = 0.1
-    test_count: int = 8
-    test_seconds: float = 8.0
-    test_snr: str = "0:15"
-    compare_with: list[str] = field(default_factory=lambda: ["bundled", "std"])
-    init: str | None = None
+    Every field is checked (type and range, :mod:`rnnoise_kit.settings`) when the config is
+    made or read, before any stage runs; the rules are in each field's metadata, those of the
+    training recipe shared with :class:`~rnnoise_kit.training.trainer.TrainConfig`.
+    ``speech``, ``noise`` and ``compare_with`` take a list or one string; ``activations``
+    three names, as ``"tanh,relu,tanh"`` or a list.
+    """
+
+    speech: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
+    noise: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
+    frames: int = field(default=500_000, metadata=_rule(Rule(int, minimum=1)))
+    epochs: int = field(default=120, metadata=_rule(RECIPE_RULES["epochs"]))
+    batch_size: int = field(default=32, metadata=_rule(RECIPE_RULES["batch_size"]))
+    window: int = field(default=2000, metadata=_rule(RECIPE_RULES["window"]))
+    lr: float = field(default=1e-3, metadata=_rule(RECIPE_RULES["lr"]))
+    activations: str = field(default="tanh,relu,tanh",
+                             metadata=_rule(RECIPE_RULES["activations"]))
+    device: str = field(default="auto", metadata=_rule(Rule(str, check=_device_name)))
+    seed: int = field(default=0, metadata=_rule(RECIPE_RULES["seed"]))
+    jobs: int = field(default=2, metadata=_rule(Rule(int, minimum=1)))
+    holdout: float = field(default=0.1, metadata=_rule(Rule(float, above=0, below=1)))
+    test_count: int = field(default=8, metadata=_rule(Rule(int, minimum=1)))
+    test_seconds: float = field(default=8.0, metadata=_rule(Rule(float, minimum=MIN_SECONDS)))
+    test_snr: str = field(default="0:15", metadata=_rule(Rule(str, check=_snr_range)))
+    compare_with: list[str] = field(
+        default_factory=lambda: ["bundled", "std"],
+        metadata=_rule(Rule(list, choices=("bundled", *PUBLIC_MODELS))))
+    init: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
+
+    def __post_init__(self) -> None:
+        values = check_settings({f.name: getattr(self, f.name) for f in fields(self)},
+                                self.rules())
+        values["activations"] = ",".join(values["activations"])
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def rules(cls) -> dict[str, Rule]:
+        """The rule of every setting, by key."""
+        return {f.name: f.metadata["rule"] for f in fields(cls)}
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike, defaults: dict | None = None,
@@ -81,6 +128,12 @@ class PipelineConfig:
 
         Precedence: ``overrides`` (command-line options that were given) over the file over
         ``defaults`` over the attribute defaults.
+
+        Raises
+        ------
+        InputError
+            The file is missing or not TOML, or a key is unknown or has a value of the wrong
+            type or range (the message names the file and the key).
         """
         try:
             import tomllib
@@ -92,9 +145,7 @@ class PipelineConfig:
             raise InputError(path, "no such config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(path, f"not valid TOML ({exc})") from None
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(path, f"unknown setting {sorted(unknown)[0]!r}")
+        data = check_settings(data, cls.rules(), source=path)
         data = {**(defaults or {}), **data}
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
@@ -210,11 +261,17 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     Raises
     ------
     InputError
-        No speech or noise given, unusable sources, or a stage's own input errors.
+        No speech or noise given, a missing source or ``init`` model, a training matrix or
+        test set too large for the disk (all checked before the first stage), unusable
+        sources, or a stage's own input errors.
     """
     if not config.speech or not config.noise:
         raise InputError(None, "the pipeline needs speech and noise sources")
     run = Path(run_dir)
+    for src in [*config.speech, *config.noise]:
+        if not Path(src).exists():
+            raise InputError(src, "no such file or folder")
+    preflight(run, config)
     run.mkdir(parents=True, exist_ok=True)
     rec = RunRecord(run)
     rec.data["config"] = asdict(config)
@@ -398,11 +455,38 @@ def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *
 
     if config is None:
         config = PipelineConfig(**DEMO_DEFAULTS)
+    preflight(run_dir, config)  # before the data is made: the settings were checked already
     data = Path(run_dir) / "data"
     make_demo_dataset(data, speech_seconds=speech_seconds, noise_seconds=noise_seconds,
                       seed=config.seed)
     config = replace(config, speech=[str(data / "speech")], noise=[str(data / "noise")])
     return run_pipeline(run_dir, config, log=log)
+
+
+def preflight(run_dir: str | os.PathLike, config: PipelineConfig) -> None:
+    """Check what can be checked before any work: the ``init`` model loads, the training
+    matrix and the test set fit on the disk, a test clip fits in memory.
+
+    (The settings' types and ranges were checked when ``config`` was made.)
+
+    Raises
+    ------
+    InputError
+        The first problem found, with the size a too large output would take.
+    """
+    from rnnoise_kit.audio.mix import check_mix_room
+    from rnnoise_kit.training.generator import check_matrix_room
+
+    run = Path(run_dir)
+    if config.init is not None:
+        from rnnoise_kit.model import load_model
+
+        load_model(config.init)
+    # outputs a previous run left are replaced only when their stage reruns (checked then)
+    if not (run / "features.h5").exists():
+        check_matrix_room(run / "features.h5", config.frames)
+    if not (run / "testset").exists():
+        check_mix_room(run / "testset", config.test_count, config.test_seconds)
 
 
 def _comparison_models(names: list[str], log: Callable[[str], None]) -> list[str]:

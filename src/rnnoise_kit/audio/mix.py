@@ -41,6 +41,7 @@ import soundfile as sf
 
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_mono_48k
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
+from rnnoise_kit.capacity import check_disk, check_memory
 from rnnoise_kit.errors import InputError, OutputError, SettingError
 from rnnoise_kit.fileio import atomic_tree, write_problem
 from rnnoise_kit.progress import progress_bar
@@ -51,6 +52,12 @@ ACTIVITY_RANGE_DB = 40.0
 """Frames more than this far below the loudest frame are inactive."""
 PEAK_LIMIT = 0.99
 """No written signal peaks above this (linear, full scale 1.0)."""
+MIN_SECONDS = FRAME / SAMPLE_RATE
+"""Shortest clip: one activity frame."""
+MEMORY_PER_SAMPLE = 64
+"""Bytes of memory one sample of a clip costs while its triplet is made (measured: about
+61, the clips, their scaled copies, the int16 and int32 versions and the measurements)."""
+WAV_HEADER = 44
 
 
 def active_power(speech: np.ndarray, frame: int = FRAME,
@@ -177,7 +184,8 @@ class _Pool:
         have = 0
         while have < n:
             if not self.files:
-                raise InputError(None, f"no usable {self.kind} files left")
+                raise InputError(None, f"no usable {self.kind} files left"
+                                       + _dropped(self.skipped))
             path = self.files[int(rng.integers(len(self.files)))]
             audio = self._load(path)
             if audio is None:
@@ -192,7 +200,22 @@ class _Pool:
         return out, tuple(pieces)
 
 
-def _parse_range(value: str | Sequence[float] | float, what: str) -> tuple[float, float]:
+def _dropped(skipped: list[SkippedFile]) -> str:
+    """The files left out, for an error that would otherwise hide them (one line)."""
+    if not skipped:
+        return ""
+    more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+    return f" (left out: {skipped[0]}{more})"
+
+
+def parse_range(value: str | Sequence[float] | float, what: str) -> tuple[float, float]:
+    """``"LO:HI"``, ``(lo, hi)`` or one number as a (lo, hi) pair of finite dB values.
+
+    Raises
+    ------
+    SettingError
+        Not two finite numbers with LO <= HI (``what`` names the setting).
+    """
     if isinstance(value, str):
         parts = value.split(":")
         try:
@@ -208,6 +231,18 @@ def _parse_range(value: str | Sequence[float] | float, what: str) -> tuple[float
     if len(nums) != 2 or not all(np.isfinite(nums)) or nums[0] > nums[1]:
         raise SettingError(what, f"must be LO:HI with LO <= HI (got {value!r})")
     return nums[0], nums[1]
+
+
+def check_mix_room(output: str | os.PathLike, count: int, seconds: float) -> None:
+    """Refuse (InputError, with the size) a test set that memory or the disk cannot hold.
+
+    Each triplet is made in memory (:data:`MEMORY_PER_SAMPLE` per sample) and written as
+    three 16-bit WAV files.
+    """
+    n = int(round(seconds * SAMPLE_RATE))
+    check_memory(n * MEMORY_PER_SAMPLE, f"a {seconds:g} s clip")
+    check_disk(output, int(count) * 3 * (2 * n + WAV_HEADER),
+               f"{count} triplet(s) of {seconds:g} s (16-bit WAV)")
 
 
 def mix(
@@ -244,20 +279,22 @@ def mix(
     Raises
     ------
     InputError
-        Bad arguments, a missing source, no usable speech or noise, or a non-empty output.
+        Bad arguments, a missing source, no usable speech or noise, a non-empty output, or
+        clips larger than the memory or the disk can hold (checked before any work).
     """
-    snr_lo, snr_hi = _parse_range(snr, "snr")
-    lvl_lo, lvl_hi = _parse_range(level, "level")
+    snr_lo, snr_hi = parse_range(snr, "snr")
+    lvl_lo, lvl_hi = parse_range(level, "level")
     if count < 1:
         raise SettingError("count", f"must be at least 1 (got {count})")
     n = int(round(seconds * SAMPLE_RATE)) if np.isfinite(seconds) else 0
     if n < FRAME:
-        raise SettingError("seconds", f"must be at least {FRAME / SAMPLE_RATE} (got {seconds})")
+        raise SettingError("seconds", f"must be at least {MIN_SECONDS} (got {seconds})")
     if lvl_hi >= 0:
         raise SettingError("level", f"must be below 0 dBFS (got {lvl_lo:g}:{lvl_hi:g})")
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise InputError(output, "exists and is not an empty folder; choose a new one")
+    check_mix_room(output, count, seconds)
 
     report = MixReport(output)
     pools = []
@@ -268,7 +305,7 @@ def mix(
         report.skipped.extend(skipped)
         if not files:
             raise InputError(None, f"no usable {kind} files in "
-                             + ", ".join(str(s) for s in sources))
+                             + ", ".join(str(s) for s in sources) + _dropped(skipped))
         pools.append(_Pool(kind, files, report.skipped))
     speech_pool, noise_pool = pools
 
@@ -296,14 +333,16 @@ def mix(
 def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
                snr_range: tuple[float, float], level_range: tuple[float, float],
                tries: int = 20) -> tuple[MixItem, dict[str, np.ndarray]]:
+    silent: set[Path] = set()
     for _ in range(tries):
         clean, s_pieces = speech_pool.draw(rng, n)
         noise, n_pieces = noise_pool.draw(rng, n)
         target_snr = float(rng.uniform(*snr_range))
         target_level = float(rng.uniform(*level_range))
         p_speech, p_noise = active_power(clean), float(np.mean(noise**2))
-        if p_speech <= 0 or p_noise <= 0:
-            continue  # a silent clip: draw again
+        if p_speech <= 0 or p_noise <= 0:  # a silent clip: draw again
+            silent.update(p.path for p in (s_pieces if p_speech <= 0 else n_pieces))
+            continue
         clean = clean * np.sqrt(10 ** (target_level / 10) / p_speech)
         p_speech = 10 ** (target_level / 10)
         noise = noise * np.sqrt(p_speech / 10 ** (target_snr / 10) / p_noise)
@@ -327,7 +366,9 @@ def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
         signals = {k: v.astype(np.int16) for k, v in
                    (("clean", clean_q), ("noise", noise_q), ("noisy", noisy_q))}
         return item, signals
-    raise InputError(None, f"{name}: drew only silent speech or noise clips in {tries} tries")
+    names = ", ".join(str(p) for p in sorted(silent)[:3]) + (", ..." if len(silent) > 3 else "")
+    raise InputError(None, f"{name}: drew only silent speech or noise clips in {tries} tries "
+                           f"(silent: {names})")
 
 
 def _csv_text(items: list[MixItem]) -> str:

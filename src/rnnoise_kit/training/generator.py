@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from rnnoise_kit.capacity import check_disk
 from rnnoise_kit.dsp.constants import EDGE, NB_BANDS, NB_FEATURES
 from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.training import _analysis
@@ -394,6 +395,16 @@ def default_blocks(
 # ----------------------------------------------------------------------------- front end
 
 
+def matrix_bytes(frames: int) -> int:
+    """Bytes a matrix of ``frames`` rows takes on disk (``.f32``; ``.h5`` adds a few KiB)."""
+    return int(frames) * ROW * 4
+
+
+def check_matrix_room(output: str | os.PathLike, frames: int) -> None:
+    """Refuse (InputError, with the size) a matrix that the output's disk cannot hold."""
+    check_disk(output, matrix_bytes(frames), f"{int(frames)} rows x {ROW} float32")
+
+
 @dataclass
 class GenerateResult:
     """What :func:`generate` wrote."""
@@ -452,8 +463,9 @@ def generate(
     Raises
     ------
     InputError
-        Bad sources (missing, unreadable, empty, shorter than a frame, all-silent speech),
-        a bad ``frames`` or output suffix.
+        Bad sources (missing, unreadable, empty, shorter than a frame, all-silent speech,
+        NaN or infinite samples), a bad ``frames`` or output suffix, or more rows than the
+        output's disk can hold (checked before any work).
     """
     from rnnoise_kit.fileio import check_outputs
     from rnnoise_kit.progress import progress_bar
@@ -469,6 +481,7 @@ def generate(
     out = Path(output)
     MatrixWriter.check_suffix(out)
     check_outputs([out], [speech, noise])
+    check_matrix_room(out, frames)
     sp = open_source(speech, "speech")
     no = open_source(noise, "noise")
     inputs = [e.path for src in (sp, no) for e in src.entries]

@@ -54,10 +54,12 @@ from rnnoise_kit.model.checkpoint import (
     write_checkpoint,
 )
 from rnnoise_kit.model.core import GRU_LAYERS, LAYER_NAMES, RNNoiseModel
+from rnnoise_kit.settings import check_settings
 from rnnoise_kit.training import gru
 from rnnoise_kit.training.data import SequenceData, prefetched
 from rnnoise_kit.training.loss import rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
+from rnnoise_kit.training.recipe import RECIPE_RULES
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -80,7 +82,6 @@ METRIC_COLUMNS = (
     "val_vad_loss",
     "seconds",
 )
-_ACT_NAMES = ("tanh", "sigmoid", "relu")
 
 
 @dataclass(frozen=True)
@@ -129,28 +130,12 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "activations", tuple(self.activations))
-        problems = []
-        if self.epochs < 0:
-            problems.append(f"epochs must be >= 0 (got {self.epochs})")
-        if self.batch_size < 1:
-            problems.append(f"batch size must be >= 1 (got {self.batch_size})")
-        if self.window < 1:
-            problems.append(f"window must be >= 1 (got {self.window})")
-        if not (0 < self.lr < math.inf and 0 < self.eps < math.inf):
-            problems.append(f"lr and eps must be finite and > 0 (got lr {self.lr}, "
-                            f"eps {self.eps})")
-        if not 0 < self.clip <= 0.5:
-            problems.append(f"clip must be in (0, 0.5] so that weights fit int8 (got {self.clip})")
-        if self.bce not in ("swapped", "textbook"):
-            problems.append(f"bce must be 'swapped' or 'textbook' (got {self.bce!r})")
-        if len(self.activations) != 3 or any(a not in _ACT_NAMES for a in self.activations):
-            problems.append(f"activations must be 3 of {', '.join(_ACT_NAMES)} "
-                            f"(got {','.join(map(str, self.activations))})")
-        if not 0 <= self.val_split < 1:
-            problems.append(f"val_split must be in [0, 1) (got {self.val_split})")
-        if problems:
-            raise InputError(None, "; ".join(problems))
+        # one table of types and ranges (training.recipe), shared with the pipeline's settings
+        values = check_settings({f.name: getattr(self, f.name) for f in fields(self)},
+                                RECIPE_RULES)
+        values["activations"] = tuple(values["activations"])
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     def recipe(self) -> dict:
         """Every field but ``epochs`` (what a resumed run must share), JSON-ready."""

@@ -33,9 +33,11 @@ from rnnoise_kit.audio.demo.speech import (
 )
 from rnnoise_kit.audio.demo.text import DEFAULT_LANGUAGES, available_languages
 from rnnoise_kit.audio.io import SAMPLE_RATE, write_audio
+from rnnoise_kit.capacity import check_disk
 from rnnoise_kit.errors import InputError
 from rnnoise_kit.fileio import atomic_write_text
 from rnnoise_kit.progress import progress_bar
+from rnnoise_kit.settings import Rule, check_settings
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,13 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     t0 = time.perf_counter()
     root = Path(out_dir)
     manifest = root / "demo.json"
-    if speech_seconds < 0 or noise_seconds < 0 or speech_seconds + noise_seconds <= 0:
+    seconds = check_settings({"speech_seconds": speech_seconds, "noise_seconds": noise_seconds},
+                             dict.fromkeys(("speech_seconds", "noise_seconds"),
+                                           Rule(float, minimum=0)))
+    if sum(seconds.values()) <= 0:
         raise InputError(None, "speech_seconds and noise_seconds must be >= 0, not both 0")
+    check_disk(root, int(sum(seconds.values()) * SAMPLE_RATE * 2),
+               f"{sum(seconds.values()):g} s of 48 kHz 16-bit demo audio")
     if not 0.0 <= reverb <= 1.0:
         raise InputError(None, f"reverb is a probability in [0, 1], got {reverb}")
     if not file_seconds >= 1.0:
