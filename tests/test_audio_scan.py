@@ -181,3 +181,15 @@ def test_every_folder_reader_uses_the_safe_walk(looped, tmp_path):
     record = json.loads(split.read_text())
     assert len(record["train"]["speech"]) + len(record["test"]["speech"]) == 3
     assert len(record["skipped"]) == 4
+
+
+def test_links_into_one_hidden_tree_take_each_file_once(tmp_path):
+    src = tmp_path / "src"
+    _wav(src / ".store" / "top.wav")
+    _wav(src / ".store" / "sub" / "deep.wav")
+    os.symlink(".store/sub", src / "a_sub")  # reached first (path order), then its parent
+    os.symlink(".store", src / "b_store")
+    files, skipped = walk_source(src)
+    assert [p.relative_to(src).as_posix() for p in files] == ["a_sub/deep.wav",
+                                                              "b_store/top.wav"]
+    assert skipped == []

@@ -651,7 +651,8 @@ def _add_pipeline(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR")
     p.add_argument("--config", metavar="run.toml",
                    help="settings file (keys as the options, plus batch_size, window, lr, "
-                        "activations, holdout, test_count, test_seconds, test_snr, ...)")
+                        "activations, holdout, test_count, test_seconds, test_snr, ...), "
+                        "each checked (type, range) before any stage runs")
     p.add_argument("--frames", type=int, help="training-matrix rows (default 500000)")
     p.add_argument("--epochs", type=int, help="training epochs (default 120)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device")

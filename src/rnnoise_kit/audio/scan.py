@@ -132,6 +132,8 @@ def walk_source(src: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
             except OSError as exc:
                 skipped.append(SkippedFile(folder, f"cannot list folder ({_os_reason(exc)})"))
                 continue
+            if (st.st_dev, st.st_ino) in scanned:  # inside two link targets: its files once
+                continue
             scanned.add((st.st_dev, st.st_ino))
             for entry in entries:
                 if entry.name.startswith("."):
@@ -147,10 +149,9 @@ def walk_source(src: str | os.PathLike) -> tuple[list[Path], list[SkippedFile]]:
                     files.append(path)
 
     scan(src)
-    done = 0
-    while done < len(links):  # following a link may find further links
-        link = links[done]
-        done += 1
+    while links:  # in path order, so that the choice between two links is the same each run
+        links.sort(key=natural_key, reverse=True)
+        link = links.pop()  # following it may find further links
         target = Path(os.path.realpath(link))
         if not target.is_relative_to(root):
             skipped.append(SkippedFile(link, f"link to a folder outside {src} ({target}); "
