@@ -35,7 +35,7 @@ from rnnoise_kit import __version__
 from rnnoise_kit.audio.mix import MIN_SECONDS
 from rnnoise_kit.errors import InputError
 from rnnoise_kit.fileio import atomic_write_text, sha256_file
-from rnnoise_kit.model.registry import PUBLIC_MODELS
+from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS
 from rnnoise_kit.settings import Rule, check_settings
 from rnnoise_kit.training.recipe import RECIPE_RULES
 
@@ -106,7 +106,7 @@ class PipelineConfig:
     test_snr: str = field(default="0:15", metadata=_rule(Rule(str, check=_snr_range)))
     compare_with: list[str] = field(
         default_factory=lambda: ["bundled", "std"],
-        metadata=_rule(Rule(list, choices=("bundled", *PUBLIC_MODELS))))
+        metadata=_rule(Rule(list, choices=("bundled", *PUBLIC_MODELS, *LIBRARY_MODELS))))
     init: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
 
     def __post_init__(self) -> None:
