@@ -213,5 +213,11 @@ def test_jobs_below_one_is_refused(tmp_path, model_file, capsys, jobs):
     assert cli(["denoise", str(src), "--out-dir", str(out), "--model", str(model_file),
                 "--jobs", jobs]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "jobs" in err
+    assert err.strip().splitlines() == [f"rnnoise-kit: --jobs must be at least 1 (got {jobs})"]
     assert not (out / "in.wav").exists()
+    from rnnoise_kit.denoise import Denoiser, denoise_files
+    from rnnoise_kit.errors import SettingError
+
+    with pytest.raises(SettingError, match="^jobs must be at least 1") as info:
+        denoise_files([(src, out / "in.wav")], Denoiser(model_file), jobs=int(jobs))
+    assert info.value.setting == "jobs" and not (out / "in.wav").exists()
