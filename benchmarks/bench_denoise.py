@@ -11,8 +11,12 @@ It makes its own input (5 minutes of ``_signals.noisy_speech``, 48 kHz s16) and 
 both sides run with rnnoise-kit's own writer (the bundled model when this build has one, else
 random weights of the v0.1 shape), so it runs on a fresh checkout without ../shared. The whole
 process, FFmpeg included, is pinned to one CPU. Each figure is the median of --runs runs (wall
-time): ours reads the WAV and denoises it; FFmpeg reads the same WAV and writes to ``-f null``.
-Streaming feeds 10 ms chunks (480 samples) through ``Denoiser.stream``.
+time), run round by round (offline, streaming, the peer; reversed every other round) so that the
+sides share the machine's load: ours reads the WAV and denoises it; FFmpeg reads the same WAV
+and writes to ``-f null``.
+Streaming feeds 10 ms chunks (480 samples) through ``Denoiser.stream``. Every figure also comes
+as ``*_cpu_x_realtime``, from the CPU time the work used (this process's, FFmpeg's as a child):
+on a machine other jobs share, wall time counts their turns on the CPU too, CPU time does not.
 
 RNNoise 0.2: the model is the one built into the installed pyrnnoise's librnnoise, imported with
 ``read_library`` and written as a blob for rnnoise-kit; the library runs its built-in copy of
@@ -51,17 +55,31 @@ from rnnoise_kit.model.v02.library import (  # noqa: E402
 )
 
 
-def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (FFmpeg)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
-def speeds(denoiser: Denoiser, wav: Path, audio, seconds: float, runs: int) -> dict:
-    """Offline (read the WAV, denoise it) and 10 ms streaming x real time, medians of ``runs``."""
+def median_times(fns: dict, runs: int, seconds: float) -> dict[str, tuple[float, float]]:
+    """x real time (wall, CPU) of each workload: medians over ``runs`` rounds, each round
+    running every workload once (the order reversed every other round), so that load which
+    drifts during the benchmark weighs on every side alike."""
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(runs):
+        for name in names if r % 2 == 0 else names[::-1]:
+            t, c = time.perf_counter(), _cpu_seconds()
+            fns[name]()
+            wall[name].append(time.perf_counter() - t)
+            cpu[name].append(_cpu_seconds() - c)
+    return {name: (seconds / statistics.median(wall[name]), seconds / statistics.median(cpu[name]))
+            for name in names}
+
+
+def workloads(denoiser: Denoiser, wav: Path, audio) -> dict:
+    """Offline (read the WAV, denoise it) and 10 ms streaming, warmed up."""
     denoiser.denoise(audio[:RATE], RATE)  # numba warm-up (cached after the first process)
 
     def offline():
@@ -74,37 +92,39 @@ def speeds(denoiser: Denoiser, wav: Path, audio, seconds: float, runs: int) -> d
             s.process(audio[i : i + 480])
         s.flush()
 
-    return {"offline": seconds / median_time(offline, runs),
-            "streaming": seconds / median_time(streaming, runs)}
+    return {"offline": offline, "streaming": streaming}
 
 
 def bench_v01(tmp: Path, wav: Path, audio, args) -> dict:
     model = load_model(default_model_path()) if has_bundled_model() else random_model()
     model_path = tmp / "model.rnnn"
     save_model(model, model_path)
-    ours = speeds(Denoiser(model_path, compensate_delay=False), wav, audio, args.seconds,
-                  args.runs)
-    result = {
-        "offline_x_realtime": ours["offline"],
-        "streaming_x_realtime": ours["streaming"],
-        "ffmpeg_x_realtime": None,
-        "ratio_vs_ffmpeg": None,
-        "model": "bundled" if has_bundled_model() else "random v0.1-shape weights",
-    }
+    fns = workloads(Denoiser(model_path, compensate_delay=False), wav, audio)
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg:
         cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
                "-i", str(wav), "-af", f"arnndn=m={model_path}", "-f", "null", "-"]
-        t = median_time(lambda: subprocess.run(cmd, check=True), args.runs)
-        result["ffmpeg_x_realtime"] = args.seconds / t
-        result["ratio_vs_ffmpeg"] = result["offline_x_realtime"] / result["ffmpeg_x_realtime"]
-    return result
+        fns["ffmpeg"] = lambda: subprocess.run(cmd, check=True)
+    x = median_times(fns, args.runs, args.seconds)
+    ff = x.get("ffmpeg", (None, None))
+    return {
+        "offline_x_realtime": x["offline"][0],
+        "streaming_x_realtime": x["streaming"][0],
+        "ffmpeg_x_realtime": ff[0],
+        "ratio_vs_ffmpeg": None if ff[0] is None else x["offline"][0] / ff[0],
+        "offline_cpu_x_realtime": x["offline"][1],
+        "streaming_cpu_x_realtime": x["streaming"][1],
+        "ffmpeg_cpu_x_realtime": ff[1],
+        "model": "bundled" if has_bundled_model() else "random v0.1-shape weights",
+    }
 
 
 def bench_v02(tmp: Path, wav: Path, audio, args) -> dict:
     result = {"v02_offline_x_realtime": None, "v02_streaming_x_realtime": None,
               "v02_library_x_realtime": None, "v02_ratio_vs_library": None,
-              "v02_skipped": None, "v02_model": None}
+              "v02_streaming_ratio_vs_library": None,
+              "v02_offline_cpu_x_realtime": None, "v02_streaming_cpu_x_realtime": None,
+              "v02_library_cpu_x_realtime": None, "v02_skipped": None, "v02_model": None}
     library = pyrnnoise_library()
     if library is None:
         result["v02_skipped"] = "pyrnnoise is not installed (its librnnoise is the 0.2 peer)"
@@ -113,7 +133,7 @@ def bench_v02(tmp: Path, wav: Path, audio, args) -> dict:
     blob = tmp / "rnnoise-0.2.bin"
     save_model(model, blob)
     result["v02_model"] = f"pyrnnoise's built-in ({model.description}, {model.precision})"
-    ours = speeds(Denoiser(blob, compensate_delay=False), wav, audio, args.seconds, args.runs)
+    fns = workloads(Denoiser(blob, compensate_delay=False), wav, audio)
     runner = LibraryRunner(library)
 
     def library_run():
@@ -121,11 +141,16 @@ def bench_v02(tmp: Path, wav: Path, audio, args) -> dict:
         frames = x.shape[0] - x.shape[0] % 480
         runner.process(x[:frames].astype("float32"))
 
-    lib = args.seconds / median_time(library_run, args.runs)
-    result.update({"v02_offline_x_realtime": ours["offline"],
-                   "v02_streaming_x_realtime": ours["streaming"],
-                   "v02_library_x_realtime": lib,
-                   "v02_ratio_vs_library": ours["offline"] / lib})
+    fns["library"] = library_run
+    x = median_times(fns, args.runs, args.seconds)
+    result.update({"v02_offline_x_realtime": x["offline"][0],
+                   "v02_streaming_x_realtime": x["streaming"][0],
+                   "v02_library_x_realtime": x["library"][0],
+                   "v02_ratio_vs_library": x["offline"][0] / x["library"][0],
+                   "v02_streaming_ratio_vs_library": x["streaming"][0] / x["library"][0],
+                   "v02_offline_cpu_x_realtime": x["offline"][1],
+                   "v02_streaming_cpu_x_realtime": x["streaming"][1],
+                   "v02_library_cpu_x_realtime": x["library"][1]})
     return result
 
 

@@ -16,7 +16,12 @@ import pytest
 from rnnoise_kit.errors import ModelFormatError
 from rnnoise_kit.model.v02.blob import WeightRecord, WeightType
 from rnnoise_kit.model.v02.model import RNNoise02Model, random_model
-from rnnoise_kit.model.v02.network import Network02, NetworkState02, layers_from_arrays
+from rnnoise_kit.model.v02.network import (
+    Network02,
+    NetworkState02,
+    layers_from_arrays,
+    side_by_side,
+)
 
 F, C, G, B = 65, 16, 16, 32  # features, conv1 outputs, GRU units, bands
 f32 = np.float32
@@ -378,3 +383,29 @@ def test_integer_layer_too_wide_for_exact_float32_sums_is_refused():
     assert "'conv2_weights_int8'" in str(err.value) and "\n" not in str(err.value)
     # with its float twin, C (and the network) computes conv2 in float
     Network02(random_model(seed=20, conv1_size=348, gru_size=8))
+
+
+@pytest.mark.parametrize("sizes", [[(3, 5), (7,), (2, 2)], [(384, 1152), (384, 1152), (33,)]])
+def test_side_by_side_copies_into_one_buffer(sizes):
+    """Small sets take plain memory, ones past a huge page the mapping: either way equal
+    copies, 64-byte aligned, one after another in the order given."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in sizes]
+    copies = side_by_side(arrays)
+    for a, c in zip(arrays, copies, strict=True):
+        np.testing.assert_array_equal(c, a)
+        assert c.dtype == a.dtype and c.flags.c_contiguous and c.flags.writeable
+        assert c.ctypes.data % 64 == 0 and not np.shares_memory(a, c)
+    starts = [c.ctypes.data for c in copies]
+    assert starts == sorted(starts)
+    assert starts[-1] - starts[0] < sum(a.nbytes + 64 for a in arrays)  # one buffer
+    arrays[0][...] = 0
+    assert copies[0].any()
+
+
+def test_layers_weights_share_one_buffer():
+    layers = layers_from_arrays(random_model(2, gru_size=128))
+    ws = list(layers.weights.values())
+    lo = min(w.ctypes.data for w in ws)
+    hi = max(w.ctypes.data + w.nbytes for w in ws)
+    assert hi - lo < sum(w.nbytes + 64 for w in ws)

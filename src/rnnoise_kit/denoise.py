@@ -44,6 +44,7 @@ import numba
 import numpy as np
 import soxr
 
+from rnnoise_kit._frame02 import fusable, process_frames_fused
 from rnnoise_kit.audio.io import (
     INT16_SCALE,
     SAMPLE_RATE,
@@ -232,8 +233,11 @@ class FrameProcessor02:
         """:meth:`FrameProcessor.process`: analysis, the network (not run on silent frames),
         then the (floored) gains through the pitch filter and the decay cap, both on the
         previous frame's spectrum (:func:`~rnnoise_kit.dsp.v02.postfilter_v02`), and the
-        synthesis."""
+        synthesis. Chunks of up to 3 frames (10 ms streaming) run all of it in one compiled
+        call (:func:`rnnoise_kit._frame02.process_frames_fused`, same bits)."""
         net = self.net
+        if fusable(net, x, state):
+            return process_frames_fused(net, x, state, gain_floor)
         if state.rnn is None:
             state.rnn = net.new_state()
         fa = analyse_v02(x, state.analysis)
