@@ -17,7 +17,7 @@ from rnnoise_kit.audio.mix import (
     mix,
 )
 from rnnoise_kit.cli import main
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, OutputError
 
 
 def _speech(path: Path, seconds: float, rate: int, seed: int, channels: int = 1) -> Path:
@@ -198,7 +198,7 @@ def test_sizes_beyond_memory_or_disk_are_refused_up_front(sources, tmp_path, cap
         mix([sp], [no], out, count=1, seconds=1e9)
     assert not out.exists()
     # 10 s clips fit in memory; 10**8 triplets of them (262 TiB) do not fit on the disk
-    with pytest.raises(InputError, match=r"would take 261\.9 TiB, more than the .* free"):
+    with pytest.raises(OutputError, match=r"would take 261\.9 TiB, more than the .* free"):
         mix([sp], [no], out, count=10**8, seconds=10)
     assert not out.exists()
     assert main(["mix", "--speech", str(sp), "--noise", str(no), "-o", str(out), "--count",

@@ -16,7 +16,6 @@ from rnnoise_kit.fileio import (
     atomic_path,
     atomic_paths,
     atomic_tree,
-    check_free_space,
     check_outputs,
     remove_stale_temps,
 )
@@ -167,6 +166,8 @@ def test_atomic_tree_removes_a_killed_runs_staging(tmp_path):
 
 
 def test_free_space_check_names_the_size(tmp_path):
-    check_free_space(tmp_path / "small.f32", 1)
-    with pytest.raises(OutputError, match=r"needs 1024\.0 TiB but only .* free"):
-        check_free_space(tmp_path / "sub" / "huge.f32", 1 << 50)
+    from rnnoise_kit.capacity import check_disk
+
+    check_disk(tmp_path / "small.f32", 1, "1 byte")
+    with pytest.raises(OutputError, match=r"1 PiB would take 1\.0 PiB, more than the .* free"):
+        check_disk(tmp_path / "sub" / "huge.f32", 1 << 50, "huge: 1 PiB")

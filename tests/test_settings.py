@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rnnoise_kit import capacity
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, OutputError
 from rnnoise_kit.settings import Rule, check_settings
 
 
@@ -64,7 +64,7 @@ def test_room_checks_name_the_size(tmp_path, monkeypatch):
     assert capacity.free_disk(tmp_path / "not" / "yet" / "made.f32") > 0
     monkeypatch.setattr(capacity, "free_disk", lambda path: 1 << 20)
     capacity.check_disk(tmp_path / "x", 1 << 19, "half a MiB")
-    with pytest.raises(InputError, match=r"x: 2 MiB would take 2\.0 MiB, more than the 1\.0 MiB"):
+    with pytest.raises(OutputError, match=r"x: 2 MiB would take 2\.0 MiB, more than the 1\.0 MiB"):
         capacity.check_disk(tmp_path / "x", 2 << 20, "2 MiB")
     monkeypatch.setattr(capacity, "available_memory", lambda: 1 << 30)
     capacity.check_memory(1 << 29, "half")

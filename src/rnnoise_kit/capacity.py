@@ -8,10 +8,9 @@ take, instead of filling the disk for hours or dying with ``MemoryError``.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, OutputError
 
 
 def format_bytes(n: float) -> str:
@@ -24,7 +23,8 @@ def format_bytes(n: float) -> str:
 
 
 def free_disk(path: str | os.PathLike) -> int:
-    """Bytes free for an unprivileged writer on the file system that would hold ``path``.
+    """Bytes an unprivileged writer may still use on the file system that would hold
+    ``path``.
 
     ``path`` need not exist: its nearest existing folder is asked.
     """
@@ -33,7 +33,8 @@ def free_disk(path: str | os.PathLike) -> int:
         p = p.parent
     if not p.is_dir():
         p = p.parent
-    return shutil.disk_usage(p).free
+    st = os.statvfs(p)
+    return int(st.f_bavail * st.f_frsize)
 
 
 def available_memory() -> int | None:
@@ -52,7 +53,7 @@ def available_memory() -> int | None:
 
 
 def check_disk(path: str | os.PathLike, need: int, what: str) -> None:
-    """Raise InputError when writing ``need`` bytes at ``path`` cannot fit on its disk.
+    """Raise OutputError when writing ``need`` bytes at ``path`` cannot fit on its disk.
 
     Parameters
     ----------
@@ -67,8 +68,8 @@ def check_disk(path: str | os.PathLike, need: int, what: str) -> None:
     """
     free = free_disk(path)
     if need > free:
-        raise InputError(path, f"{what} would take {format_bytes(need)}, more than the "
-                               f"{format_bytes(free)} free on that disk; nothing was written")
+        raise OutputError(path, f"{what} would take {format_bytes(need)}, more than the "
+                                f"{format_bytes(free)} free on that disk; nothing was written")
 
 
 def check_memory(need: int, what: str) -> None:

@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from rnnoise_kit import capacity
 from rnnoise_kit.errors import OutputError
 
 _PART = ".part"
@@ -115,39 +116,6 @@ def check_suffix(path: str | os.PathLike, allowed: Sequence[str], content: str) 
                                 f"{' or '.join(allowed)}")
 
 
-def format_bytes(n: float) -> str:
-    """``1536`` -> ``"1.5 KiB"`` (binary units)."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # pragma: no cover
-
-
-def free_bytes(path: str | os.PathLike) -> int:
-    """Bytes an unprivileged writer may still use on the device holding ``path`` (or its
-    nearest existing parent)."""
-    p = Path(path).absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    st = os.statvfs(p)
-    return int(st.f_bavail * st.f_frsize)
-
-
-def check_free_space(target: str | os.PathLike, nbytes: int) -> None:
-    """Refuse up front an output of ``nbytes`` that the device cannot hold.
-
-    Raises
-    ------
-    OutputError
-        With the size it would take and the space that is free.
-    """
-    free = free_bytes(target)
-    if nbytes > free:
-        raise OutputError(target, f"needs {format_bytes(nbytes)} but only "
-                                  f"{format_bytes(free)} is free on its device")
-
-
 # --------------------------------------------------------------------------- errors
 
 
@@ -160,7 +128,7 @@ def write_problem(exc: BaseException, target: str | os.PathLike) -> str:
     if isinstance(code, int) and code > 0:
         return os.strerror(code).lower()
     try:
-        if free_bytes(target) < (1 << 20):
+        if capacity.free_disk(target) < (1 << 20):
             return "no space left on the device"
     except OSError:
         pass

@@ -475,7 +475,7 @@ def preflight(run_dir: str | os.PathLike, config: PipelineConfig) -> None:
         The first problem found, with the size a too large output would take.
     """
     from rnnoise_kit.audio.mix import check_mix_room
-    from rnnoise_kit.training.generator import check_matrix_room
+    from rnnoise_kit.training.matrix import check_matrix_room
 
     run = Path(run_dir)
     if config.init is not None:

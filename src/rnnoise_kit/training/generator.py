@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from rnnoise_kit.capacity import check_disk
 from rnnoise_kit.dsp.constants import EDGE, NB_BANDS, NB_FEATURES
 from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.training import _analysis
@@ -395,16 +394,6 @@ def default_blocks(
 # ----------------------------------------------------------------------------- front end
 
 
-def matrix_bytes(frames: int) -> int:
-    """Bytes a matrix of ``frames`` rows takes on disk (``.f32``; ``.h5`` adds a few KiB)."""
-    return int(frames) * ROW * 4
-
-
-def check_matrix_room(output: str | os.PathLike, frames: int) -> None:
-    """Refuse (InputError, with the size) a matrix that the output's disk cannot hold."""
-    check_disk(output, matrix_bytes(frames), f"{int(frames)} rows x {ROW} float32")
-
-
 @dataclass
 class GenerateResult:
     """What :func:`generate` wrote."""
@@ -469,7 +458,7 @@ def generate(
     """
     from rnnoise_kit.fileio import check_outputs
     from rnnoise_kit.progress import progress_bar
-    from rnnoise_kit.training.matrix import MatrixWriter
+    from rnnoise_kit.training.matrix import MatrixWriter, check_matrix_room
 
     frames = int(frames)
     if frames <= 0:

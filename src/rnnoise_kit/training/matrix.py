@@ -22,11 +22,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from rnnoise_kit import capacity
 from rnnoise_kit.errors import InputError, OutputError
 from rnnoise_kit.fileio import (
     atomic_path,
     atomic_write_text,
-    check_free_space,
     check_outputs,
     check_suffix,
     make_parent,
@@ -52,6 +52,12 @@ def matrix_bytes(rows: int, h5: bool = False) -> int:
     if not h5:
         return data
     return data + 64 * 1024 + 64 * (int(rows) // CHUNK_ROWS + 1)
+
+
+def check_matrix_room(output: str | os.PathLike, rows: int) -> None:
+    """Refuse (OutputError, with the size) a matrix that the output's disk cannot hold."""
+    h5 = Path(output).suffix.lower() in H5_SUFFIXES
+    capacity.check_disk(output, matrix_bytes(rows, h5), f"{int(rows)} rows x {ROW} float32")
 
 
 def _h5_problem(exc: BaseException, path: Path) -> str:
@@ -119,7 +125,7 @@ class MatrixWriter:
             make_parent(self.path)
             if self._reopen():
                 return self
-        check_free_space(self.path, matrix_bytes(self.rows, self.h5))
+        check_matrix_room(self.path, self.rows)
         if self.resume_key is None:
             self._ctx = atomic_path(self.path)
             tmp = self._ctx.__enter__()
@@ -186,7 +192,7 @@ class MatrixWriter:
                     self._file.close()
                     return False
             else:
-                check_free_space(self.path, matrix_bytes(self.rows - done))
+                check_matrix_room(self.path, self.rows - done)
                 self._file = open(tmp, "r+b")  # noqa: SIM115
                 self._file.truncate(done * ROW * 4)
                 self._file.seek(done * ROW * 4)
