@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnoise_kit.audio.io import round_to_int
+
 RATE = 48000
 
 
@@ -35,11 +37,6 @@ def coloured_noise(seconds: float, seed: int = 1) -> np.ndarray:
     return 1500 * white + 40 * walk
 
 
-def to_int16(x: np.ndarray) -> np.ndarray:
-    """Round and clip int16-unit samples to int16."""
-    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
-
-
 def noisy_speech(seconds: float, seed: int = 0) -> np.ndarray:
     """:func:`voiced_speech` plus :func:`coloured_noise` at about 8 dB SNR, int16, shape (n,)."""
-    return to_int16(voiced_speech(seconds, seed) + 0.6 * coloured_noise(seconds, seed + 1))
+    return round_to_int(voiced_speech(seconds, seed) + 0.6 * coloured_noise(seconds, seed + 1))

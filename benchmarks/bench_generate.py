@@ -28,13 +28,14 @@ import tempfile
 import threading
 from pathlib import Path
 
-from _signals import coloured_noise, to_int16, voiced_speech  # benchmarks/, the script's folder
+from _signals import coloured_noise, voiced_speech  # benchmarks/, the script's folder
+from rnnoise_kit.audio.io import round_to_int
 
 
 def _make_audio(folder: Path) -> tuple[Path, Path]:
     sp, no = folder / "speech.raw", folder / "noise.raw"
-    to_int16(voiced_speech(60, seed=123)).astype("<i2").tofile(sp)
-    to_int16(coloured_noise(60, seed=124)).astype("<i2").tofile(no)
+    round_to_int(voiced_speech(60, seed=123)).astype("<i2").tofile(sp)
+    round_to_int(coloured_noise(60, seed=124)).astype("<i2").tofile(no)
     return sp, no
 
 

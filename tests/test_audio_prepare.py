@@ -188,16 +188,16 @@ def test_cli_exit_codes(dataset, tmp_path, capsys):
     assert not (tmp_path / "e.raw").exists() and not (tmp_path / "j.raw").exists()
 
 
-def test_to_int16_counts_exactly_the_clipped_samples():
+def test_to_int16_counting_clips_counts_exactly_the_clipped_samples():
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from rnnoise_kit.audio.prepare import to_int16
+    from rnnoise_kit.audio.prepare import to_int16_counting_clips
 
     @given(st.lists(st.floats(-2.0, 2.0), max_size=50))
     def check(values):
         x = np.array(values, dtype=np.float64)
-        pcm, clipped = to_int16(x)
+        pcm, clipped = to_int16_counting_clips(x)
         assert pcm.dtype == np.int16
         exact = np.round(x * 32768)
         assert clipped == int(np.sum((exact > 32767) | (exact < -32768)))

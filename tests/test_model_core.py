@@ -114,3 +114,26 @@ def test_quantize_rounds_half_away_from_zero_and_clamps_top_only():
         quantize(np.array([-128.5 / 256]))
     with pytest.raises(TopologyError, match="NaN"):
         quantize(np.array([np.nan]))
+
+
+def test_gru_layers_keep_file_order_in_every_process():
+    """The trainer and the CLI map the three GRU activations to layers in GRU_LAYERS order;
+    a set would iterate in an order that changes with the string hash seed of the process."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from rnnoise_kit.model.core import GRU_LAYERS; print(','.join(GRU_LAYERS))")
+    for seed in ("0", "1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        assert out == "vad_gru,noise_gru,denoise_gru", (seed, out)
+
+
+def test_recipe_activation_names_are_those_of_the_codes():
+    """training.recipe restates the names (it imports without numpy); they must not drift."""
+    from rnnoise_kit.training.recipe import ACTIVATIONS
+
+    assert ACTIVATIONS == tuple(a.label for a in Activation)
+    assert [int(a) for a in Activation] == list(range(len(ACTIVATIONS)))

@@ -27,6 +27,7 @@ from rnnoise_kit.errors import PartialFailure, RnnoiseKitError, SettingError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143
+_DEVICES = ("auto", "cpu", "cuda")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -635,6 +636,8 @@ def _run_compare(args) -> int:
 
 
 def _add_pipeline(sub) -> None:
+    from rnnoise_kit.pipeline import PipelineConfig
+
     p = sub.add_parser(
         "pipeline",
         help="prepare, features, train, export and compare in one resumable run directory",
@@ -653,12 +656,20 @@ def _add_pipeline(sub) -> None:
                    help="settings file (keys as the options, plus batch_size, window, lr, "
                         "activations, holdout, test_count, test_seconds, test_snr, ...), "
                         "each checked (type, range) before any stage runs")
-    p.add_argument("--frames", type=int, help="training-matrix rows (default 500000)")
-    p.add_argument("--epochs", type=int, help="training epochs (default 120)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device")
-    p.add_argument("--seed", type=int, help="seed of every random choice (default 0)")
-    p.add_argument("--jobs", "-j", type=int, help="worker processes (default 2)")
+    _add_pipeline_options(p, PipelineConfig(), "seed of every random choice")
     p.set_defaults(func=_run_pipeline)
+
+
+def _add_pipeline_options(p, defaults, seed_help: str) -> None:
+    """The pipeline options ``pipeline`` and ``demo`` share; their defaults (shown in the help)
+    are ``defaults``' and apply only where neither the option nor ``--config`` sets them."""
+    p.add_argument("--frames", type=int,
+                   help=f"training-matrix rows (default {defaults.frames})")
+    p.add_argument("--epochs", type=int, help=f"training epochs (default {defaults.epochs})")
+    p.add_argument("--device", choices=_DEVICES, help="training device")
+    p.add_argument("--seed", type=int, help=f"{seed_help} (default {defaults.seed})")
+    p.add_argument("--jobs", "-j", type=int,
+                   help=f"worker processes (default {defaults.jobs})")
 
 
 def _pipeline_config(args, **defaults):
@@ -686,7 +697,7 @@ def _run_pipeline(args) -> int:
 
 
 def _add_demo(sub) -> None:
-    from rnnoise_kit.pipeline import DEMO_DATA_SECONDS
+    from rnnoise_kit.pipeline import DEMO_DATA_SECONDS, DEMO_DEFAULTS, PipelineConfig
 
     p = sub.add_parser(
         "demo",
@@ -704,11 +715,7 @@ def _add_demo(sub) -> None:
                    help=f"speech to synthesise (default {DEMO_DATA_SECONDS:g})")
     p.add_argument("--noise-seconds", type=float, default=DEMO_DATA_SECONDS,
                    help=f"noise to generate (default {DEMO_DATA_SECONDS:g})")
-    p.add_argument("--frames", type=int, help="training-matrix rows (default 150000)")
-    p.add_argument("--epochs", type=int, help="training epochs (default 15)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="training device")
-    p.add_argument("--seed", type=int, help="seed (default 0)")
-    p.add_argument("--jobs", "-j", type=int, help="worker processes (default 2)")
+    _add_pipeline_options(p, PipelineConfig(**DEMO_DEFAULTS), "seed")
     p.set_defaults(func=_run_demo)
 
 
@@ -724,38 +731,48 @@ def _run_demo(args) -> int:
 
 
 def _add_train(sub) -> None:
+    from rnnoise_kit.training.recipe import BCE_MODES, TrainConfig
+
+    d = TrainConfig
     p = sub.add_parser(
         "train",
         help="train a model on a training matrix (the recipe of rnn_train.py)",
         description=(
             "Train an RNNoise v0.1 model on a (rows, 87) training matrix (.h5 or .f32, read out "
-            "of core) with the recipe of training/rnn_train.py: batches of 32 sequences of 2000 "
-            "frames, 120 epochs, Adam lr 1e-3, weights clipped to +-0.499, the last 10% of the "
-            "sequences for validation. Writes RUN_DIR/checkpoint.npz every epoch, metrics.csv, "
+            f"of core) with the recipe of training/rnn_train.py: batches of {d.batch_size} "
+            f"sequences of {d.window} frames, {d.epochs} epochs, Adam lr {d.lr:g}, weights "
+            f"clipped to +-{d.clip:g}, the last {d.val_split:.0%} of the sequences for "
+            "validation. Writes RUN_DIR/checkpoint.npz every epoch, metrics.csv, "
             "and at the end model.rnnn, rnn_data.c/.h and model.pt. Needs PyTorch "
             "(pip install 'rnnoise-kit[train]'). See docs/training.md."
         ),
     )
     p.add_argument("data", help="training matrix (.h5 with dataset /data, or .f32)")
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
-    p.add_argument("--epochs", type=int, default=120, help="total epochs (default 120)")
-    p.add_argument("--batch-size", type=int, default=32, help="sequences per batch (default 32)")
-    p.add_argument("--window", type=int, default=2000, help="frames per sequence (default 2000)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--epochs", type=int, default=d.epochs,
+                   help=f"total epochs (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"sequences per batch (default {d.batch_size})")
+    p.add_argument("--window", type=int, default=d.window,
+                   help=f"frames per sequence (default {d.window})")
+    p.add_argument("--lr", type=float, default=d.lr,
+                   help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--device", choices=_DEVICES, default="auto",
                    help="where to train (default auto: CUDA when torch sees a GPU and Triton "
                         "is installed, else the CPU; see docs/training.md)")
-    p.add_argument("--seed", type=int, default=0, help="initial weights and shuffles (default 0)")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help=f"initial weights and shuffles (default {d.seed})")
     p.add_argument("--init", metavar="MODEL",
                    help="fine-tune from a model (.rnnn, .c, Keras .hdf5, checkpoint)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--activations", default=None, metavar="A,B,C",
-                   help="vad_gru,noise_gru,denoise_gru activations (default tanh,relu,tanh as "
-                        "rnn_train.py, or those of --init; relu,relu,relu = the released model)")
-    p.add_argument("--bce", choices=("swapped", "textbook"), default="swapped",
-                   help="binary cross-entropy: as Keras >= 2.0.7 ran rnn_train.py (swapped, "
-                        "default) or the textbook one")
+                   help="vad_gru,noise_gru,denoise_gru activations (default "
+                        f"{','.join(d.activations)} as rnn_train.py, or those of --init; "
+                        "relu,relu,relu = the released model)")
+    p.add_argument("--bce", choices=BCE_MODES, default=d.bce,
+                   help="binary cross-entropy: as Keras >= 2.0.7 ran rnn_train.py (swapped) "
+                        f"or the textbook one (default {d.bce})")
     p.set_defaults(func=_run_train)
 
 

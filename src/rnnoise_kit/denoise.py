@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import numba
 import numpy as np
 import soxr
 
@@ -51,6 +50,8 @@ from rnnoise_kit.audio.io import (
     check_audio_output,
     format_for,
     read_audio,
+    round_to_int,
+    to_int16,
     write_audio,
 )
 from rnnoise_kit.dsp import AnalysisState, analyse, apply_band_gains, pitch_filter, synthesize
@@ -80,16 +81,6 @@ the block's spectra (about 8 KB a frame) stay in memory comfortably."""
 # --------------------------------------------------------------------------- kernels
 
 
-@numba.njit(cache=True)
-def _to_int16(y):  # pragma: no cover - compiled
-    """Round to nearest (half to even) and clip to int16; any 2-D float array."""
-    out = np.empty(y.shape, dtype=np.int16)
-    flat_in = y.reshape(-1)
-    flat_out = out.reshape(-1)
-    for i in range(flat_in.shape[0]):
-        v = np.rint(flat_in[i])
-        flat_out[i] = -32768 if v < -32768 else (32767 if v > 32767 else np.int16(v))
-    return out
 
 
 # --------------------------------------------------------------------------- state
@@ -444,11 +435,9 @@ class DenoiseStream:
         """48 kHz-domain int16-scale float back to the caller's dtype."""
         dtype = self._dtype if self._dtype is not None else np.dtype(np.float32)
         if dtype == np.int16:
-            return _to_int16(y)
+            return round_to_int(y)
         if dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            scale = (info.max + 1.0) / INT16_SCALE
-            return np.clip(np.rint(y * scale), info.min, info.max).astype(dtype)
+            return round_to_int(y * ((np.iinfo(dtype).max + 1.0) / INT16_SCALE), dtype)
         return (y * (1.0 / INT16_SCALE)).astype(dtype)
 
     def _run(self, x48: np.ndarray, final: bool) -> np.ndarray:
@@ -646,7 +635,7 @@ class Denoiser:
         audio, rate, subtype = read_audio(src)
         if subtype == "PCM_16":
             # exact: read_audio gave int16/32768, so the int16 path keeps every sample as is
-            audio = np.rint(audio * INT16_SCALE).astype(np.int16)
+            audio = to_int16(audio)
         try:
             out, vad = self.denoise(audio, rate)
         except AudioError as exc:

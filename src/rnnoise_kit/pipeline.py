@@ -37,7 +37,7 @@ from rnnoise_kit.errors import InputError
 from rnnoise_kit.fileio import atomic_write_text, sha256_file
 from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS
 from rnnoise_kit.settings import Rule, check_settings
-from rnnoise_kit.training.recipe import RECIPE_RULES
+from rnnoise_kit.training.recipe import RECIPE_RULES, TrainConfig
 
 RUN_FILE = "run.json"
 
@@ -77,13 +77,22 @@ def _snr_range(value: str) -> str | None:
     return None
 
 
+def _recipe_field(name: str):
+    """A setting shared with the training recipe: TrainConfig's default and rule."""
+    default = getattr(TrainConfig, name)
+    if isinstance(default, tuple):  # activations: one "a,b,c" string here
+        default = ",".join(default)
+    return field(default=default, metadata=_rule(RECIPE_RULES[name]))
+
+
 @dataclass
 class PipelineConfig:
     """Parameters of a pipeline run (also readable from a TOML file, same names).
 
     Every field is checked (type and range, :mod:`rnnoise_kit.settings`) when the config is
     made or read, before any stage runs; the rules are in each field's metadata, those of the
-    training recipe shared with :class:`~rnnoise_kit.training.trainer.TrainConfig`.
+    training recipe (rules and defaults) shared with
+    :class:`~rnnoise_kit.training.recipe.TrainConfig`.
     ``speech``, ``noise`` and ``compare_with`` take a list or one string; ``activations``
     three names, as ``"tanh,relu,tanh"`` or a list.
     """
@@ -91,14 +100,13 @@ class PipelineConfig:
     speech: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
     noise: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
     frames: int = field(default=500_000, metadata=_rule(Rule(int, minimum=1)))
-    epochs: int = field(default=120, metadata=_rule(RECIPE_RULES["epochs"]))
-    batch_size: int = field(default=32, metadata=_rule(RECIPE_RULES["batch_size"]))
-    window: int = field(default=2000, metadata=_rule(RECIPE_RULES["window"]))
-    lr: float = field(default=1e-3, metadata=_rule(RECIPE_RULES["lr"]))
-    activations: str = field(default="tanh,relu,tanh",
-                             metadata=_rule(RECIPE_RULES["activations"]))
+    epochs: int = _recipe_field("epochs")
+    batch_size: int = _recipe_field("batch_size")
+    window: int = _recipe_field("window")
+    lr: float = _recipe_field("lr")
+    activations: str = _recipe_field("activations")
     device: str = field(default="auto", metadata=_rule(Rule(str, check=_device_name)))
-    seed: int = field(default=0, metadata=_rule(RECIPE_RULES["seed"]))
+    seed: int = _recipe_field("seed")
     jobs: int = field(default=2, metadata=_rule(Rule(int, minimum=1)))
     holdout: float = field(default=0.1, metadata=_rule(Rule(float, above=0, below=1)))
     test_count: int = field(default=8, metadata=_rule(Rule(int, minimum=1)))
@@ -361,7 +369,7 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     model_path = train_dir / "model.rnnn"
 
     def do_train() -> dict:
-        from rnnoise_kit.training.trainer import CheckpointMismatch, TrainConfig, train
+        from rnnoise_kit.training.trainer import CheckpointMismatch, train
 
         cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                           window=config.window, lr=config.lr,

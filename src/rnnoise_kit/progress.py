@@ -44,13 +44,15 @@ class _Bar:
 
 
 @contextlib.contextmanager
-def progress_bar(total: float | None, description: str, unit: str = "") -> Iterator[_Bar]:
+def progress_bar(total: float | None, description: str, unit: str = "",
+                 enabled: bool = True) -> Iterator[_Bar]:
     """A rich progress bar on stderr; ``bar.advance(n)`` moves it.
 
     Shown only on a terminal (set ``RNNOISE_KIT_NO_PROGRESS=1`` to hide it there too), so
-    logs and tests stay clean.
+    logs and tests stay clean. With ``enabled=False`` (a caller's ``progress=False``) it is
+    never shown, and ``advance``/``update`` do nothing.
     """
-    if not _enabled():
+    if not (enabled and _enabled()):
         yield _Bar(None, None)
         return
     columns = [

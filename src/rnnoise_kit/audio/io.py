@@ -231,6 +231,25 @@ def check_audio_output(path: str | os.PathLike) -> str:
     return fmt
 
 
+def round_to_int(scaled: np.ndarray, dtype: np.dtype | type = np.int16) -> np.ndarray:
+    """Samples already in an integer format's scale to that format: rounded half to even,
+    clipped to its range. The rounding rule of every float-to-PCM conversion here.
+
+    Parameters
+    ----------
+    scaled : np.ndarray
+        Float, any shape (int16 scale for ``int16``: about +-32768).
+    dtype : integer dtype
+
+    Returns
+    -------
+    np.ndarray
+        ``dtype``, same shape.
+    """
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(scaled), info.min, info.max).astype(dtype)
+
+
 def to_int16(audio: np.ndarray) -> np.ndarray:
     """Float audio in [-1, 1] to int16: scaled by 32768, rounded half to even, clipped.
 
@@ -249,7 +268,7 @@ def to_int16(audio: np.ndarray) -> np.ndarray:
     audio = np.asarray(audio)
     if audio.dtype == np.int16:
         return audio
-    return np.clip(np.rint(audio * INT16_SCALE), -32768, 32767).astype(np.int16)
+    return round_to_int(audio * INT16_SCALE)
 
 
 def format_for(path: str | os.PathLike) -> str | None:

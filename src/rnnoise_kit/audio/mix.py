@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_mono_48k
+from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_mono_48k, round_to_int
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
 from rnnoise_kit.capacity import check_disk, check_memory
 from rnnoise_kit.errors import InputError, OutputError, SettingError
@@ -348,8 +348,9 @@ def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
         noise = noise * np.sqrt(p_speech / 10 ** (target_snr / 10) / p_noise)
         peak = max(np.abs(clean).max(), np.abs(noise).max(), np.abs(clean + noise).max())
         gain = min(1.0, PEAK_LIMIT / peak)
-        clean_q = np.round(clean * gain * INT16_SCALE).astype(np.int32)
-        noise_q = np.round(noise * gain * INT16_SCALE).astype(np.int32)
+        # int32, so that noisy = clean + noise exactly (the peak limit keeps all three in int16)
+        clean_q = round_to_int(clean * gain * INT16_SCALE, np.int32)
+        noise_q = round_to_int(noise * gain * INT16_SCALE, np.int32)
         noisy_q = clean_q + noise_q
         if not (np.any(clean_q) and np.any(noise_q)):
             continue  # too quiet to survive int16

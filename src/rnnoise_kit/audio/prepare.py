@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_audio, resample, to_mono
+from rnnoise_kit.audio.io import (
+    INT16_SCALE,
+    SAMPLE_RATE,
+    read_audio,
+    resample,
+    round_to_int,
+    to_mono,
+)
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
 from rnnoise_kit.errors import InputError, OutputError, SettingError
 from rnnoise_kit.fileio import atomic_paths, check_outputs, check_suffix, write_problem
@@ -98,7 +105,7 @@ def preview_path(output: str | os.PathLike) -> Path:
     return output.with_name(output.stem + ".preview.wav")
 
 
-def to_int16(audio: np.ndarray) -> tuple[np.ndarray, int]:
+def to_int16_counting_clips(audio: np.ndarray) -> tuple[np.ndarray, int]:
     """Float [-1, 1] to int16 (``round(x * 32768)``, clipped).
 
     Returns
@@ -107,9 +114,9 @@ def to_int16(audio: np.ndarray) -> tuple[np.ndarray, int]:
     clipped : int
         How many samples fell outside the int16 range.
     """
-    scaled = np.round(np.asarray(audio, dtype=np.float64) * INT16_SCALE)
-    clipped = int(np.count_nonzero((scaled > 32767) | (scaled < -32768)))
-    return np.clip(scaled, -32768, 32767).astype(np.int16), clipped
+    rounded = np.rint(np.asarray(audio, dtype=np.float64) * INT16_SCALE)
+    pcm = round_to_int(rounded)
+    return pcm, int(np.count_nonzero(pcm != rounded))
 
 
 def decode_file(path: str | os.PathLike) -> tuple[np.ndarray, int, int, int]:
@@ -133,7 +140,7 @@ def decode_file(path: str | os.PathLike) -> tuple[np.ndarray, int, int, int]:
     mono = resample(mono, rate, SAMPLE_RATE)
     if mono.size == 0:
         raise InputError(path, "contains no samples after resampling to 48 kHz")
-    pcm, clipped = to_int16(mono)
+    pcm, clipped = to_int16_counting_clips(mono)
     return pcm, clipped, rate, channels
 
 

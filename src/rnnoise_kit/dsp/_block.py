@@ -22,7 +22,6 @@ from rnnoise_kit.dsp._kernels import (
     BAND_START,
     BIN_FRAC,
     BIN_FRAC_LO,
-    NBANDS,
     features_frames,
     pitch_frames,
 )
@@ -34,6 +33,7 @@ from rnnoise_kit.dsp._kissfft import (
     forward_windowed,
     forward_windowed_lanes,
 )
+from rnnoise_kit.dsp.constants import NB_BANDS
 from rnnoise_kit.dsp.tables import WINDOW
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
@@ -129,7 +129,7 @@ def _build_band_energy(deps: int):
         ``frame_analysis`` then ``band_energy``: each band keeps its sequential float32 sum
         over bins in order, and a zeroed bin adds exactly 0 to a non-negative sum."""
         n = out.shape[0]
-        stop = min(lowpass, BAND_START[NBANDS - 1]) + 0 * deps
+        stop = min(lowpass, BAND_START[NB_BANDS - 1]) + 0 * deps
         ar = np.empty((960, _LANES), dtype=np.float32)
         ai = np.empty((960, _LANES), dtype=np.float32)
         wf = np.zeros((_LANES, 960), dtype=np.float32)
@@ -149,7 +149,7 @@ def _build_band_energy(deps: int):
             _lanes_fft(ar, ai)
             for f in range(_LANES):
                 cx[f] = np.float32(0)
-            for b in range(NBANDS - 1):
+            for b in range(NB_BANDS - 1):
                 for f in range(_LANES):
                     nx[f] = np.float32(0)
                 for k in range(BAND_START[b], min(BAND_START[b + 1], stop)):
@@ -165,7 +165,7 @@ def _build_band_energy(deps: int):
                     cx[f] = nx[f]
             for f in range(nb):
                 out[t0 + f, 0] = out[t0 + f, 0] * np.float32(2)
-                out[t0 + f, NBANDS - 1] = cx[f] * np.float32(2)
+                out[t0 + f, NB_BANDS - 1] = cx[f] * np.float32(2)
 
     return band_energy_windowed
 

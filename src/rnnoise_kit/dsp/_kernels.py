@@ -17,13 +17,18 @@ import math
 import numpy as np
 from numba import njit
 
-from rnnoise_kit.dsp.constants import EDGE
-from rnnoise_kit.dsp.tables import BIN_BAND, BIN_FRAC, BIN_FRAC_LO, DCT_SCALE, DCT_TABLE
+from rnnoise_kit.dsp.constants import EDGE, NB_BANDS
+from rnnoise_kit.dsp.tables import (
+    BIN_BAND,
+    BIN_FRAC,
+    BIN_FRAC_LO,
+    DCT_SCALE,
+    DCT_TABLE,
+    NB_BAND_BINS,
+)
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 
-NBANDS = 22
-NBINS = 400  # bins covered by bands
 BAND_START = np.asarray(EDGE, dtype=np.int64)
 _PITCH_CHUNK = 32
 SECOND_CHECK = np.array([0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2], dtype=np.int64)
@@ -40,6 +45,17 @@ def biquad(x, mem, b0, b1, a0, a1):
     return y
 
 
+@njit(inline="always", **_JIT)
+def biquad_step(x, m0, m1, b0, b1, a0, a1):
+    """One sample of the biquad: float32 ``x`` and state ``m0, m1``, coefficients already
+    promoted to double. Returns ``(y, m0, m1)``: ``y`` float32, the state updated in double
+    and rounded to float32."""
+    y = x + m0
+    fx = np.float64(x)
+    fy = np.float64(y)
+    return y, np.float32(np.float64(m1) + (b0 * fx - a0 * fy)), np.float32(b1 * fx - a1 * fy)
+
+
 @njit(**_JIT)
 def biquad_into(x, mem, b0, b1, a0, a1, y):
     """:func:`biquad` writing into ``y`` (n,) float32 (may be a view of a larger buffer)."""
@@ -50,12 +66,7 @@ def biquad_into(x, mem, b0, b1, a0, a1, y):
     fa0 = np.float64(a0)
     fa1 = np.float64(a1)
     for i in range(x.shape[0]):
-        xi = x[i]
-        yi = xi + m0
-        fx = np.float64(xi)
-        fy = np.float64(yi)
-        m0 = np.float32(np.float64(m1) + (fb0 * fx - fa0 * fy))
-        m1 = np.float32(fb1 * fx - fa1 * fy)
+        yi, m0, m1 = biquad_step(x[i], m0, m1, fb0, fb1, fa0, fa1)
         y[i] = yi
     mem[0] = m0
     mem[1] = m1
@@ -67,9 +78,9 @@ def biquad_into(x, mem, b0, b1, a0, a1, y):
 @njit(**_JIT)
 def band_energy_1(xf, out):
     """Band energies of one spectrum: ``xf`` (962,) float32 re/im pairs -> ``out`` (22,)."""
-    for b in range(NBANDS):
+    for b in range(NB_BANDS):
         out[b] = np.float32(0)
-    for k in range(NBINS):
+    for k in range(NB_BAND_BINS):
         b = BIN_BAND[k]
         re = xf[2 * k]
         im = xf[2 * k + 1]
@@ -77,7 +88,7 @@ def band_energy_1(xf, out):
         out[b] = out[b] + BIN_FRAC_LO[k] * v
         out[b + 1] = out[b + 1] + BIN_FRAC[k] * v
     out[0] = out[0] * np.float32(2)
-    out[NBANDS - 1] = out[NBANDS - 1] * np.float32(2)
+    out[NB_BANDS - 1] = out[NB_BANDS - 1] * np.float32(2)
 
 
 @njit(**_JIT)
@@ -111,28 +122,28 @@ def band_energy_reg(xf, out):
     ``out``."""
     triangle_energy(xf, BAND_START, BIN_FRAC, BIN_FRAC_LO, out)
     out[0] = out[0] * np.float32(2)
-    out[NBANDS - 1] = out[NBANDS - 1] * np.float32(2)
+    out[NB_BANDS - 1] = out[NB_BANDS - 1] * np.float32(2)
 
 
 @njit(**_JIT)
 def band_corr_1(xf, pf, out):
     """Band correlations of two spectra (962,) float32 re/im pairs -> ``out`` (22,)."""
-    for b in range(NBANDS):
+    for b in range(NB_BANDS):
         out[b] = np.float32(0)
-    for k in range(NBINS):
+    for k in range(NB_BAND_BINS):
         b = BIN_BAND[k]
         v = xf[2 * k] * pf[2 * k] + xf[2 * k + 1] * pf[2 * k + 1]
         out[b] = out[b] + BIN_FRAC_LO[k] * v
         out[b + 1] = out[b + 1] + BIN_FRAC[k] * v
     out[0] = out[0] * np.float32(2)
-    out[NBANDS - 1] = out[NBANDS - 1] * np.float32(2)
+    out[NB_BANDS - 1] = out[NB_BANDS - 1] * np.float32(2)
 
 
 @njit(**_JIT)
 def band_energy_batch(xf):
     """(n, 962) float32 re/im -> (n, 22) float32 band energies."""
     n = xf.shape[0]
-    out = np.empty((n, NBANDS), dtype=np.float32)
+    out = np.empty((n, NB_BANDS), dtype=np.float32)
     for t in range(n):
         band_energy_reg(xf[t], out[t])
     return out
@@ -142,7 +153,7 @@ def band_energy_batch(xf):
 def band_corr_batch(xf, pf):
     """(n, 962) x (n, 962) float32 re/im -> (n, 22) float32 band correlations."""
     n = xf.shape[0]
-    out = np.empty((n, NBANDS), dtype=np.float32)
+    out = np.empty((n, NB_BANDS), dtype=np.float32)
     for t in range(n):
         band_corr_1(xf[t], pf[t], out[t])
     return out
@@ -151,10 +162,10 @@ def band_corr_batch(xf, pf):
 @njit(**_JIT)
 def interp_band_gain_1(g, out):
     """22 band gains -> ``out`` (481,) per-bin gains; bins 400..480 are set to 0."""
-    for k in range(NBINS):
+    for k in range(NB_BAND_BINS):
         b = BIN_BAND[k]
         out[k] = BIN_FRAC_LO[k] * g[b] + BIN_FRAC[k] * g[b + 1]
-    for k in range(NBINS, out.shape[0]):
+    for k in range(NB_BAND_BINS, out.shape[0]):
         out[k] = np.float32(0)
 
 
@@ -259,12 +270,12 @@ def smooth_and_apply_gains(xf, g, silence, lastg):
     then every bin times :func:`interp_band_gain_1` of it (bins 400..480 become 0).
     """
     six = np.float32(0.6)
-    gs = np.empty(NBANDS, dtype=np.float32)
+    gs = np.empty(NB_BANDS, dtype=np.float32)
     gf = np.empty(xf.shape[1] // 2, dtype=np.float32)
     for t in range(xf.shape[0]):
         if silence[t]:
             continue
-        for b in range(NBANDS):
+        for b in range(NB_BANDS):
             a = six * lastg[b]
             v = g[t, b]
             gs[b] = v if v > a else a
@@ -323,9 +334,9 @@ def band_all_1(xf, pf, ex, ep, exy):
     ex[0] = ex[0] * np.float32(2)
     ep[0] = ep[0] * np.float32(2)
     exy[0] = exy[0] * np.float32(2)
-    ex[NBANDS - 1] = ex[NBANDS - 1] * np.float32(2)
-    ep[NBANDS - 1] = ep[NBANDS - 1] * np.float32(2)
-    exy[NBANDS - 1] = exy[NBANDS - 1] * np.float32(2)
+    ex[NB_BANDS - 1] = ex[NB_BANDS - 1] * np.float32(2)
+    ep[NB_BANDS - 1] = ep[NB_BANDS - 1] * np.float32(2)
+    exy[NB_BANDS - 1] = exy[NB_BANDS - 1] * np.float32(2)
 
 
 # ----------------------------------------------------------------------------- pitch (§6)
@@ -882,8 +893,8 @@ def features_frames(
     """Steps 4-12 of §7 for n frames. ``xf``/``pf`` (n, 962) spectra; ``cmem`` (8, 22) is
     updated in place; outputs are written into the (n, ...) arrays. Returns the new memid."""
     n = xf.shape[0]
-    ly = np.empty(NBANDS, dtype=np.float32)
-    tmp = np.empty(NBANDS, dtype=np.float32)
+    ly = np.empty(NB_BANDS, dtype=np.float32)
+    tmp = np.empty(NB_BANDS, dtype=np.float32)
     dist = np.zeros((8, 8), dtype=np.float32)
     dist_ok = False
     for t in range(n):
@@ -911,7 +922,7 @@ def features_frames(
                     f[i] = np.float32(0)
                 continue
         dct_1(ly, tmp)
-        for i in range(NBANDS):
+        for i in range(NB_BANDS):
             f[i] = tmp[i]
         f[0] = f[0] - np.float32(12)
         f[1] = f[1] - np.float32(4)
@@ -919,7 +930,7 @@ def features_frames(
         c0 = cmem[memid]
         c1 = cmem[(memid + 7) % 8]
         c2 = cmem[(memid + 6) % 8]
-        for i in range(NBANDS):
+        for i in range(NB_BANDS):
             c0[i] = f[i]
         memid += 1
         for i in range(6):
@@ -937,12 +948,12 @@ def features_frames(
             for j in range(8):
                 if j != i:
                     d = np.float32(0)
-                    for k in range(NBANDS):
+                    for k in range(NB_BANDS):
                         tt = cmem[i, k] - cmem[j, k]
                         d = d + tt * tt
                     dist[i, j] = d
                     d = np.float32(0)
-                    for k in range(NBANDS):
+                    for k in range(NB_BANDS):
                         tt = cmem[j, k] - cmem[i, k]
                         d = d + tt * tt
                     dist[j, i] = d
@@ -967,9 +978,9 @@ def pitch_filter_batch(xf, pf, ex, ep, exp_, g):
     """§8 on n frames: returns the filtered spectra (n, 962) float32 re/im (inputs untouched)."""
     n = xf.shape[0]
     out = np.empty_like(xf)
-    r = np.empty(NBANDS, dtype=np.float32)
+    r = np.empty(NB_BANDS, dtype=np.float32)
     rf = np.empty(481, dtype=np.float32)
-    newe = np.empty(NBANDS, dtype=np.float32)
+    newe = np.empty(NB_BANDS, dtype=np.float32)
     for t in range(n):
         pitch_filter_ratio(ex[t], ep[t], exp_[t], g[t], r)
         interp_band_gain_1(r, rf)

@@ -1,10 +1,18 @@
-"""Biquad filter with float32 state and a double state update (spec section 5)."""
+"""Biquad filter with float32 state and a double state update (spec section 5).
+
+:func:`biquad` filters an array; :func:`biquad_step` (a numba kernel, inlined where it is
+called) is its one-sample recurrence, for kernels that fuse several filters in one loop (the
+training generator).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from rnnoise_kit.dsp import _kernels as K
+from rnnoise_kit.dsp._kernels import biquad_step
+
+__all__ = ["A_HP", "B_HP", "biquad", "biquad_step", "highpass"]
 
 B_HP = (np.float32(-2.0), np.float32(1.0))
 """Numerator (b0, b1) of the input high-pass: (1 + b0 z^-1 + b1 z^-2)."""

@@ -21,10 +21,6 @@ MAX_NEURONS = 128
 WEIGHTS_SCALE = np.float32(1.0 / 256)
 SAMPLE_RATE = 48000
 
-ACTIVATION_TANH = 0
-ACTIVATION_SIGMOID = 1
-ACTIVATION_RELU = 2
-
 EBAND5MS = np.array(
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 34, 40, 48, 60, 78, 100], dtype=np.int64
 )
@@ -34,6 +30,3 @@ EDGE = EBAND5MS << FRAME_SIZE_SHIFT
 
 SILENCE_ENERGY = 0.04
 """``compute_frame_features`` treats a frame as silent when the sum of Ex is below this."""
-
-TRAINING_ROW_SIZE = NB_FEATURES + 2 * NB_BANDS + 1  # 87
-"""Columns of a ``denoise_training`` row: features, gains, noise log-energies, VAD."""

@@ -28,19 +28,11 @@ import numpy as np
 from rnnoise_kit.audio.io import read_audio, resample, to_mono
 from rnnoise_kit.audio.scan import SkippedFile, iter_source_files
 from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError, SettingError
+from rnnoise_kit.evaluation import report
 from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
+from rnnoise_kit.evaluation.schema import BASELINE, CLEAN
 from rnnoise_kit.progress import progress_bar
-
-BASELINE = "noisy"
-"""Label of the untouched-input row."""
-
-METRICS = ("pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig", "dnsmos_bak",
-           "dnsmos_ovrl", "vad_mean", "x_realtime")
-"""Metric columns, in report order."""
-INTRUSIVE = ("pesq", "stoi", "estoi", "si_sdr", "segsnr")
-COLUMNS = ("model", "file", "snr", *METRICS, "delay", "duration")
-"""Columns of ``metrics.csv``."""
 
 _MODEL_SUFFIXES = (".rnnn", ".hdf5", ".h5", ".c", ".bin", ".pt", ".pth", ".ckpt", ".npz",
                    ".json")
@@ -113,7 +105,7 @@ def model_specs(models: Sequence[str]) -> list[ModelSpec]:
     if not models:
         raise SettingError("models", "is empty: give at least one model")
     out: list[ModelSpec] = []
-    used = {BASELINE, "clean"}
+    used = {BASELINE, CLEAN}
     for value in models:
         label, spec = None, value
         head, sep, tail = value.partition("=")
@@ -299,8 +291,6 @@ def _score(row: dict, clean: np.ndarray | None, signal: np.ndarray, rate: int,
 
 def _process(task: _Task) -> tuple[str, list[dict], dict[str, str]]:
     """Denoise and score one file; returns (key, rows, {label: spectrogram data})."""
-    from rnnoise_kit.evaluation import report
-
     item, out = task.item, task.output
     audio, rate, _ = read_audio(item.noisy)
     noisy = to_mono(audio)
@@ -320,7 +310,7 @@ def _process(task: _Task) -> tuple[str, list[dict], dict[str, str]]:
     rows.append(row)
     signals[BASELINE] = noisy
     if clean is not None:
-        signals["clean"] = clean
+        signals[CLEAN] = clean
     for m in task.models:
         dn = _denoiser(task.factory, m.spec)
         t0 = time.perf_counter()
@@ -419,8 +409,6 @@ def compare(
         Some files failed; the report for the others was written first (the exception's
         ``result`` is its :class:`CompareResult`).
     """
-    from rnnoise_kit.evaluation import report
-
     t_start = time.perf_counter()
     if audio_format not in report.AUDIO_FORMATS:
         raise InputError(None, f"audio format must be flac or wav (got {audio_format!r})")

@@ -12,7 +12,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,27 +20,27 @@ import numpy as np
 
 from rnnoise_kit.audio.io import write_audio
 from rnnoise_kit.evaluation._deps import matplotlib_pyplot, require
+from rnnoise_kit.evaluation.metrics import METRIC_RATE
+from rnnoise_kit.evaluation.schema import (
+    BASELINE,
+    BY_NAME,
+    CHART_METRICS,
+    CLEAN,
+    COLUMNS,
+    HIGHER_IS_BETTER,
+    INTRUSIVE,
+    METRICS,
+    TITLES,
+    fmt,
+)
 from rnnoise_kit.fileio import atomic_path, atomic_write_text
 
-HIGHER_IS_BETTER = ("pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig", "dnsmos_bak",
-                    "dnsmos_ovrl", "x_realtime")
-"""Columns whose best value (the highest) is marked; ``vad_mean`` is informative only."""
-
-TITLES = {
-    "pesq": "PESQ-WB", "stoi": "STOI", "estoi": "eSTOI", "si_sdr": "SI-SDR (dB)",
-    "segsnr": "segSNR (dB)", "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK",
-    "dnsmos_ovrl": "DNSMOS OVRL", "vad_mean": "mean VAD", "x_realtime": "x real time",
-}
-_DIGITS = {"si_sdr": 2, "segsnr": 2, "x_realtime": 1}
-CHART_METRICS = ("pesq", "stoi", "estoi", "si_sdr", "segsnr", "dnsmos_sig", "dnsmos_bak",
-                 "dnsmos_ovrl")
 SPEC_RANGE_DB = 80.0
-
-
-def _metrics() -> tuple[str, ...]:
-    from rnnoise_kit.evaluation.compare import METRICS
-
-    return METRICS
+"""Colour range of the spectrograms, below the loudest value of a file's signals."""
+SPEC_MAX_HZ = 20000.0
+"""Top of the spectrograms' frequency axis (or the Nyquist frequency, if lower)."""
+SPEC_N_MELS = 96
+_SPEC_TICKS_HZ = (250, 500, 1000, 2000, 4000, 8000, 16000)
 
 
 def _finite(values) -> np.ndarray:
@@ -48,42 +48,26 @@ def _finite(values) -> np.ndarray:
     return a[np.isfinite(a)]
 
 
-def fmt(metric: str, value: float | None) -> str:
-    """Format a metric value for tables (``-`` when missing)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{_DIGITS.get(metric, 3)}f}"
-
-
 # --------------------------------------------------------------------------- spectrograms
 
 
-def _mel_filterbank(n_mels: int, n_fft: int, rate: int, fmin: float = 0.0,
-                    fmax: float | None = None) -> np.ndarray:
-    fmax = fmax or rate / 2
-
-    def hz_to_mel(f):
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def mel_to_hz(m):
-        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
-
-    pts = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    freqs = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
-    fb = np.zeros((n_mels, freqs.size))
-    for i in range(n_mels):
-        lo, mid, hi = pts[i], pts[i + 1], pts[i + 2]
-        up = (freqs - lo) / max(mid - lo, 1e-9)
-        down = (hi - freqs) / max(hi - mid, 1e-9)
-        fb[i] = np.maximum(0.0, np.minimum(up, down))
-    return fb
+def spectrogram_hop(n_samples: int, rate: int, max_columns: int = 1200) -> int:
+    """Hop of :func:`mel_spectrogram` in samples: 10 ms, grown so that a long file gives at
+    most ``max_columns`` frames."""
+    return max(rate // 100, int(np.ceil(n_samples / max_columns)))
 
 
-def mel_spectrogram(audio: np.ndarray, rate: int, n_mels: int = 96, n_fft: int = 2048,
+def _spec_n_fft(rate: int, n_fft: int = 2048) -> int:
+    # about 43 ms at any rate (a power of two), at most n_fft
+    return min(n_fft, 1 << int(np.ceil(np.log2(max(32, rate * 0.043)))))
+
+
+def mel_spectrogram(audio: np.ndarray, rate: int, n_mels: int = SPEC_N_MELS, n_fft: int = 2048,
                     max_columns: int = 1200) -> np.ndarray:
     """Mel power spectrogram in dB (full scale 1.0 = 0 dB), shape (n_mels, frames).
+
+    The filterbank is librosa's (HTK mel scale, triangles of peak 1), from 0 Hz to
+    :data:`SPEC_MAX_HZ` or the Nyquist frequency.
 
     Parameters
     ----------
@@ -91,33 +75,76 @@ def mel_spectrogram(audio: np.ndarray, rate: int, n_mels: int = 96, n_fft: int =
     rate : int
     n_mels, n_fft : int
     max_columns : int
-        The hop grows (from 10 ms) so that a long file gives at most this many frames.
+        The hop grows (from 10 ms) so that a long file gives at most this many frames
+        (:func:`spectrogram_hop`).
 
     Returns
     -------
     np.ndarray
     """
+    filters = require("librosa.filters")
     x = np.asarray(audio, dtype=np.float64)
-    n_fft = min(n_fft, 1 << int(np.ceil(np.log2(max(32, rate * 0.043)))))
-    hop = max(rate // 100, int(np.ceil(x.size / max_columns)))
+    n_fft = _spec_n_fft(rate, n_fft)
+    hop = spectrogram_hop(x.size, rate, max_columns)
     if x.size < n_fft:
         x = np.pad(x, (0, n_fft - x.size))
     n_frames = 1 + (x.size - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
     win = np.hanning(n_fft)
     spec = np.abs(np.fft.rfft(x[idx] * win, axis=1)) ** 2 / (np.sum(win**2) * n_fft / 2)
-    mel = _mel_filterbank(n_mels, n_fft, rate, fmax=min(rate / 2, 20000.0)) @ spec.T
-    return 10.0 * np.log10(np.maximum(mel, 1e-12))
+    fb = filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0,
+                     fmax=min(rate / 2, SPEC_MAX_HZ), htk=True, norm=None, dtype=np.float64)
+    return 10.0 * np.log10(np.maximum(fb @ spec.T, 1e-12))
 
 
-def save_spectrogram(path: Path, mel_db: np.ndarray, vmax: float) -> None:
-    """Write a mel spectrogram (low frequencies at the bottom) as a PNG, atomically."""
-    mpl_image = require("matplotlib.image")
-    img = np.repeat(mel_db, 2, axis=0)
-    with atomic_path(path) as tmp:
-        mpl_image.imsave(tmp, img, cmap="magma", vmin=vmax - SPEC_RANGE_DB, vmax=vmax,
-                         origin="lower", format="png",
-                         pil_kwargs={"compress_level": 3})  # zlib's default is 10x slower
+def save_spectrograms(spectrograms: Mapping[Path, tuple[np.ndarray, int]], vmax: float,
+                      rate: int) -> None:
+    """Draw mel spectrograms as PNGs (each written atomically): time in seconds across,
+    frequency in Hz up (mel scale), and a dB colour bar from ``vmax - SPEC_RANGE_DB`` to
+    ``vmax`` shared by all of them.
+
+    Parameters
+    ----------
+    spectrograms : mapping
+        Output path to ``(mel_db, hop)``: ``mel_db`` of shape (n_mels, frames) from
+        :func:`mel_spectrogram` of a signal at ``rate``, ``hop`` in samples
+        (:func:`spectrogram_hop`).
+    vmax : float
+        Top of the colour scale in dB.
+    rate : int
+    """
+    librosa = require("librosa")
+    plt = matplotlib_pyplot()
+    fmax = min(rate / 2, SPEC_MAX_HZ)
+    mel_lo, mel_hi = librosa.hz_to_mel([0.0, fmax], htk=True)
+    ticks = [f for f in _SPEC_TICKS_HZ if f <= fmax]
+    # one figure for all: building it costs more than drawing it again with other data
+    fig = plt.figure(figsize=(10, 2.6))
+    try:
+        ax = fig.add_axes((0.06, 0.17, 0.84, 0.78))
+        image = None
+        for path, (mel_db, hop) in spectrograms.items():
+            # row i is the band centred on mel point i + 1 of n_mels + 2, evenly spaced
+            half_row = (mel_hi - mel_lo) / (mel_db.shape[0] + 1) / 2
+            extent = (0.0, mel_db.shape[1] * hop / rate, mel_lo + half_row, mel_hi - half_row)
+            if image is None:
+                image = ax.imshow(mel_db, origin="lower", aspect="auto", interpolation="nearest",
+                                  cmap="magma", vmin=vmax - SPEC_RANGE_DB, vmax=vmax,
+                                  extent=extent)
+                fig.colorbar(image, cax=fig.add_axes((0.915, 0.17, 0.015, 0.78)),
+                             format="%+.0f dB")
+                ax.set_yticks(librosa.hz_to_mel(ticks, htk=True),
+                              [f"{f / 1000:g}k" if f >= 1000 else str(f) for f in ticks])
+                ax.set_xlabel("time (s)")
+                ax.set_ylabel("frequency (Hz)")
+            else:
+                image.set_data(mel_db)
+                image.set_extent(extent)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="png", dpi=100,
+                            pil_kwargs={"compress_level": 3})  # zlib's default is 10x slower
+    finally:
+        plt.close(fig)
 
 
 AUDIO_FORMATS = ("flac", "wav")
@@ -154,14 +181,14 @@ def write_file_media(out: Path, key: str, signals: dict[str, np.ndarray], rate: 
         write_audio(out / rel, np.clip(sig, -1.0, 1.0), rate, subtype="PCM_16")
         media[label] = {"audio": rel}
         if spectrograms:
-            mels[label] = mel_spectrogram(sig, rate)
+            mels[label] = mel_spectrogram(sig, rate), spectrogram_hop(len(sig), rate)
     if mels:
-        vmax = max(float(np.max(m)) for m in mels.values())
+        vmax = max(float(np.max(m)) for m, _ in mels.values())
         vmax = max(vmax, -100.0 + SPEC_RANGE_DB)
-        for label, m in mels.items():
-            rel = f"spectrograms/{key}.{label}.png"
-            save_spectrogram(out / rel, m, vmax)
-            media[label]["spectrogram"] = rel
+        for label in mels:
+            media[label]["spectrogram"] = f"spectrograms/{key}.{label}.png"
+        save_spectrograms({out / media[label]["spectrogram"]: mel for label, mel in mels.items()},
+                          vmax, rate)
     return media
 
 
@@ -188,12 +215,11 @@ def summarize(rows: Sequence[dict], labels: Sequence[str], files=(),
         ``{"models": {label: {metric: mean, ..., "files": n}}, "best": {metric: label},
         "files": n, "failed": {...}}`` (JSON-ready: missing means are ``None``).
     """
-    metrics = _metrics()
     models: dict[str, dict] = {}
     for label in labels:
         mine = [r for r in rows if r["model"] == label]
         entry: dict = {"files": len(mine)}
-        for m in metrics:
+        for m in METRICS:
             vals = _finite(r.get(m, math.nan) for r in mine)
             entry[m] = float(vals.mean()) if vals.size else None
         models[label] = entry
@@ -215,8 +241,6 @@ def summarize(rows: Sequence[dict], labels: Sequence[str], files=(),
 
 def metrics_csv_text(rows: Sequence[dict]) -> str:
     """``metrics.csv`` content: one row per file and model, empty cells for missing values."""
-    from rnnoise_kit.evaluation.compare import COLUMNS
-
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
@@ -236,15 +260,14 @@ def summary_table(summary: dict, title: str = "rnnoise-kit compare: means per mo
     """A rich Table of the per-model means, the best value per column in bold green."""
     from rich.table import Table
 
-    metrics = _metrics()
     table = Table(title=title)
     table.add_column("model", style="bold")
     table.add_column("files", justify="right")
-    for m in metrics:
+    for m in METRICS:
         table.add_column(TITLES[m], justify="right")
     for label, entry in summary["models"].items():
         cells = [label, str(entry["files"])]
-        for m in metrics:
+        for m in METRICS:
             text = fmt(m, entry.get(m))
             if summary["best"].get(m) == label and m in HIGHER_IS_BETTER:
                 text = f"[bold green]{text}[/]"
@@ -263,12 +286,22 @@ def _save_fig(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def _chart_panels(plt):
+    """A figure with one panel per :data:`CHART_METRICS` entry, four to a row."""
+    rows = -(-len(CHART_METRICS) // 4)
+    fig, axes = plt.subplots(rows, 4, figsize=(14, 3 * rows), constrained_layout=True,
+                             squeeze=False)
+    for ax in axes.flat[len(CHART_METRICS):]:
+        ax.set_visible(False)
+    return fig, list(zip(axes.flat, CHART_METRICS, strict=False))
+
+
 def chart_means(path: Path, summary: dict, labels: Sequence[str]) -> None:
     """Bar charts of the per-model means, one panel per metric."""
     plt = matplotlib_pyplot()
-    fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
+    fig, panels = _chart_panels(plt)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, m in zip(axes.flat, CHART_METRICS, strict=True):
+    for ax, m in panels:
         vals = [summary["models"][lab].get(m) for lab in labels]
         heights = [np.nan if v is None else v for v in vals]
         ax.bar(range(len(labels)), heights,
@@ -289,8 +322,8 @@ def chart_per_snr(path: Path, rows: Sequence[dict], labels: Sequence[str]) -> bo
     n_files = len({r["file"] for r in snr_rows})
     n_bins = 0 if n_files <= 12 else min(8, max(2, n_files // 4))
     edges = np.linspace(snrs.min(), snrs.max() + 1e-9, n_bins + 1) if n_bins else None
-    fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
-    for ax, m in zip(axes.flat, CHART_METRICS, strict=True):
+    fig, panels = _chart_panels(plt)
+    for ax, m in panels:
         for label in labels:
             pts = sorted((r["snr"], r.get(m, math.nan)) for r in snr_rows
                          if r["model"] == label)
@@ -309,7 +342,7 @@ def chart_per_snr(path: Path, rows: Sequence[dict], labels: Sequence[str]) -> bo
         ax.set_title(TITLES[m], fontsize=10)
         ax.set_xlabel("input SNR (dB)", fontsize=8)
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=8)
+    panels[0][0].legend(fontsize=8)
     _save_fig(fig, path)
     return True
 
@@ -362,7 +395,6 @@ def _url(rel: str) -> str:
 def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], files,
                 media: dict[str, dict], charts: Sequence[str]) -> str:
     """The report page (static HTML, no script; every link relative)."""
-    metrics = _metrics()
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -373,10 +405,11 @@ def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], file
         f'; made {html.escape(summary.get("created", ""))}. Data: '
         '<a href="metrics.csv">metrics.csv</a>, <a href="summary.json">summary.json</a>. '
         "Higher is better in every marked column (best value in bold green); "
-        "intrusive metrics (PESQ, STOI, eSTOI, SI-SDR, segSNR) need a clean reference and "
-        "are computed at 16 kHz after aligning each output to it.</p>",
+        f"intrusive metrics ({', '.join(BY_NAME[m].label for m in INTRUSIVE)}) need a clean "
+        f"reference and are computed at {METRIC_RATE / 1000:g} kHz after aligning each output "
+        "to it.</p>",
         "<h2>Means per model</h2>",
-        _table_html([(lab, summary["models"][lab]) for lab in labels], metrics,
+        _table_html([(lab, summary["models"][lab]) for lab in labels], METRICS,
                     extra=("files",)),
     ]
     if summary.get("failed"):
@@ -396,9 +429,9 @@ def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], file
         snr = "" if it.snr is None else f" &mdash; input SNR {it.snr:.1f} dB"
         parts.append(f'<div class="file" id="{html.escape(it.key)}">'
                      f"<h3>{html.escape(it.name)}{snr}</h3>")
-        parts.append(_table_html([(r["model"], r) for r in frows], metrics))
+        parts.append(_table_html([(r["model"], r) for r in frows], METRICS))
         parts.append('<div class="sig">')
-        order = [lab for lab in ("noisy", "clean", *labels[1:]) if lab in media.get(it.key, {})]
+        order = [lab for lab in (BASELINE, CLEAN, *labels[1:]) if lab in media.get(it.key, {})]
         for lab in order:
             m = media[it.key][lab]
             img = (f'<img src="{_url(m["spectrogram"])}" alt="mel spectrogram, '
@@ -408,9 +441,9 @@ def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], file
                          "</audio></div>"
                          f"<div>{img}</div>")
         parts.append("</div></div>")
-    parts.append('<p class="note">Spectrograms: mel scale, 0 Hz to 20 kHz (or the Nyquist '
-                 f"frequency) bottom to top, {SPEC_RANGE_DB:.0f} dB colour range shared by the "
-                 "signals of a file.</p>")
+    parts.append(f'<p class="note">Spectrograms: mel scale, 0 Hz to {SPEC_MAX_HZ / 1000:g} kHz '
+                 f"(or the Nyquist frequency) bottom to top, {SPEC_RANGE_DB:.0f} dB colour "
+                 "range shared by the signals of a file.</p>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -70,7 +70,8 @@ LAYER_NAMES: tuple[str, ...] = (
 )
 """The six layers, in file order (``.rnnn``, ``rnn_data.c``, ``dump_rnn.py``)."""
 
-GRU_LAYERS: frozenset[str] = frozenset({"vad_gru", "noise_gru", "denoise_gru"})
+GRU_LAYERS: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.endswith("_gru"))
+"""The three GRU layers, in file order: the order of a trainer's three GRU activations."""
 
 STANDARD_SIZES: dict[str, tuple[int, int]] = {
     "input_dense": (42, 24),

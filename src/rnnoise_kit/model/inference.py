@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from rnnoise_kit.dsp.constants import NB_BANDS, NB_FEATURES
-from rnnoise_kit.model.core import RNNoiseModel
+from rnnoise_kit.model.core import Activation, RNNoiseModel
 from rnnoise_kit.model.tansig import TANSIG_TABLE
 
 __all__ = [
@@ -82,10 +82,10 @@ def _sigmoid(x):
 @numba.njit(cache=True)
 def _activate_into(acc, out, n, act):
     """``out[i] = act(s * acc[i])`` for i < n, one loop per activation kind."""
-    if act == 1:
+    if act == Activation.SIGMOID:
         for i in range(n):
             out[i] = _sigmoid(_S * acc[i])
-    elif act == 2:
+    elif act == Activation.RELU:
         for i in range(n):
             v = _S * acc[i]
             out[i] = _F0 if v < _F0 else v

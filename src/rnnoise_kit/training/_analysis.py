@@ -21,19 +21,18 @@ from __future__ import annotations
 import numpy as np
 
 from rnnoise_kit.dsp import AnalysisState, analyse, frame_band_energy
-
-FRAME = 480
+from rnnoise_kit.dsp.constants import FRAME_SIZE, FREQ_SIZE
 
 
 class SpectralState:
     """``frame_analysis`` state (``analysis_mem``) over blocks of frames."""
 
     def __init__(self) -> None:
-        self.mem = np.zeros(FRAME, np.float32)
+        self.mem = np.zeros(FRAME_SIZE, np.float32)
 
-    def band_energy(self, x: np.ndarray, lowpass: int = 481) -> np.ndarray:
+    def band_energy(self, x: np.ndarray, lowpass: int = FREQ_SIZE) -> np.ndarray:
         """Band energies (n, 22) float32 of frames ``x`` (n, 480), X zeroed from ``lowpass``."""
-        lp = None if lowpass >= 481 else int(lowpass)
+        lp = None if lowpass >= FREQ_SIZE else int(lowpass)
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
         ex, self.mem = frame_band_energy(x, self.mem, lp)
         return ex
@@ -45,8 +44,8 @@ class FeatureState:
     def __init__(self) -> None:
         self.state = AnalysisState()
 
-    def features(self, x: np.ndarray, lowpass: int = 481):
+    def features(self, x: np.ndarray, lowpass: int = FREQ_SIZE):
         """Features (n, 42), Ex (n, 22) and silence flags (n,) of frames ``x`` (n, 480)."""
-        lp = None if lowpass >= 481 else int(lowpass)
+        lp = None if lowpass >= FREQ_SIZE else int(lowpass)
         res = analyse(x.reshape(-1), self.state, highpass=False, training=True, lowpass=lp)
         return res.features, res.Ex, res.silence

@@ -9,7 +9,7 @@ vectorises (every row of ``U`` is loaded once per step and reused by all rows of
 
 Gate layout everywhere: column blocks ``[z | r | h]`` of width ``N`` (Keras and librnnoise order).
 
-Activation codes follow the ``.rnnn`` / ``rnn.h`` convention: ``0`` tanh, ``1`` sigmoid, ``2`` relu.
+Activation codes are those of :class:`rnnoise_kit.model.core.Activation` (the ``rnn.h`` codes).
 
 Everything here is NumPy + Numba only (no torch), float32 or float64 arrays, C-contiguous.
 With ``fast=True`` (used for float32) tanh and sigmoid are a vectorisable rational approximation
@@ -21,9 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-ACT_TANH = 0
-ACT_SIGMOID = 1
-ACT_RELU = 2
+from rnnoise_kit.model.core import Activation
 
 _ONE = np.float32(1.0)  # exact in both dtypes: keeps float32 arithmetic float32
 _ZERO = np.float32(0.0)
@@ -109,7 +107,7 @@ def gru_forward_block(xp, u_zr, u_h, h0, act, fast, b0, b1, h_out, hprev_out, ga
     h0 : ndarray, shape (B, N)
         Initial states.
     act : int
-        Candidate activation code (0 tanh, 1 sigmoid, 2 relu).
+        Candidate activation code (:class:`~rnnoise_kit.model.core.Activation`).
     fast : bool
         Use the vectorisable rational tanh/sigmoid approximations (|error| ~ 1e-7, meant for
         float32) instead of ``exp``/``tanh`` from libm.
@@ -155,11 +153,11 @@ def gru_forward_block(xp, u_zr, u_h, h0, act, fast, b0, b1, h_out, hprev_out, ga
             for j in range(n):
                 rh[b, j] = azr[b, n + j] * h[b, j]
         _gemm_acc(ah, rh, u_h)
-        if act == ACT_RELU:
+        if act == Activation.RELU:
             for b in range(nb):
                 for j in range(n):
                     ah[b, j] = max(ah[b, j], _ZERO)
-        elif act == ACT_SIGMOID:
+        elif act == Activation.SIGMOID:
             if fast:
                 for b in range(nb):
                     for j in range(n):
@@ -237,9 +235,9 @@ def gru_backward_block(dh_out, hprev, gates, ut_zr, ut_h, act, b0, b1, dgates, d
                 z = gr[j]
                 c = gr[n2 + j]
                 dc = d * (_ONE - z)
-                if act == ACT_RELU:
+                if act == Activation.RELU:
                     da = dc if c > _ZERO else _ZERO
-                elif act == ACT_SIGMOID:
+                elif act == Activation.SIGMOID:
                     da = dc * c * (_ONE - c)
                 else:
                     da = dc * (_ONE - c * c)

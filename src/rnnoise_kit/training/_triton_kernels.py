@@ -20,12 +20,18 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from rnnoise_kit.model.core import Activation
+
+# Triton kernels read only constexpr globals
+_RELU = tl.constexpr(int(Activation.RELU))
+_SIGMOID = tl.constexpr(int(Activation.SIGMOID))
+
 
 @triton.jit
 def _activation(a, ACT: tl.constexpr):
-    if ACT == 2:
+    if ACT == _RELU:
         return tl.maximum(a, 0.0)
-    elif ACT == 1:
+    elif ACT == _SIGMOID:
         return tl.sigmoid(a)
     else:
         # tanh from exp(-2|a|): no overflow for large |a|, sign restored afterwards
@@ -37,9 +43,9 @@ def _activation(a, ACT: tl.constexpr):
 @triton.jit
 def _activation_grad(c, ACT: tl.constexpr):
     """Derivative of the activation, written through its output ``c``."""
-    if ACT == 2:
+    if ACT == _RELU:
         return tl.where(c > 0, 1.0, 0.0)
-    elif ACT == 1:
+    elif ACT == _SIGMOID:
         return c * (1.0 - c)
     else:
         return 1.0 - c * c

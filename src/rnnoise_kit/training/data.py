@@ -26,7 +26,8 @@ import h5py
 import numpy as np
 
 from rnnoise_kit.errors import InputError
-from rnnoise_kit.training.matrix import ROW, MatrixReader
+from rnnoise_kit.training.layout import ROW
+from rnnoise_kit.training.matrix import MatrixReader
 
 __all__ = ["SequenceData", "epoch_order", "prefetched"]
 

@@ -43,16 +43,17 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from rnnoise_kit.dsp.constants import EDGE, NB_BANDS, NB_FEATURES
+from rnnoise_kit.dsp._block import deps_key
+from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad_step
+from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
 from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.training import _analysis
-from rnnoise_kit.training.glibc_rand import GlibcRand
+from rnnoise_kit.training.glibc_rand import RAND_MAX, GlibcRand
+from rnnoise_kit.training.layout import DESCRIPTION, FEATURES, GAINS, NOISE, ROW, VAD_COL
 from rnnoise_kit.training.sources import Source, open_source
 
 f32 = np.float32
 
-FRAME = 480
-ROW = NB_FEATURES + 2 * NB_BANDS + 1  # 87
 GAIN_PERIOD = 2822
 """Rows between two random draws (``gain_change_count > 2821``)."""
 NOISE_SKIP_FRAMES = 150
@@ -60,9 +61,6 @@ SHARD_ROWS = GAIN_PERIOD * 8
 """Rows per shard in default mode (22,576): fixed, so the output does not depend on --jobs."""
 BLOCK_FRAMES = 1024
 """Frames per DSP call (memory bound; results do not depend on it)."""
-
-B_HP = np.array([-2.0, 1.0], dtype=np.float32)
-A_HP = np.array([-1.99599, 0.99600], dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -78,14 +76,14 @@ class SegmentParams:
     b_noise: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     a_sig: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     b_sig: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
-    lowpass: int = 481
+    lowpass: int = FREQ_SIZE
     band_lp: int = NB_BANDS
 
 
 def draw_params(rand: Callable[[], int], band_lp_prev: int) -> SegmentParams:
     """One draw of ``denoise_training``, in C's exact order, from a ``rand()``-like source.
 
-    ``rand`` returns integers in [0, 2**31 - 1]. ``band_lp`` keeps its previous value when
+    ``rand`` returns integers in [0, RAND_MAX] ``band_lp`` keeps its previous value when
     the low-pass is at or above bin 400 (spec section 16.6).
     """
     speech_gain = f32(math.pow(10.0, (-40 + rand() % 60) / 20.0))
@@ -97,7 +95,7 @@ def draw_params(rand: Callable[[], int], band_lp_prev: int) -> SegmentParams:
         speech_gain = f32(0)
 
     def uni() -> np.float32:
-        return f32(rand() / 2147483647.0 - 0.5)
+        return f32(rand() / float(RAND_MAX) - 0.5)
 
     def resp() -> tuple[np.ndarray, np.ndarray]:
         v = [f32(0.75 * float(uni())) for _ in range(4)]
@@ -105,7 +103,7 @@ def draw_params(rand: Callable[[], int], band_lp_prev: int) -> SegmentParams:
 
     a_noise, b_noise = resp()
     a_sig, b_sig = resp()
-    lowpass = int(481 * 3000.0 / 24000.0 * math.pow(50.0, rand() / 2147483647.0))
+    lowpass = int(FREQ_SIZE * 3000.0 / 24000.0 * math.pow(50.0, rand() / float(RAND_MAX)))
     band_lp = band_lp_prev
     for b in range(NB_BANDS):
         if EDGE[b] > lowpass:
@@ -132,46 +130,44 @@ def _frame_energy(s):
     return out
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _bq(x, m0, m1, b0, b1, a0, a1):
-    """One biquad step (spec section 5): returns (y, m0, m1); state float32, update double."""
-    y = x + m0
-    fx = np.float64(x)
-    fy = np.float64(y)
-    return (y, np.float32(np.float64(m1) + (b0 * fx - a0 * fy)),
-            np.float32(b1 * fx - a1 * fy))
+def _build_scale_filter(deps: int):
+    # inlines the DSP's biquad step: a closure over the hash of the DSP kernels' sources
+    # (rnnoise_kit.dsp._block.deps_key), so that numba's cache follows a change there
+    @njit(cache=True, nogil=True)
+    def _scale_filter(s, gain, mem_hp, mem_r, b_r, a_r, out, s2, gain2, mem_hp2, mem_r2, b_r2,
+                      a_r2, out2):
+        """Two independent streams at once (speech and noise, for instruction-level
+        parallelism): ``out = biquad(biquad(gain*s, hp), random)``, float32 states updated in
+        place. ``s`` (n, 480) int16, or zero rows for silence (then the input is 0).
+
+        Note: numba's ``float()`` of a float32 stays float32; ``np.float64()`` promotes.
+        """
+        d = np.float64
+        hb0, hb1, ha0, ha1 = d(B_HP[0]), d(B_HP[1]), d(A_HP[0]), d(A_HP[1])
+        rb0, rb1, ra0, ra1 = d(b_r[0]), d(b_r[1]), d(a_r[0]), d(a_r[1])
+        qb0, qb1, qa0, qa1 = d(b_r2[0]), d(b_r2[1]), d(a_r2[0]), d(a_r2[1])
+        h0, h1, r0, r1 = mem_hp[0], mem_hp[1], mem_r[0], mem_r[1]
+        g0, g1, q0, q1 = mem_hp2[0], mem_hp2[1], mem_r2[0], mem_r2[1]
+        silent = s.shape[0] == 0 * deps
+        silent2 = s2.shape[0] == 0
+        zero = np.float32(0)
+        for t in range(out.shape[0]):
+            for i in range(out.shape[1]):
+                x = zero if silent else gain * np.float32(s[t, i])
+                x2 = zero if silent2 else gain2 * np.float32(s2[t, i])
+                y, h0, h1 = biquad_step(x, h0, h1, hb0, hb1, ha0, ha1)
+                y2, g0, g1 = biquad_step(x2, g0, g1, hb0, hb1, ha0, ha1)
+                z, r0, r1 = biquad_step(y, r0, r1, rb0, rb1, ra0, ra1)
+                z2, q0, q1 = biquad_step(y2, q0, q1, qb0, qb1, qa0, qa1)
+                out[t, i] = z
+                out2[t, i] = z2
+        mem_hp[0], mem_hp[1], mem_r[0], mem_r[1] = h0, h1, r0, r1
+        mem_hp2[0], mem_hp2[1], mem_r2[0], mem_r2[1] = g0, g1, q0, q1
+
+    return _scale_filter
 
 
-@njit(cache=True, nogil=True)
-def _scale_filter(s, gain, mem_hp, mem_r, b_r, a_r, out, s2, gain2, mem_hp2, mem_r2, b_r2,
-                  a_r2, out2):
-    """Two independent streams at once (speech and noise, for instruction-level parallelism):
-    ``out = biquad(biquad(gain*s, hp), random)``, float32 states updated in place.
-    ``s`` (n, 480) int16, or zero rows for silence (then the input is 0).
-
-    Note: numba's ``float()`` of a float32 stays float32; ``np.float64()`` promotes.
-    """
-    d = np.float64
-    hb0, hb1, ha0, ha1 = d(B_HP[0]), d(B_HP[1]), d(A_HP[0]), d(A_HP[1])
-    rb0, rb1, ra0, ra1 = d(b_r[0]), d(b_r[1]), d(a_r[0]), d(a_r[1])
-    qb0, qb1, qa0, qa1 = d(b_r2[0]), d(b_r2[1]), d(a_r2[0]), d(a_r2[1])
-    h0, h1, r0, r1 = mem_hp[0], mem_hp[1], mem_r[0], mem_r[1]
-    g0, g1, q0, q1 = mem_hp2[0], mem_hp2[1], mem_r2[0], mem_r2[1]
-    silent = s.shape[0] == 0
-    silent2 = s2.shape[0] == 0
-    zero = np.float32(0)
-    for t in range(out.shape[0]):
-        for i in range(out.shape[1]):
-            x = zero if silent else gain * np.float32(s[t, i])
-            x2 = zero if silent2 else gain2 * np.float32(s2[t, i])
-            y, h0, h1 = _bq(x, h0, h1, hb0, hb1, ha0, ha1)
-            y2, g0, g1 = _bq(x2, g0, g1, hb0, hb1, ha0, ha1)
-            z, r0, r1 = _bq(y, r0, r1, rb0, rb1, ra0, ra1)
-            z2, q0, q1 = _bq(y2, q0, q1, qb0, qb1, qa0, qa1)
-            out[t, i] = z
-            out2[t, i] = z2
-    mem_hp[0], mem_hp[1], mem_r[0], mem_r[1] = h0, h1, r0, r1
-    mem_hp2[0], mem_hp2[1], mem_r2[0], mem_r2[1] = g0, g1, q0, q1
+_scale_filter = _build_scale_filter(deps_key())
 
 
 @njit(cache=True, nogil=True)
@@ -207,8 +203,8 @@ def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
     d = np.float64
     for t in range(rows.shape[0]):
         r = rows[t]
-        for i in range(NB_FEATURES):
-            r[i] = features[t, i]
+        for i in range(FEATURES.stop):
+            r[FEATURES.start + i] = features[t, i]
         ignore_all = silence[t] or (no_noise and vad[t] == np.float32(0))
         for b in range(NB_BANDS):
             fy = d(ey[t, b])
@@ -218,9 +214,9 @@ def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
                 g = np.float32(1)
             if ignore_all or b > band_lp or (fy < 0.05 and fx < 0.05):
                 g = np.float32(-1)
-            r[NB_FEATURES + b] = g
-            r[NB_FEATURES + NB_BANDS + b] = np.float32(math.log10(0.01 + d(en[t, b])))
-        r[ROW - 1] = vad[t]
+            r[GAINS.start + b] = g
+            r[NOISE.start + b] = np.float32(math.log10(0.01 + d(en[t, b])))
+        r[VAD_COL] = vad[t]
 
 
 # ----------------------------------------------------------------------------- one stream
@@ -229,16 +225,16 @@ def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
 def _read_frames(src: Source, pos: int, n: int) -> tuple[np.ndarray, int]:
     """``n`` frames from ``pos`` with C's rewind rule: a frame that would not fit entirely
     before the end makes the reader start again at 0 (the partial frame is discarded)."""
-    out = np.empty((n, FRAME), dtype=np.int16)
+    out = np.empty((n, FRAME_SIZE), dtype=np.int16)
     done = 0
     length = src.length
     while done < n:
-        if length - pos < FRAME:
+        if length - pos < FRAME_SIZE:
             pos = 0
-        m = min(n - done, (length - pos) // FRAME)
-        out[done : done + m] = src.read(pos, m * FRAME).reshape(m, FRAME)
+        m = min(n - done, (length - pos) // FRAME_SIZE)
+        out[done : done + m] = src.read(pos, m * FRAME_SIZE).reshape(m, FRAME_SIZE)
         done += m
-        pos += m * FRAME
+        pos += m * FRAME_SIZE
     return out, pos
 
 
@@ -272,18 +268,18 @@ class Stream:
 
     def _block(self, p: SegmentParams, n: int, rows: np.ndarray) -> None:
         if self._buf is None or self._buf.shape[1] < n:
-            self._buf = np.empty((3, max(n, BLOCK_FRAMES), FRAME), np.float32)
+            self._buf = np.empty((3, max(n, BLOCK_FRAMES), FRAME_SIZE), np.float32)
         x, noise, xn = self._buf[0, :n], self._buf[1, :n], self._buf[2, :n]
         if p.speech_gain != 0:
             s, self.speech_pos = _read_frames(self.speech, self.speech_pos, n)
             energy = _frame_energy(s)
         else:
-            s = np.empty((0, FRAME), np.int16)
+            s = np.empty((0, FRAME_SIZE), np.int16)
             energy = np.zeros(n, np.float32)
         if p.noise_gain != 0:
             s2, self.noise_pos = _read_frames(self.noise, self.noise_pos, n)
         else:
-            s2 = np.empty((0, FRAME), np.int16)
+            s2 = np.empty((0, FRAME_SIZE), np.int16)
         _scale_filter(s, f32(p.speech_gain), self.mem_hp_x, self.mem_resp_x, p.b_sig,
                       p.a_sig, x, s2, f32(p.noise_gain), self.mem_hp_n, self.mem_resp_n,
                       p.b_noise, p.a_noise, noise)
@@ -304,7 +300,7 @@ class Stream:
 def compat_blocks(speech: Source, noise: Source, frames: int) -> Iterator[np.ndarray]:
     """Rows of ``denoise_training speech noise frames``, one block per segment."""
     rng = GlibcRand(1)
-    stream = Stream(speech, noise, 0, min(NOISE_SKIP_FRAMES * FRAME, noise.length))
+    stream = Stream(speech, noise, 0, min(NOISE_SKIP_FRAMES * FRAME_SIZE, noise.length))
     p = SegmentParams()
     done = 0
     seg = GAIN_PERIOD - 1  # the first draw happens at row 2821
@@ -323,7 +319,7 @@ def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source) 
     rng = np.random.Generator(np.random.PCG64(ss))
 
     def rand() -> int:
-        return int(rng.integers(0, 2147483648))
+        return int(rng.integers(0, RAND_MAX + 1))
 
     stream = Stream(speech, noise, int(rng.integers(0, speech.length)),
                     int(rng.integers(0, noise.length)))
@@ -486,7 +482,7 @@ def generate(
         "gain_period": GAIN_PERIOD,
         "shard_rows": 0 if compat else SHARD_ROWS,
         "noise_skip_frames": NOISE_SKIP_FRAMES if compat else 0,
-        "layout": "0-41 features, 42-63 gains (-1 ignore), 64-85 log10(0.01+En), 86 vad",
+        "layout": DESCRIPTION,
     }
     if out.suffix.lower() in (".h5", ".hdf5"):
         for role, src in (("speech", sp), ("noise", no)):
@@ -496,23 +492,21 @@ def generate(
     t0 = time.perf_counter()
     # default mode resumes from its completed shards; compat mode is one sequential stream
     key = None if compat else _resume_key(attrs, (sp, no))
-    with MatrixWriter(out, frames, attrs, resume_key=key, inputs=inputs) as w, \
-            progress_bar(frames, "features") as bar:
+    with (MatrixWriter(out, frames, attrs, resume_key=key, inputs=inputs) as w,
+          progress_bar(frames, "features", enabled=progress) as bar):
         written = w.start_row
         if compat:
             blocks = compat_blocks(sp, no, frames)
         else:
             blocks = default_blocks(sp, no, frames, seed, jobs,
                                     first_shard=w.start_row // SHARD_ROWS)
-        if progress and written:
-            bar.advance(written)
+        bar.advance(written)
         try:
             for block in blocks:
                 w.write(block)
                 w.checkpoint()
                 written += block.shape[0]
-                if progress:
-                    bar.advance(block.shape[0])
+                bar.advance(block.shape[0])
         finally:
             close = getattr(blocks, "close", None)
             if close is not None:

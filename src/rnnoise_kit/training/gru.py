@@ -33,10 +33,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnoise_kit.model.core import Activation as ModelActivation
+
 Activation = Literal["tanh", "sigmoid", "relu"]
 Backend = Literal["auto", "numba", "triton", "torch"]
 
-ACTIVATION_CODES: dict[str, int] = {"tanh": 0, "sigmoid": 1, "relu": 2}
+ACTIVATION_CODES: dict[str, int] = {a.label: int(a) for a in ModelActivation}
 """Activation name -> code of the ``.rnnn`` / ``rnn.h`` format."""
 
 __all__ = [

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from rnnoise_kit import capacity
+from rnnoise_kit.dsp.constants import NB_BANDS
 from rnnoise_kit.errors import InputError, OutputError
 from rnnoise_kit.fileio import (
     atomic_path,
@@ -32,12 +33,8 @@ from rnnoise_kit.fileio import (
     make_parent,
     write_problem,
 )
+from rnnoise_kit.training.layout import GAINS, GROUPS, ROW, VAD_COL
 
-ROW = 87
-NB_FEATURES = 42
-NB_BANDS = 22
-GAIN_COLS = slice(NB_FEATURES, NB_FEATURES + NB_BANDS)
-VAD_COL = ROW - 1
 CHUNK_ROWS = 4096
 """HDF5 chunk height (4096 x 87 float32 = 1.4 MB)."""
 _BLOCK = 1 << 16  # rows per read when converting or inspecting
@@ -396,13 +393,9 @@ class Inspection:
                 f"{k}: {v[k]} ({100 * v[k] / self.rows:.1f}%)" for k in (0.0, 0.5, 1.0))
             + (f", other: {v['other']}" if v["other"] else "")
         )
-        names = (
-            [(0, 42, "features")] + [(42, 64, "gains")] + [(64, 86, "noise log-energy")]
-            + [(86, 87, "vad")]
-        )
         out.append("column ranges (min / mean / max):")
-        for a, b, name in names:
-            for c in range(a, b):
+        for name, cols in GROUPS:
+            for c in range(cols.start, cols.stop):
                 out.append(f"  {c:2d} {name:<16s} {self.col_min[c]:+11.4f} "
                            f"{self.col_mean[c]:+11.4f} {self.col_max[c]:+11.4f}")
         return out
@@ -424,7 +417,7 @@ def inspect(path: str | os.PathLike) -> Inspection:
         cmin = np.fmin(cmin, np.nanmin(clean, axis=0))
         cmax = np.fmax(cmax, np.nanmax(clean, axis=0))
         csum += np.nansum(clean, axis=0)
-        ignored += (rows[:, GAIN_COLS] == -1).sum(axis=0)
+        ignored += (rows[:, GAINS] == -1).sum(axis=0)
         v = rows[:, VAD_COL]
         for k in (0.0, 0.5, 1.0):
             vad[k] += int((v == k).sum())

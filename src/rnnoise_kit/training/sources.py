@@ -39,10 +39,10 @@ from rnnoise_kit.audio.io import (
     to_int16,
     to_mono,
 )
+from rnnoise_kit.dsp.constants import FRAME_SIZE
 from rnnoise_kit.errors import AudioError, InputError
 from rnnoise_kit.fileio import sha256_file
 
-FRAME = 480
 _REMAP_SAMPLES = 32 << 20
 """Samples read through one memory map of a ``.raw`` file before it is mapped afresh."""
 
@@ -283,8 +283,8 @@ def open_source(path: str | os.PathLike, role: str = "") -> Source:
         if e.length == 0:
             raise AudioError(p, f"{_what(role)}contains no samples")
         src = Source(str(p), False, [e])
-    if src.length < FRAME:
+    if src.length < FRAME_SIZE:
         raise InputError(
-            p, f"{_what(role)}{src.length} samples, fewer than one {FRAME}-sample frame"
+            p, f"{_what(role)}{src.length} samples, fewer than one {FRAME_SIZE}-sample frame"
         )
     return src

@@ -38,7 +38,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +54,13 @@ from rnnoise_kit.model.checkpoint import (
     write_checkpoint,
 )
 from rnnoise_kit.model.core import GRU_LAYERS, LAYER_NAMES, RNNoiseModel
-from rnnoise_kit.settings import check_settings
+from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training import gru
 from rnnoise_kit.training.data import SequenceData, prefetched
+from rnnoise_kit.training.layout import FEATURES, GAINS, VAD
 from rnnoise_kit.training.loss import rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
-from rnnoise_kit.training.recipe import RECIPE_RULES
+from rnnoise_kit.training.recipe import TrainConfig
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -82,74 +83,6 @@ METRIC_COLUMNS = (
     "val_vad_loss",
     "seconds",
 )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The training recipe (defaults: ``rnn_train.py``).
-
-    Attributes
-    ----------
-    epochs : int
-        Total epochs of the run (120).
-    batch_size : int
-        Sequences per batch (32).
-    window : int
-        Frames per sequence (2000).
-    lr, eps : float
-        Adam learning rate (1e-3) and epsilon (1e-7, Keras).
-    clip : float
-        Every weight and bias clipped to ``[-clip, clip]`` after each step (0.499).
-    l2 : float
-        L2 factor on the GRU kernels and recurrent kernels (1e-6).
-    gain_weight, vad_weight : float
-        Loss weights (10, 0.5).
-    bce : {"swapped", "textbook"}
-        Binary cross-entropy flavour (see :mod:`rnnoise_kit.training.loss`).
-    activations : tuple of 3 str
-        ``(vad_gru, noise_gru, denoise_gru)`` activations; ``("relu", "relu", "relu")`` is the
-        configuration of the released default model.
-    val_split : float
-        Share of the sequences held out at the end (0.1).
-    seed : int
-        Seed of the initial weights and of the per-epoch shuffles.
-    """
-
-    epochs: int = 120
-    batch_size: int = 32
-    window: int = 2000
-    lr: float = 1e-3
-    eps: float = 1e-7
-    clip: float = 0.499
-    l2: float = 1e-6
-    gain_weight: float = 10.0
-    vad_weight: float = 0.5
-    bce: str = "swapped"
-    activations: tuple[str, str, str] = ("tanh", "relu", "tanh")
-    val_split: float = 0.1
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        # one table of types and ranges (training.recipe), shared with the pipeline's settings
-        values = check_settings({f.name: getattr(self, f.name) for f in fields(self)},
-                                RECIPE_RULES)
-        values["activations"] = tuple(values["activations"])
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def recipe(self) -> dict:
-        """Every field but ``epochs`` (what a resumed run must share), JSON-ready."""
-        d = asdict(self)
-        d.pop("epochs")
-        d["activations"] = list(self.activations)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        """Inverse of :func:`dataclasses.asdict` (unknown keys ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: (tuple(v) if k == "activations" else v)
-                      for k, v in d.items() if k in names})
 
 
 @dataclass
@@ -334,14 +267,6 @@ def _fmt(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.4f}"
 
 
-class _NoBar:
-    def advance(self, n: float = 1) -> None:
-        pass
-
-    def update(self, **fields) -> None:
-        pass
-
-
 # ----------------------------------------------------------------------------- training
 
 
@@ -374,8 +299,8 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
         for a in range(0, b, step_seqs):
             part = t[a : a + step_seqs]
             w = part.shape[0] / b
-            gains, vad = net(part[..., :42])
-            parts = rnnoise_loss(gains, part[..., 42:64], vad, part[..., 86:87], cfg.bce,
+            gains, vad = net(part[..., FEATURES])
+            parts = rnnoise_loss(gains, part[..., GAINS], vad, part[..., VAD], cfg.bce,
                                  cfg.gain_weight, cfg.vad_weight)
             (parts.total * w if w != 1 else parts.total).backward()
             total += w * float(parts.total.detach())
@@ -404,8 +329,8 @@ def _validate(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
     tot = gsum = vsum = 0.0
     n = 0
     for t in device_batches(data.val_batches(cfg.batch_size), device):
-        gains, vad = net(t[..., :42])
-        parts = rnnoise_loss(gains, t[..., 42:64], vad, t[..., 86:87], cfg.bce,
+        gains, vad = net(t[..., FEATURES])
+        parts = rnnoise_loss(gains, t[..., GAINS], vad, t[..., VAD], cfg.bce,
                              cfg.gain_weight, cfg.vad_weight)
         b = t.shape[0]
         tot += b * (float(parts.total) + reg)
@@ -628,15 +553,7 @@ def train(
         for epoch in range(len(history), cfg.epochs):
             t0 = time.perf_counter()
             desc = f"epoch {epoch + 1}/{cfg.epochs}"
-            if progress:
-                from rnnoise_kit.progress import progress_bar
-
-                ctx = progress_bar(n_batches, desc)
-            else:
-                import contextlib
-
-                ctx = contextlib.nullcontext(_NoBar())
-            with ctx as bar:
+            with progress_bar(n_batches, desc, enabled=progress) as bar:
                 m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs)
                 m |= _validate(net, seqs, cfg, dev)
                 bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -217,8 +216,7 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
                   for i, secs in enumerate(_split(noise_seconds / len(types), file_seconds))]
     speech_entries, noise_entries = [], []
     total = len(speech_plan) + len(noise_plan)
-    bar_cm = progress_bar(total, "demo data") if progress else contextlib.nullcontext(_NoBar())
-    with bar_cm as bar:
+    with progress_bar(total, "demo data", enabled=progress) as bar:
         made: dict[str, float] = {}  # seconds written per language so far
         for lang, i, secs in speech_plan:
             bar.update(info=f"speech {lang}")
@@ -289,11 +287,3 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     remove_stale(root, manifest, {e["path"] for e in speech_entries + noise_entries})
     atomic_write_text(manifest, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     return _dataset_from(root, manifest, data, time.perf_counter() - t0, False)
-
-
-class _NoBar:
-    def advance(self, n: float = 1) -> None:
-        pass
-
-    def update(self, **fields) -> None:
-        pass
