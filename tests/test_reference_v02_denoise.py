@@ -200,15 +200,10 @@ def test_wrapper_recordings_close_to_pyrnnoise_library(reference, runner, denois
 def _float_layers(model, recurrent_factor: float) -> dict:
     """The model's float weights (recurrent diagonals folded back in), GRU recurrent scaled."""
     layers = {}
-    for name, lay in model.layers.items():
-        w = lay.dense_float()
-        if lay.diag is not None:
-            n = lay.nb_inputs
-            for gate in range(3):
-                w[np.arange(n), gate * n + np.arange(n)] += lay.diag[gate * n : (gate + 1) * n]
+    for name, (w, bias) in model.float_layers().items():
         if name.endswith("_recurrent"):
             w = (w * np.float32(recurrent_factor)).astype(np.float32)
-        layers[name] = (w, np.array(lay.bias, np.float32))
+        layers[name] = (w, bias)
     return layers
 
 

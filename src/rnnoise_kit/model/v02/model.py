@@ -493,6 +493,26 @@ class RNNoise02Model:
         twins = {s.array_names()["float_weights"] for s in LAYER_SPECS if s.quantized}
         return type(self).from_records([r for r in self.records if r.name not in twins])
 
+    def float_layers(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The float weights and biases per layer, in the form :func:`model_from_float_layers`
+        takes (input-major matrices, each GRU recurrent diagonal folded back in): exporting
+        them again gives this model's arrays.
+
+        Raises
+        ------
+        ValueError
+            A layer has no float weights (an int8-only model).
+        """
+        layers = {}
+        for name, lay in self.layers.items():
+            w = lay.dense_float()
+            if lay.diag is not None:
+                n = lay.nb_inputs
+                for gate in range(3):
+                    w[np.arange(n), gate * n + np.arange(n)] += lay.diag[gate * n:(gate + 1) * n]
+            layers[name] = (w, np.array(lay.bias, np.float32))
+        return layers
+
     def array(self, name: str) -> np.ndarray:
         """One array by name (KeyError if absent)."""
         for rec in self.records:
