@@ -139,6 +139,11 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int, str]:
     return audio, int(rate), subtype
 
 
+def rms(x: np.ndarray) -> float:
+    """Root mean square of ``x`` in double (0 for an empty array)."""
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """Mix (n, channels) down to (n,) by averaging channels; (n,) passes through."""
     audio = np.asarray(audio)

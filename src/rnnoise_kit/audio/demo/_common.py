@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 from scipy import signal
 
-from rnnoise_kit.audio.io import SAMPLE_RATE
+from rnnoise_kit.audio.io import SAMPLE_RATE, rms  # noqa: F401  (the demo's modules import it from here)
 
 
 def _key(text: str) -> int:
@@ -23,9 +23,3 @@ def rng_for(seed: int, *keys: str | int) -> np.random.Generator:
 def butter_sos(order: int, freq, btype: str) -> np.ndarray:
     """A Butterworth filter at 48 kHz as second-order sections (``scipy.signal.butter``)."""
     return signal.butter(order, freq, btype=btype, fs=SAMPLE_RATE, output="sos")
-
-
-def rms(x: np.ndarray) -> float:
-    """Root mean square of ``x`` (0 for an empty array)."""
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-
