@@ -135,6 +135,9 @@ def test_int8_vad_close_to_pyrnnoise_library(int8_network, int8_records, case, p
     move one input across a rounding boundary of ``floor(.5 + 127 x)``, a step of 1/127 of the
     input range, and the GRUs carry it for a while. Tolerance: max 0.05 (about 2x measured, as
     rcpps differs between CPU makers), mean 0.002 (the frames that move are rare).
+    test_reference_v02_denoise's ``test_sse2_emulation_is_the_library`` reproduces the library's
+    int8 path bit for bit (SSE2 activations, unsigned inputs, ``subias``): the gap is that
+    arithmetic.
     """
     rows, wav, _ = case
     lib_vad = _library_vad(pyrnnoise_library, format_blob(int8_records), wav)
