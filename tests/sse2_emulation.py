@@ -2,17 +2,16 @@
 pyrnnoise ships), to prove where its output departs from the plain scalar build's.
 
 What differs between the two builds (upstream ``vec.h`` vs ``vec_avx.h``'s SSE branch, read
-through the search tool; no text copied): only the activations. The float matrix products
-(``sgemv``, ``sparse_sgemv8x4``) keep one accumulator per output, summed over the inputs in
-ascending order, and SSE2 has no FMA (``_mm256_fmadd_ps`` is emulated as a multiply then an add),
-so they give the scalar build's bits. The activations do not:
+through the search tool; no text copied): the activations, and the input quantisation of int8
+layers. The float matrix products (``sgemv``, ``sparse_sgemv8x4``) keep one accumulator per
+output, summed over the inputs in ascending order, and SSE2 has no FMA (``_mm256_fmadd_ps`` is
+emulated as a multiply then an add), so they give the scalar build's bits. What differs:
 
 * tanh: the same rational function, but ``num*x`` is multiplied by ``rcpps(den)``, the CPU's
   12-bit approximate reciprocal, where the scalar build divides exactly;
 * sigmoid: its own rational function (tanh's coefficients scaled to ``x/2``),
   ``0.5 + (num*x) * rcpps(den)`` clamped to [0, 1], where the scalar build computes
-  ``0.5 + 0.5*tanh_approx(0.5*x)``.
-
+  ``0.5 + 0.5*tanh_approx(0.5*x)``;
 * int8 layers (blobs without float weights): ``vec_avx.h`` defines ``USE_SU_BIAS``, so the input
   is quantised unsigned, ``(unsigned char)(127 + (int)floor(.5 + 127*x))`` (the scalar build:
   signed, without the 127), and the layer adds ``subias`` (= bias - 127 * scale * column sum)
@@ -26,7 +25,7 @@ matches the library on whatever x86 CPU runs both (Intel and AMD tables differ).
 
 The emulated kernels are the production kernels of :mod:`rnnoise_kit.model.v02._kernels`
 recompiled (uncached) with these two activations and the unsigned quantisation bound in place of
-the scalar ones; nothing else changes, so any agreement with the library is due to them alone.
+the scalar ones, and ``subias`` passed for ``bias``; nothing else changes.
 """
 
 from __future__ import annotations
@@ -133,7 +132,8 @@ _kernels = None
 
 
 def sse2_kernels() -> types.SimpleNamespace:
-    """The 0.2 network kernels with the SSE2 build's activations (compiled on first use)."""
+    """The 0.2 network kernels with the SSE2 build's activations and int8 input quantisation
+    (compiled on first use: about a minute)."""
     global _kernels
     if _kernels is None:
         _kernels = rebound_kernels(scalar_kernels, tanh_approx=tanh_sse2,
@@ -156,8 +156,7 @@ class Sse2Network02(Network02):
         weights, biases, scales, diags = self._packed
         layers = self.layers.model.layers
         su = []
-        for name, w, bias, scale in zip(_SLOT_ORDER, weights, biases, scales,
-                                        strict=True):
+        for name, w, bias, scale in zip(_SLOT_ORDER, weights, biases, scales, strict=True):
             if scale.size:
                 assert w.shape[0] <= _UNSIGNED_EXACT_INPUTS, (name, w.shape)
                 bias = np.array(layers[name].subias, dtype=np.float32)
@@ -175,12 +174,7 @@ class Sse2FrameProcessor02(FrameProcessor02):
 
     Only whole blocks go through it (the fused 10 ms path is the scalar network's)."""
 
-    @property
-    def net(self) -> Network02:
-        net = getattr(self._local, "net", None)
-        if net is None:
-            net = self._local.net = Sse2Network02(self.layers)
-        return net
+    network_class = Sse2Network02
 
     def denoise(self, x16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whole frames of int16-scale audio (more than 3 frames: the block path) from a fresh

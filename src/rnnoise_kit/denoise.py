@@ -202,6 +202,9 @@ class FrameProcessor02:
 
     generation = "0.2"
     delay = 2 * FRAME_SIZE
+    network_class: type[Network02] = Network02
+    """What :attr:`net` builds (a subclass computes other arithmetic, e.g. the tests' emulation
+    of an SSE2 C build)."""
 
     def __init__(self, model: RNNoise02Model):
         self.layers = layers_from_arrays(model)
@@ -212,7 +215,7 @@ class FrameProcessor02:
         """This thread's network (the layers are shared, the work buffers are not)."""
         net = getattr(self._local, "net", None)
         if net is None:
-            net = self._local.net = Network02(self.layers)
+            net = self._local.net = self.network_class(self.layers)
         return net
 
     def new_state(self) -> ChannelState02:
