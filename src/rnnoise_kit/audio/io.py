@@ -28,11 +28,14 @@ SAMPLE_RATE = 48000
 INT16_SCALE = 32768.0
 """Float audio in [-1, 1] is multiplied by this to reach the C tools' int16 scale."""
 
+RAW_SUFFIXES = (".raw", ".sw")
+"""Headerless 48 kHz s16 mono (little-endian) audio: ``.raw``, and ``.sw`` as RNNoise's
+training inputs are named."""
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64", ".raw",
-     ".opus"}
+    {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64",
+     *RAW_SUFFIXES, ".opus"}
 )
-"""File suffixes that folder scans treat as audio (``.raw`` means 48 kHz s16 mono)."""
+"""File suffixes that folder scans treat as audio (``.raw``, ``.sw``: 48 kHz s16 mono)."""
 
 
 _SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3,
@@ -78,7 +81,7 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     """Describe an audio file without decoding it (``.raw``: 48 kHz s16 mono)."""
     path = Path(path)
     _check_exists(path)
-    if path.suffix.lower() == ".raw":
+    if path.suffix.lower() in RAW_SUFFIXES:
         size = path.stat().st_size
         return AudioInfo(SAMPLE_RATE, 1, size // 2, "PCM_16", "RAW")
     try:
@@ -119,7 +122,7 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int, str]:
     """
     path = Path(path)
     _check_exists(path)
-    if path.suffix.lower() == ".raw":
+    if path.suffix.lower() in RAW_SUFFIXES:
         data = np.fromfile(path, dtype="<i2")
         audio = (data.astype(np.float64) / INT16_SCALE)[:, None]
         rate, subtype = SAMPLE_RATE, "PCM_16"
@@ -229,7 +232,7 @@ def check_audio_output(path: str | os.PathLike) -> str:
         No suffix, or one that names no format soundfile writes.
     """
     path = Path(path)
-    fmt = "RAW" if path.suffix.lower() == ".raw" else format_for(path)
+    fmt = "RAW" if path.suffix.lower() in RAW_SUFFIXES else format_for(path)
     if fmt != "RAW" and (fmt is None or fmt not in sf.available_formats()):
         raise OutputError(path, "unknown audio format: the output name must end in a suffix "
                                 "such as .wav, .flac, .ogg or .raw")

@@ -338,42 +338,58 @@ def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source) 
 _WORKER: dict = {}
 
 
-def _init_worker(seed: int, speech: Source, noise: Source) -> None:
+def _init_worker(run_shard: Callable, context: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    _WORKER.update(seed=seed, speech=speech, noise=noise)
+    _WORKER.update(run=run_shard, context=context)
 
 
-def _worker_shard(task: tuple[int, int]) -> np.ndarray | tuple[str | None, str]:
-    index, rows = task
-    w = _WORKER
+def _worker_shard(task: tuple) -> np.ndarray | tuple[str | None, str]:
     try:
-        return shard_rows(w["seed"], index, rows, w["speech"], w["noise"])
+        return _WORKER["run"](_WORKER["context"], task)
     except InputError as exc:  # its constructor does not survive pickling: send the parts
         return (exc.path, exc.problem)
 
 
-def default_blocks(
-    speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1, first_shard: int = 0
+def shard_pool(
+    run_shard: Callable[[tuple, tuple], np.ndarray],
+    context: tuple,
+    tasks: list[tuple],
+    jobs: int = 1,
+    sources: tuple[Source, ...] = (),
+    warm_up: Callable[[], object] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Rows of the default mode, one block per shard, in order (from shard ``first_shard``:
-    each shard depends on the seed and its index only, so a run can resume at any shard)."""
-    tasks = [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
-             for i in range(int(first_shard), (frames + SHARD_ROWS - 1) // SHARD_ROWS)]
+    """Rows of independent shards, in task order, computed by up to ``jobs`` processes.
+
+    Parameters
+    ----------
+    run_shard : callable
+        ``run_shard(context, task) -> rows``, a module-level function (picklable): each shard
+        depends on its task (its index, hence its own seed) and the shared ``context`` only,
+        so the output does not depend on ``jobs``.
+    context : tuple
+        What every shard shares (seed, sources, settings), sent once to each worker.
+    tasks : list of tuple
+    jobs : int
+    sources : tuple of Source
+        Closed before the workers start (forked workers must not share open file handles).
+    warm_up : callable, optional
+        Run once in the parent before forking, to load the compiled kernels there: the forked
+        workers then share those pages.
+    """
     if not tasks:
         return
     jobs = max(1, min(int(jobs), len(tasks)))
     if jobs == 1:
-        for i, rows in tasks:
-            yield shard_rows(seed, i, rows, speech, noise)
+        for task in tasks:
+            yield run_shard(context, task)
         return
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
-    if method == "fork":
-        # load the compiled kernels once here: the forked workers share those pages
-        Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
-    speech.close()  # forked workers must not share open file handles (and their offsets)
-    noise.close()
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(seed, speech, noise))
+    if method == "fork" and warm_up is not None:
+        warm_up()
+    for src in sources:
+        src.close()
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(run_shard, context))
     try:
         for block in pool.imap(_worker_shard, tasks, chunksize=1):
             if isinstance(block, tuple):
@@ -385,6 +401,26 @@ def default_blocks(
         raise
     finally:
         pool.join()
+
+
+def _shard(context: tuple, task: tuple[int, int]) -> np.ndarray:
+    seed, speech, noise = context
+    index, rows = task
+    return shard_rows(seed, index, rows, speech, noise)
+
+
+def default_blocks(
+    speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1, first_shard: int = 0
+) -> Iterator[np.ndarray]:
+    """Rows of the default mode, one block per shard, in order (from shard ``first_shard``:
+    each shard depends on the seed and its index only, so a run can resume at any shard)."""
+    tasks = [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
+             for i in range(int(first_shard), (frames + SHARD_ROWS - 1) // SHARD_ROWS)]
+
+    def warm_up() -> None:
+        Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
+
+    yield from shard_pool(_shard, (seed, speech, noise), tasks, jobs, (speech, noise), warm_up)
 
 
 # ----------------------------------------------------------------------------- front end

@@ -41,20 +41,22 @@ _BLOCK = 1 << 16  # rows per read when converting or inspecting
 H5_SUFFIXES = (".h5", ".hdf5")
 
 
-def matrix_bytes(rows: int, h5: bool = False) -> int:
+def matrix_bytes(rows: int, h5: bool = False, columns: int = ROW) -> int:
     """Bytes a matrix of ``rows`` rows takes on disk (``.h5``: plus its metadata, about one
     chunk-index entry per chunk and a few kilobytes). The one size estimate of the package:
-    what is refused up front when the disk cannot hold it."""
-    data = int(rows) * ROW * 4
+    what is refused up front when the disk cannot hold it. ``columns``: floats per row (v0.1's
+    87 by default; 0.2's rows have 98)."""
+    data = int(rows) * int(columns) * 4
     if not h5:
         return data
     return data + 64 * 1024 + 64 * (int(rows) // CHUNK_ROWS + 1)
 
 
-def check_matrix_room(output: str | os.PathLike, rows: int) -> None:
+def check_matrix_room(output: str | os.PathLike, rows: int, columns: int = ROW) -> None:
     """Refuse (OutputError, with the size) a matrix that the output's disk cannot hold."""
     h5 = Path(output).suffix.lower() in H5_SUFFIXES
-    capacity.check_disk(output, matrix_bytes(rows, h5), f"{int(rows)} rows x {ROW} float32")
+    capacity.check_disk(output, matrix_bytes(rows, h5, columns),
+                        f"{int(rows)} rows x {int(columns)} float32")
 
 
 def _h5_problem(exc: BaseException, path: Path) -> str:
@@ -87,14 +89,17 @@ class MatrixWriter:
         last checkpoint (:attr:`start_row`), any other writer starts afresh.
     inputs : iterable of path-like, optional
         Files the rows are made from: the output must not be one of them.
+    columns : int
+        Floats per row: v0.1's 87 (default) or 0.2's 98.
     """
 
     def __init__(self, path: str | os.PathLike, rows: int, attrs: dict | None = None,
-                 resume_key: str | None = None, inputs=()):
+                 resume_key: str | None = None, inputs=(), columns: int = ROW):
         self.path = Path(path)
         self.check_suffix(self.path)
         check_outputs([self.path], inputs)
         self.rows = int(rows)
+        self.columns = int(columns)
         self.attrs = dict(attrs or {})
         self.h5 = self.path.suffix.lower() in H5_SUFFIXES
         self.resume_key = resume_key
@@ -122,7 +127,7 @@ class MatrixWriter:
             make_parent(self.path)
             if self._reopen():
                 return self
-        check_matrix_room(self.path, self.rows)
+        check_matrix_room(self.path, self.rows, self.columns)
         if self.resume_key is None:
             self._ctx = atomic_path(self.path)
             tmp = self._ctx.__enter__()
@@ -151,8 +156,8 @@ class MatrixWriter:
             dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
             dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)  # every chunk written now
             self._dset = self._file.create_dataset(
-                "data", shape=(self.rows, ROW), dtype="<f4",
-                chunks=(max(1, min(CHUNK_ROWS, self.rows)), ROW), dcpl=dcpl,
+                "data", shape=(self.rows, self.columns), dtype="<f4",
+                chunks=(max(1, min(CHUNK_ROWS, self.rows)), self.columns), dcpl=dcpl,
             )
             for k, v in self.attrs.items():
                 self._file.attrs[k] = v
@@ -185,14 +190,14 @@ class MatrixWriter:
             if self.h5:
                 self._file = h5py.File(tmp, "r+")
                 self._dset = self._file["data"]
-                if self._dset.shape != (self.rows, ROW):
+                if self._dset.shape != (self.rows, self.columns):
                     self._file.close()
                     return False
             else:
-                check_matrix_room(self.path, self.rows - done)
+                check_matrix_room(self.path, self.rows - done, self.columns)
                 self._file = open(tmp, "r+b")  # noqa: SIM115
-                self._file.truncate(done * ROW * 4)
-                self._file.seek(done * ROW * 4)
+                self._file.truncate(done * self.columns * 4)
+                self._file.seek(done * self.columns * 4)
         except OutputError:
             raise
         except Exception:  # an unreadable leftover: start afresh
@@ -210,10 +215,10 @@ class MatrixWriter:
                 p.unlink()
 
     def write(self, block: np.ndarray) -> None:
-        """Append rows (m, 87)."""
+        """Append rows (m, columns)."""
         block = np.ascontiguousarray(block, dtype="<f4")
-        if block.ndim != 2 or block.shape[1] != ROW:
-            raise ValueError(f"rows must have shape (m, {ROW}), got {block.shape}")
+        if block.ndim != 2 or block.shape[1] != self.columns:
+            raise ValueError(f"rows must have shape (m, {self.columns}), got {block.shape}")
         m = block.shape[0]
         if self._pos + m > self.rows:
             raise ValueError("more rows than announced")

@@ -32,6 +32,7 @@ import numpy as np
 import soundfile as sf
 
 from rnnoise_kit.audio.io import (
+    RAW_SUFFIXES,
     SAMPLE_RATE,
     audio_info,
     read_audio,
@@ -219,7 +220,7 @@ def _entry(path: Path) -> _Entry:
     any row is generated (as every other command refuses them), not cast into the matrix.
     """
     info = audio_info(path)  # raises AudioError (missing, not audio)
-    if path.suffix.lower() == ".raw":
+    if path.suffix.lower() in RAW_SUFFIXES:
         return _Entry(str(path), "raw", SAMPLE_RATE, 1, info.frames, info.frames)
     if info.frames <= 0:
         raise AudioError(path, "contains no samples")

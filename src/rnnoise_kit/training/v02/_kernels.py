@@ -1,0 +1,350 @@
+"""Numba kernels of the 0.2 training generator (HEAD ``dump_features``, spec ``rnnoise-v0.2.md``
+section 11), with C's float32/double rules: ``np.float32`` constants where C writes ``f``
+literals or float variables, explicit ``np.float64`` where C promotes (a double literal or a
+libm call), so that each kernel gives C's bits.
+
+* :func:`viterbi_vad`, :func:`clear_vad`: the VAD target and the speech gating;
+* :func:`cascade`, :func:`weighted_rms`: the colouring filters and the loudness;
+* :class:`KissPlan`, :func:`kiss_forward`, :func:`kiss_inverse`, :func:`rir_filter`: C's
+  65536-point KISS FFT (all radix 4) and its overlap-save convolution, bit for bit;
+* :func:`target_rows`: the 98-column rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from rnnoise_kit.dsp.biquad import biquad_step
+from rnnoise_kit.dsp.v02.constants import NB_BANDS, NB_FEATURES
+from rnnoise_kit.training.v02.layout import GAINS, VAD_COL
+
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+_F32 = np.float32
+FRAME = 480
+
+VAD_STAY = _F32(0.99)
+"""Viterbi VAD: probability of staying in a state from one frame to the next."""
+VAD_SWITCH = _F32(0.01)
+"""Viterbi VAD: probability of switching state."""
+WEIGHTING_B = (_F32(-2.0), _F32(1.0))
+"""Loudness weighting numerator (1 - 2 z^-1 + z^-2): a double zero at DC."""
+WEIGHTING_A = (_F32(-1.89), _F32(0.895))
+"""Loudness weighting denominator (1 - 1.89 z^-1 + 0.895 z^-2): a resonant high-pass."""
+WEIGHTING_GAIN = 0.9506
+"""Scale of the weighted rms (double, as C)."""
+
+
+# ----------------------------------------------------------------------------- VAD
+
+
+@njit(**_JIT)
+def viterbi_vad(E, vad):
+    """HEAD's ``viterbi_vad``: 0/1 speech activity (n,) int8 from raw speech frame energies
+    E (n,) float32 (two-state Viterbi on a soft likelihood, then a one-frame dilation)."""
+    n = E.shape[0]
+    d = np.float64
+    esig = _F32(1e-30)
+    enoise = _F32(1e-30)
+    for i in range(n):
+        esig = esig + E[i] * E[i]
+    esig = _F32(math.sqrt(d(esig / _F32(n))))
+    for i in range(n):
+        enoise = _F32(d(enoise) + 1.0 / (1e-8 * d(esig) * d(esig) + d(E[i] * E[i])))
+    enoise = _F32(1.0 / math.sqrt(d(enoise / _F32(n))))
+    log_noise = math.log(d(enoise))
+    span = 0.01 + math.log(d(esig)) - log_noise
+    back = np.empty((n, 2), np.int8)
+    one = _F32(1)
+    curr = _F32(0.5)
+    for i in range(n):
+        p0 = _F32((math.log(1e-15 + d(E[i])) - log_noise) / span)
+        p0 = _F32(0.1) if _F32(0.1) > p0 else p0
+        p0 = _F32(0.9) if _F32(0.9) < p0 else p0
+        p0 = _F32(1.0 / (1.0 + math.pow(d((one - p0) / p0), 0.5)))
+        a = curr * VAD_STAY
+        b = (one - curr) * VAD_SWITCH
+        if a > b:
+            back[i, 1] = 1
+            prior = a
+        else:
+            back[i, 1] = 0
+            prior = b
+        pspeech = prior * p0
+        a = (one - curr) * VAD_STAY
+        b = curr * VAD_SWITCH
+        if a > b:
+            back[i, 0] = 0
+            prior = a
+        else:
+            back[i, 0] = 1
+            prior = b
+        pnoise = prior * (one - p0)
+        curr = pspeech / (pspeech + pnoise)
+    vad[n - 1] = 1 if curr > _F32(0.5) else 0
+    for i in range(n - 2, -1, -1):
+        vad[i] = back[i + 1, 1] if vad[i + 1] else back[i + 1, 0]
+    for i in range(n - 1):  # in place and in this order, as C: a one-frame dilation each way
+        if vad[i + 1]:
+            vad[i] = 1
+    for i in range(n - 1, 0, -1):
+        if vad[i - 1]:
+            vad[i] = 1
+
+
+@njit(**_JIT)
+def clear_vad(x, vad):
+    """HEAD's ``clear_vad``: silence the speech ``x`` (480 n,) float32 outside the VAD, in place
+    (a frame before an onset fades in, the second inactive frame after speech fades out)."""
+    n = vad.shape[0]
+    active = vad[0] != 0
+    one = _F32(1)
+    size = _F32(FRAME)
+    for i in range(n):
+        base = i * FRAME
+        if not active:
+            if i < n - 1 and vad[i + 1]:
+                for j in range(FRAME):
+                    x[base + j] *= _F32(j) / size
+                active = True
+            else:
+                for j in range(FRAME):
+                    x[base + j] = _F32(0)
+        elif i >= 1 and vad[i] == 0 and vad[i - 1] == 0:
+            for j in range(FRAME):
+                x[base + j] *= one - _F32(j) / size
+            active = False
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+@njit(**_JIT)
+def cascade(x, b1, a1, b2, a2):
+    """Two biquads in a row (each from a zero state) over ``x`` (n,) float32, in place: C's two
+    in-place ``rnn_biquad`` passes, sample by sample (the same values)."""
+    d = np.float64
+    p0, p1, q0, q1 = d(b1[0]), d(b1[1]), d(a1[0]), d(a1[1])
+    r0, r1, s0, s1 = d(b2[0]), d(b2[1]), d(a2[0]), d(a2[1])
+    m0 = m1 = n0 = n1 = _F32(0)
+    for i in range(x.shape[0]):
+        y, m0, m1 = biquad_step(x[i], m0, m1, p0, p1, q0, q1)
+        z, n0, n1 = biquad_step(y, n0, n1, r0, r1, s0, s1)
+        x[i] = z
+
+
+@njit(**_JIT)
+def weighted_rms(x):
+    """HEAD's ``weighted_rms`` of ``x`` (n,) float32: ``0.9506 sqrt(mse/n)`` of the weighted
+    signal, mse a float sum starting at 1e-15."""
+    d = np.float64
+    b0, b1 = d(WEIGHTING_B[0]), d(WEIGHTING_B[1])
+    a0, a1 = d(WEIGHTING_A[0]), d(WEIGHTING_A[1])
+    m0 = m1 = _F32(0)
+    mse = _F32(1e-15)
+    for i in range(x.shape[0]):
+        y, m0, m1 = biquad_step(x[i], m0, m1, b0, b1, a0, a1)
+        mse += y * y
+    return _F32(WEIGHTING_GAIN * math.sqrt(d(mse / _F32(x.shape[0]))))
+
+
+# ----------------------------------------------------------------------------- KISS FFT
+
+
+@dataclass(frozen=True)
+class KissPlan:
+    """A float KISS FFT of ``nfft`` = 4^k points as RNNoise allocates it at run time
+    (``rnn_fft_alloc_twiddles``): twiddles ``(float)cos/sin((-2 pi/nfft) i)`` from doubles,
+    the radix-4 factor list and the digit-reversal table."""
+
+    nfft: int
+    radix: np.ndarray  # (stages,) int64: p of each stage
+    span: np.ndarray  # (stages,) int64: m of each stage
+    tw_r: np.ndarray
+    tw_i: np.ndarray
+    bitrev: np.ndarray
+    scale: np.float32
+
+    @classmethod
+    def make(cls, nfft: int) -> KissPlan:
+        stages = 0
+        n = nfft
+        while n > 1 and n % 4 == 0:
+            n //= 4
+            stages += 1
+        if n != 1:
+            raise ValueError(f"only powers of 4 are supported, not {nfft}")
+        radix = np.full(stages, 4, np.int64)
+        span = np.array([nfft // 4 ** (s + 1) for s in range(stages)], np.int64)
+        pi = 3.14159265358979323846264338327
+        step = -2 * pi / nfft
+        tw_r = np.array([math.cos(step * i) for i in range(nfft)], np.float32)
+        tw_i = np.array([math.sin(step * i) for i in range(nfft)], np.float32)
+        # compute_bitrev_table: input i goes to the base-4 digit reversal of i
+        bitrev = np.zeros(nfft, np.int64)
+        idx = np.arange(nfft, dtype=np.int64)
+        for _ in range(stages):
+            bitrev = bitrev * 4 + idx % 4
+            idx //= 4
+        return cls(nfft, radix, span, tw_r, tw_i, bitrev, _F32(1.0 / nfft))
+
+
+@njit(**_JIT)
+def _bfly4(ar, ai, fstride, tw_r, tw_i, m, count, mm):
+    """``kf_bfly4`` (float): ``count`` radix-4 butterflies of span ``m``, groups ``mm`` apart."""
+    if m == 1:
+        for g in range(count):
+            i0 = 4 * g
+            s0r = ar[i0] - ar[i0 + 2]
+            s0i = ai[i0] - ai[i0 + 2]
+            f0r = ar[i0] + ar[i0 + 2]
+            f0i = ai[i0] + ai[i0 + 2]
+            s1r = ar[i0 + 1] + ar[i0 + 3]
+            s1i = ai[i0 + 1] + ai[i0 + 3]
+            ar[i0 + 2] = f0r - s1r
+            ai[i0 + 2] = f0i - s1i
+            ar[i0] = f0r + s1r
+            ai[i0] = f0i + s1i
+            s1r = ar[i0 + 1] - ar[i0 + 3]
+            s1i = ai[i0 + 1] - ai[i0 + 3]
+            ar[i0 + 1] = s0r + s1i
+            ai[i0 + 1] = s0i - s1r
+            ar[i0 + 3] = s0r - s1i
+            ai[i0 + 3] = s0i + s1r
+        return
+    for g in range(count):
+        base = g * mm
+        for u in range(m):
+            i0 = base + u
+            i1 = i0 + m
+            i2 = i1 + m
+            i3 = i2 + m
+            w1 = u * fstride
+            w2 = 2 * w1
+            w3 = 3 * w1
+            t0r = ar[i1] * tw_r[w1] - ai[i1] * tw_i[w1]
+            t0i = ar[i1] * tw_i[w1] + ai[i1] * tw_r[w1]
+            t1r = ar[i2] * tw_r[w2] - ai[i2] * tw_i[w2]
+            t1i = ar[i2] * tw_i[w2] + ai[i2] * tw_r[w2]
+            t2r = ar[i3] * tw_r[w3] - ai[i3] * tw_i[w3]
+            t2i = ar[i3] * tw_i[w3] + ai[i3] * tw_r[w3]
+            s5r = ar[i0] - t1r
+            s5i = ai[i0] - t1i
+            f0r = ar[i0] + t1r
+            f0i = ai[i0] + t1i
+            s3r = t0r + t2r
+            s3i = t0i + t2i
+            s4r = t0r - t2r
+            s4i = t0i - t2i
+            ar[i2] = f0r - s3r
+            ai[i2] = f0i - s3i
+            ar[i0] = f0r + s3r
+            ai[i0] = f0i + s3i
+            ar[i1] = s5r + s4i
+            ai[i1] = s5i - s4r
+            ar[i3] = s5r - s4i
+            ai[i3] = s5i + s4r
+
+
+@njit(**_JIT)
+def _fft_impl(ar, ai, radix, span, tw_r, tw_i):
+    """``rnn_fft_impl`` on digit-reversed data, in place (radix-4 stages only)."""
+    stages = radix.shape[0]
+    fstride = np.empty(stages + 1, np.int64)
+    fstride[0] = 1
+    for s in range(stages):
+        fstride[s + 1] = fstride[s] * radix[s]
+    m = span[stages - 1]
+    for s in range(stages - 1, -1, -1):
+        m2 = span[s - 1] if s != 0 else 1
+        _bfly4(ar, ai, fstride[s], tw_r, tw_i, m, fstride[s], m2)
+        m = m2
+
+
+@njit(**_JIT)
+def kiss_forward(xr, xi, radix, span, tw_r, tw_i, bitrev, scale, ar, ai):
+    """``rnn_fft_c``: the forward transform of (xr, xi), scaled by ``scale`` = 1/nfft, into
+    (ar, ai)."""
+    for i in range(xr.shape[0]):
+        k = bitrev[i]
+        ar[k] = scale * xr[i]
+        ai[k] = scale * xi[i]
+    _fft_impl(ar, ai, radix, span, tw_r, tw_i)
+
+
+@njit(**_JIT)
+def kiss_inverse(xr, xi, radix, span, tw_r, tw_i, bitrev, ar, ai):
+    """``rnn_ifft_c``: the unscaled inverse transform of (xr, xi) into (ar, ai)."""
+    for i in range(xr.shape[0]):
+        k = bitrev[i]
+        ar[k] = xr[i]
+        ai[k] = -xi[i]
+    _fft_impl(ar, ai, radix, span, tw_r, tw_i)
+    for i in range(ar.shape[0]):
+        ai[i] = -ai[i]
+
+
+@njit(**_JIT)
+def rir_filter(audio, yr, yi, radix, span, tw_r, tw_i, bitrev, scale):
+    """``rir_filter_sequence``: ``audio`` (n,) float32 convolved in place with the response
+    whose (forward, 1/N-scaled) spectrum is (yr, yi): overlap-save in blocks of N/2, history
+    zero at the start, the product times N/2, so the result is 0.5 x the convolution."""
+    nfft = yr.shape[0]
+    half = nfft // 2
+    xr = np.zeros(nfft, np.float32)
+    xi = np.zeros(nfft, np.float32)
+    fr = np.empty(nfft, np.float32)
+    fi = np.empty(nfft, np.float32)
+    out_r = np.empty(nfft, np.float32)
+    out_i = np.empty(nfft, np.float32)
+    big = _F32(nfft)
+    two = _F32(2)
+    total = audio.shape[0]
+    i = 0
+    while i < total:
+        for j in range(half):
+            xr[j] = xr[half + j]
+        cnt = min(total - i, half)
+        for j in range(cnt):
+            xr[half + j] = audio[i + j]
+        for j in range(cnt, half):
+            xr[half + j] = _F32(0)
+        kiss_forward(xr, xi, radix, span, tw_r, tw_i, bitrev, scale, fr, fi)
+        for j in range(nfft):
+            tr = fr[j] * yr[j] - fi[j] * yi[j]
+            ti = fr[j] * yi[j] + fi[j] * yr[j]
+            fr[j] = tr * big / two
+            fi[j] = ti * big / two
+        kiss_inverse(fr, fi, radix, span, tw_r, tw_i, bitrev, out_r, out_i)
+        for j in range(cnt):
+            audio[i + j] = out_r[half + j]
+        i += half
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+@njit(**_JIT)
+def target_rows(features, ey, ex, silence, vad, band_lp, no_noise, rows):
+    """The rows (n, 98): features, target gains ``min(1, sqrt((Ey+1e-3)/(Ex+1e-3)))`` with
+    -1 for a silent frame, a band above ``band_lp``, Ey and Ex both below 0.05, or an inactive
+    frame when both noises are off; the 0/1 VAD target."""
+    d = np.float64
+    for t in range(rows.shape[0]):
+        r = rows[t]
+        for i in range(NB_FEATURES):
+            r[i] = features[t, i]
+        ignore = silence[t] or (no_noise and vad[t] == 0)
+        for b in range(NB_BANDS):
+            fy = d(ey[t, b])
+            fx = d(ex[t, b])
+            g = _F32(math.sqrt((fy + 1e-3) / (fx + 1e-3)))
+            if g > _F32(1):
+                g = _F32(1)
+            if ignore or b > band_lp or (fy < 0.05 and fx < 0.05):
+                g = _F32(-1)
+            r[GAINS.start + b] = g
+        r[VAD_COL] = _F32(vad[t])
