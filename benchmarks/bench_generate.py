@@ -13,7 +13,16 @@ Makes its own audio (60 s of synthetic voiced speech with pauses, 60 s of colour
 Each figure is the median of ``--runs`` runs (default 3), each in a fresh process whose
 kernels are loaded before the timed call (steady state). Prints ONE JSON line:
 ``{"jobs1_frames_per_s": ..., "jobs2_frames_per_s": ..., "peak_rss_mb": ...}``.
-Usage: ``python benchmarks/bench_generate.py [--frames1 N] [--frames2 N] [--runs R]``.
+
+``--arch 0.2`` measures ``features --arch 0.2`` instead (RNNoise 0.2's ``dump_features``), set
+up as the C tool's figure in ``shared/reference/v0.2/README.md`` was measured: speech,
+background noise, a foreground noise (a third synthetic noise) and a list of two impulse
+responses (two simulated rooms, written as raw float32 beforehand, so their simulation is
+not timed); defaults 200,000 and 400,000 rows. Its JSON line adds ``jobs1_frames_per_cpu_s``
+(rows per second of CPU time of the jobs-1 run: the figure per core that the C tool's
+"frames per second of CPU time" compares with, less affected by other load).
+Usage: ``python benchmarks/bench_generate.py [--arch 0.1|0.2] [--frames1 N] [--frames2 N]
+[--runs R]``.
 """
 
 from __future__ import annotations
@@ -37,6 +46,23 @@ def _make_audio(folder: Path) -> tuple[Path, Path]:
     round_to_int(voiced_speech(60, seed=123)).astype("<i2").tofile(sp)
     round_to_int(coloured_noise(60, seed=124)).astype("<i2").tofile(no)
     return sp, no
+
+
+def _make_v02_inputs(folder: Path) -> tuple[Path, Path]:
+    """A foreground noise and a list of two simulated rooms' responses (raw float32)."""
+    import numpy as np
+
+    from rnnoise_kit.training.v02.generator import generated_rooms
+
+    fg = folder / "fg_noise.raw"
+    round_to_int(0.5 * coloured_noise(30, seed=125)).astype("<i2").tofile(fg)
+    rirs, _ = generated_rooms(7, 2)
+    names = []
+    for i, rir in enumerate(rirs):
+        names.append(f"rir_{i}.f32")
+        np.asarray(rir, "<f4").tofile(folder / names[-1])
+    (folder / "rir_list.txt").write_text("\n".join(names) + "\n")
+    return fg, folder / "rir_list.txt"
 
 
 def _proc_kb(pid: int, field: str, name: str) -> int:
@@ -81,9 +107,21 @@ class _MemorySampler(threading.Thread):
         self.join()
 
 
-def _child(speech: str, noise: str, frames: int, jobs: int, out: str) -> None:
+def _child(speech: str, noise: str, frames: int, jobs: int, out: str, arch: str) -> None:
     os.environ["RNNOISE_KIT_NO_PROGRESS"] = "1"
-    from rnnoise_kit.training.generator import generate
+    if arch == "0.2":
+        import functools
+
+        from rnnoise_kit.training.v02.generator import generate_v02
+
+        folder = Path(speech).parent
+        generate = functools.partial(generate_v02, foreground_noise=folder / "fg_noise.raw",
+                                     rir=folder / "rir_list.txt")
+        warm = 2000
+    else:
+        from rnnoise_kit.training.generator import generate
+
+        warm = 3000
 
     def cpu() -> float:
         a = resource.getrusage(resource.RUSAGE_SELF)
@@ -91,7 +129,7 @@ def _child(speech: str, noise: str, frames: int, jobs: int, out: str) -> None:
         return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
     # steady state: load the compiled kernels (numba cache) before the timed run
-    generate(speech, noise, 3000, out, seed=1, jobs=1, progress=False, hashes=False)
+    generate(speech, noise, warm, out, seed=1, jobs=1, progress=False, hashes=False)
     sampler = _MemorySampler()
     sampler.start()
     c0 = cpu()
@@ -104,9 +142,9 @@ def _child(speech: str, noise: str, frames: int, jobs: int, out: str) -> None:
                       "fps_per_cpu_s": frames / max(cpu_s, 1e-9)}))
 
 
-def _run(speech: Path, noise: Path, frames: int, jobs: int, out: Path) -> dict:
+def _run(speech: Path, noise: Path, frames: int, jobs: int, out: Path, arch: str) -> dict:
     cmd = [sys.executable, __file__, "--child", str(speech), str(noise), str(frames), str(jobs),
-           str(out)]
+           str(out), arch]
     res = subprocess.run(cmd, check=True, capture_output=True, text=True)
     out.unlink(missing_ok=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -114,29 +152,39 @@ def _run(speech: Path, noise: Path, frames: int, jobs: int, out: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames1", type=int, default=1_000_000)
-    ap.add_argument("--frames2", type=int, default=2_000_000)
+    ap.add_argument("--arch", choices=("0.1", "0.2"), default="0.1")
+    ap.add_argument("--frames1", type=int, help="jobs-1 rows (default 1,000,000; 0.2: 200,000)")
+    ap.add_argument("--frames2", type=int, help="jobs-2 rows (default 2,000,000; 0.2: 400,000)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each; the median is shown")
-    ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        sp, no, frames, jobs, out = args.child
-        _child(sp, no, int(frames), int(jobs), out)
+        sp, no, frames, jobs, out, arch = args.child
+        _child(sp, no, int(frames), int(jobs), out, arch)
         return
+    v02 = args.arch == "0.2"
+    frames1 = args.frames1 or (200_000 if v02 else 1_000_000)
+    frames2 = args.frames2 or (400_000 if v02 else 2_000_000)
     with tempfile.TemporaryDirectory(prefix="bench_generate_") as tmp:
         tmp = Path(tmp)
         sp, no = _make_audio(tmp)
+        if v02:
+            _make_v02_inputs(tmp)
         # warm numba's on-disk cache so neither timed run pays for compilation
-        _run(sp, no, 3000, 1, tmp / "warm.f32")
-        ones = [_run(sp, no, args.frames1, 1, tmp / "j1.f32") for _ in range(args.runs)]
-        twos = [_run(sp, no, args.frames2, 2, tmp / "j2.f32") for _ in range(args.runs)]
+        _run(sp, no, 2000 if v02 else 3000, 1, tmp / "warm.f32", args.arch)
+        ones = [_run(sp, no, frames1, 1, tmp / "j1.f32", args.arch) for _ in range(args.runs)]
+        twos = [_run(sp, no, frames2, 2, tmp / "j2.f32", args.arch) for _ in range(args.runs)]
     r1 = sorted(ones, key=lambda r: r["fps"])[len(ones) // 2]  # the median run
     r2 = sorted(twos, key=lambda r: r["fps"])[len(twos) // 2]
-    print(json.dumps({
+    line = {
         "jobs1_frames_per_s": round(r1["fps"]),
         "jobs2_frames_per_s": round(r2["fps"]),
         "peak_rss_mb": round(r2["pss_kb"] / 1024, 1),
-    }))
+    }
+    if v02:
+        cpu1 = sorted(r["fps_per_cpu_s"] for r in ones)[len(ones) // 2]
+        line = {"arch": "0.2", **line, "jobs1_frames_per_cpu_s": round(cpu1)}
+    print(json.dumps(line))
     print(f"(jobs 2 run: peak memory {r2['pss_kb'] / 1024:.0f} MB counting shared pages once "
           f"(PSS), {r2['rss_sum_kb'] / 1024:.0f} MB summing each process's RSS; jobs 1 run: "
           f"{r1['rss_sum_kb'] / 1024:.0f} MB RSS; frames per CPU-second, which the load "

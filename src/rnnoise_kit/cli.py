@@ -245,23 +245,39 @@ def _run_mix(args) -> int:
 def _add_features(sub) -> None:
     p = sub.add_parser(
         "features",
-        help="generate a training matrix (RNNoise v0.1 denoise_training), convert or inspect one",
+        help="generate a training matrix (RNNoise v0.1 or 0.2), convert or inspect one",
         description=(
             "Generate the (rows, 87) float32 training matrix of RNNoise v0.1's denoise_training "
             "from clean speech and noise (a .raw 48 kHz s16 file, an audio file or a folder of "
-            "audio files each), or convert a .f32 matrix to .h5 (--convert), or summarise one "
-            "(--inspect). See docs/training-matrix.md."
+            "audio files each), or with --arch 0.2 the (rows, 98) matrix of RNNoise 0.2's "
+            "dump_features (with foreground noise and room impulse responses), or convert a "
+            ".f32 v0.1 matrix to .h5 (--convert), or summarise one (--inspect). See "
+            "docs/training-matrix.md."
         ),
     )
+    p.add_argument("--arch", choices=("0.1", "0.2"), default="0.1",
+                   help="the generator: v0.1 denoise_training (default) or 0.2 dump_features")
     p.add_argument("--speech", metavar="SRC", help="clean speech: .raw file, audio file or folder")
     p.add_argument("--noise", metavar="SRC", help="noise: .raw file, audio file or folder")
-    p.add_argument("--frames", type=int, metavar="N", help="number of rows (10 ms frames)")
+    p.add_argument("--frames", type=int, metavar="N",
+                   help="number of rows (10 ms frames); --arch 0.2: a multiple of 2000")
+    p.add_argument("--foreground-noise", metavar="SRC",
+                   help="--arch 0.2: transient foreground noise (.raw/.sw, audio file or "
+                        "folder); required with --compat, default none")
+    p.add_argument("--rir", metavar="DIR|LIST",
+                   help="--arch 0.2: room impulse responses, a folder of audio files or a list "
+                        "of raw float32 files; default: simulated rooms (none with --compat)")
+    p.add_argument("--rooms", type=int, metavar="N",
+                   help="--arch 0.2 without --rir: rooms to simulate from the seed "
+                        "(default 16; 0: no reverberation)")
     p.add_argument("-o", "--output", metavar="OUT", help="output matrix, .f32 or .h5")
     p.add_argument(
         "--compat", action="store_true",
-        help="reproduce C denoise_training exactly (glibc rand() seed 1, one process)",
+        help="reproduce C exactly, in one process: v0.1 denoise_training (glibc rand() seed "
+             "1); 0.2 dump_features with RNN_SEED=--seed",
     )
-    p.add_argument("--seed", type=int, default=0, help="default mode: random seed (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed (default 0); v0.1 --compat ignores it")
     p.add_argument(
         "--jobs", type=int, default=1, metavar="J",
         help="default mode: worker processes (output does not depend on it; default 1)",
@@ -306,6 +322,12 @@ def _run_features(args) -> int:
                if v is None]
     if missing:
         raise InputError(None, f"features: missing {', '.join(missing)}")
+    if args.arch == "0.2":
+        return _run_features_v02(args)
+    extra = [n for n, v in (("--foreground-noise", args.foreground_noise), ("--rir", args.rir),
+                            ("--rooms", args.rooms)) if v is not None]
+    if extra:
+        raise InputError(None, f"features: {', '.join(extra)} need --arch 0.2")
     from rnnoise_kit.training.generator import generate
 
     if args.compat and (args.seed != 0 or args.jobs != 1):
@@ -318,6 +340,28 @@ def _run_features(args) -> int:
         _note(f"resumed an interrupted run: {res.resumed_rows} of {res.rows} rows were done")
     rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
     print(f"{res.output}: {res.rows} rows x 87 ({res.seconds:.1f} s, {rate:.0f} frames/s)")
+    return EXIT_OK
+
+
+def _run_features_v02(args) -> int:
+    from rnnoise_kit.training.v02.generator import DEFAULT_ROOMS, generate_v02
+    from rnnoise_kit.training.v02.layout import ROW
+
+    if args.compat and args.jobs != 1:
+        _note("--compat runs in one process: --jobs ignored")
+    if args.compat and args.rooms is not None:
+        _note("--compat simulates no rooms: --rooms ignored (give --rir for reverberation)")
+    res = generate_v02(args.speech, args.noise, args.frames, args.output,
+                       foreground_noise=args.foreground_noise, rir=args.rir,
+                       rooms=DEFAULT_ROOMS if args.rooms is None else args.rooms,
+                       compat=args.compat, seed=args.seed, jobs=args.jobs,
+                       hashes=not args.no_hash)
+    for path, reason in res.skipped:
+        _note(f"skipped {path}: {reason}")
+    if res.resumed_rows:
+        _note(f"resumed an interrupted run: {res.resumed_rows} of {res.rows} rows were done")
+    rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
+    print(f"{res.output}: {res.rows} rows x {ROW} ({res.seconds:.1f} s, {rate:.0f} frames/s)")
     return EXIT_OK
 
 

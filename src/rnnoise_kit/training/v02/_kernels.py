@@ -4,7 +4,7 @@ literals or float variables, explicit ``np.float64`` where C promotes (a double 
 libm call), so that each kernel gives C's bits.
 
 * :func:`viterbi_vad`, :func:`clear_vad`: the VAD target and the speech gating;
-* :func:`cascade`, :func:`weighted_rms`: the colouring filters and the loudness;
+* :func:`filter_three`: the high-pass, the colouring filters and the weighted rms (loudness);
 * :class:`KissPlan`, :func:`kiss_forward`, :func:`kiss_inverse`, :func:`rir_filter`: C's
   65536-point KISS FFT (all radix 4) and its overlap-save convolution, bit for bit;
 * :func:`target_rows`: the 98-column rows.
@@ -123,32 +123,65 @@ def clear_vad(x, vad):
 
 
 @njit(**_JIT)
-def cascade(x, b1, a1, b2, a2):
-    """Two biquads in a row (each from a zero state) over ``x`` (n,) float32, in place: C's two
-    in-place ``rnn_biquad`` passes, sample by sample (the same values)."""
+def filter_three(s, coefs, active, out, rms):
+    """Steps 8-9 for the three signals of a sequence at once (independent recurrences side by
+    side run in parallel in the CPU): int16 ``s`` (3, n) to float32, then C's two in-place
+    ``rnn_biquad`` passes (the fixed high-pass, then the signal's random filter, each from a
+    zero state) into ``out`` (3, n), and ``weighted_rms`` (``0.9506 sqrt(mse/n)`` of the
+    weighted signal, mse a float sum from 1e-15) into ``rms`` (3,). ``coefs`` (3, 8) float32:
+    high-pass b, a, then the random b, a. A signal whose ``active`` is False is skipped
+    (``out`` zeros, rms 1): default mode, for a noise whose gain is 0."""
     d = np.float64
-    p0, p1, q0, q1 = d(b1[0]), d(b1[1]), d(a1[0]), d(a1[1])
-    r0, r1, s0, s1 = d(b2[0]), d(b2[1]), d(a2[0]), d(a2[1])
-    m0 = m1 = n0 = n1 = _F32(0)
-    for i in range(x.shape[0]):
-        y, m0, m1 = biquad_step(x[i], m0, m1, p0, p1, q0, q1)
-        z, n0, n1 = biquad_step(y, n0, n1, r0, r1, s0, s1)
-        x[i] = z
-
-
-@njit(**_JIT)
-def weighted_rms(x):
-    """HEAD's ``weighted_rms`` of ``x`` (n,) float32: ``0.9506 sqrt(mse/n)`` of the weighted
-    signal, mse a float sum starting at 1e-15."""
-    d = np.float64
-    b0, b1 = d(WEIGHTING_B[0]), d(WEIGHTING_B[1])
-    a0, a1 = d(WEIGHTING_A[0]), d(WEIGHTING_A[1])
-    m0 = m1 = _F32(0)
-    mse = _F32(1e-15)
-    for i in range(x.shape[0]):
-        y, m0, m1 = biquad_step(x[i], m0, m1, b0, b1, a0, a1)
-        mse += y * y
-    return _F32(WEIGHTING_GAIN * math.sqrt(d(mse / _F32(x.shape[0]))))
+    n = s.shape[1]
+    c = np.empty((3, 8), np.float64)
+    for k in range(3):
+        for j in range(8):
+            c[k, j] = d(coefs[k, j])
+    w0, w1 = d(WEIGHTING_B[0]), d(WEIGHTING_B[1])
+    v0, v1 = d(WEIGHTING_A[0]), d(WEIGHTING_A[1])
+    zero = _F32(0)
+    mse = np.empty(3, np.float32)
+    a0, a1, a2 = active[0], active[1], active[2]
+    # an all-zero random filter is the identity (y = x + 0 exactly, its state stays 0): skipped
+    f0, f1, f2 = (coefs[0, 4:].any(), coefs[1, 4:].any(), coefs[2, 4:].any())
+    # per signal k: high-pass state hk0, hk1; random filter hk2, hk3; weighting hk4, hk5
+    h00 = h01 = h02 = h03 = h04 = h05 = zero
+    h10 = h11 = h12 = h13 = h14 = h15 = zero
+    h20 = h21 = h22 = h23 = h24 = h25 = zero
+    e0 = e1 = e2 = _F32(1e-15)
+    for i in range(n):
+        if a0:
+            y, h00, h01 = biquad_step(_F32(s[0, i]), h00, h01, c[0, 0], c[0, 1], c[0, 2], c[0, 3])
+            if f0:
+                y, h02, h03 = biquad_step(y, h02, h03, c[0, 4], c[0, 5], c[0, 6],
+                                              c[0, 7])
+            out[0, i] = y
+            w, h04, h05 = biquad_step(y, h04, h05, w0, w1, v0, v1)
+            e0 += w * w
+        if a1:
+            y, h10, h11 = biquad_step(_F32(s[1, i]), h10, h11, c[1, 0], c[1, 1], c[1, 2], c[1, 3])
+            if f1:
+                y, h12, h13 = biquad_step(y, h12, h13, c[1, 4], c[1, 5], c[1, 6],
+                                              c[1, 7])
+            out[1, i] = y
+            w, h14, h15 = biquad_step(y, h14, h15, w0, w1, v0, v1)
+            e1 += w * w
+        if a2:
+            y, h20, h21 = biquad_step(_F32(s[2, i]), h20, h21, c[2, 0], c[2, 1], c[2, 2], c[2, 3])
+            if f2:
+                y, h22, h23 = biquad_step(y, h22, h23, c[2, 4], c[2, 5], c[2, 6],
+                                              c[2, 7])
+            out[2, i] = y
+            w, h24, h25 = biquad_step(y, h24, h25, w0, w1, v0, v1)
+            e2 += w * w
+    mse[0], mse[1], mse[2] = e0, e1, e2
+    for k in range(3):
+        if active[k]:
+            rms[k] = _F32(WEIGHTING_GAIN * math.sqrt(d(mse[k] / _F32(n))))
+        else:
+            rms[k] = _F32(1)
+            for i in range(n):
+                out[k, i] = zero
 
 
 # ----------------------------------------------------------------------------- KISS FFT

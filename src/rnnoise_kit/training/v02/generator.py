@@ -248,14 +248,33 @@ class RirBank:
             return
         import scipy.fft as sfft
 
-        h = (self.early if early else self.full)[index]
-        if early:
-            h = h[: int(np.flatnonzero(h)[-1]) + 1] if np.any(h) else h[:1]
+        h, spec = self._fast_spectrum(index, early)
+        m, size = h.size, (spec.shape[0] - 1) * 2
+        hop = size - m + 1
         n = audio.shape[0]
-        size = sfft.next_fast_len(n + h.size - 1, real=True)
-        spec = sfft.rfft(audio, size)
-        spec *= sfft.rfft(h, size)
-        audio[:] = sfft.irfft(spec, size)[:n] * f32(0.5)
+        blocks = -(-n // hop)
+        # overlap-save: block b reads padded[b hop : b hop + size] and keeps its last hop
+        padded = np.zeros((blocks - 1) * hop + size, np.float32)
+        padded[m - 1 : m - 1 + n] = audio
+        frames = np.lib.stride_tricks.as_strided(padded, (blocks, size), (hop * 4, 4),
+                                                 writeable=False)
+        y = sfft.irfft(sfft.rfft(frames, axis=1) * spec, size, axis=1)[:, m - 1 :]
+        np.multiply(y.reshape(-1)[:n], f32(0.5), out=audio)
+
+    def _fast_spectrum(self, index: int, early: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The response (trailing zeros cut) and its rfft at the block size of the default
+        mode's overlap-save: a power of two >= 4 x its length (>= 4096), which keeps the
+        cost per sample near its minimum."""
+        import scipy.fft as sfft
+
+        key = (index, early)
+        if key not in self._spectra:
+            h = (self.early if early else self.full)[index]
+            nz = np.flatnonzero(h)
+            h = h[: int(nz[-1]) + 1] if nz.size else h[:1]
+            size = max(4096, 1 << int(4 * h.size - 1).bit_length())
+            self._spectra[key] = (h, sfft.rfft(h, size).astype(np.complex64))
+        return self._spectra[key]
 
 
 def generated_rooms(seed: int, count: int = DEFAULT_ROOMS) -> tuple[list[np.ndarray], list]:
@@ -285,7 +304,7 @@ class GeneratorState:
 
 def sequence_rows(p: SequenceParams, speech: np.ndarray, noise: np.ndarray, fg: np.ndarray,
                   rirs: RirBank | None, state: GeneratorState,
-                  out: np.ndarray | None = None) -> np.ndarray:
+                  out: np.ndarray | None = None, exact: bool = True) -> np.ndarray:
     """The 2000 rows (2000, 98) of one sequence (spec section 11, steps 7-15).
 
     Parameters
@@ -298,28 +317,37 @@ def sequence_rows(p: SequenceParams, speech: np.ndarray, noise: np.ndarray, fg: 
     state : GeneratorState
         Updated in place.
     out : (2000, 98) float32, optional
+    exact : bool
+        Compute as C does, bit for bit (compat); False skips the filtering of a noise whose
+        gain is 0 (default mode; the rows differ at most in the sign of zero samples).
     """
     energy = _frame_energy(speech.reshape(SEQUENCE, FRAME_SIZE))
     vad = np.empty(SEQUENCE, np.int8)
     K.viterbi_vad(energy, vad)
-    x = speech.astype(np.float32)
-    n = noise.astype(np.float32)
-    fn = fg.astype(np.float32)
-    gains = []
-    for sig, (a, b), gain in ((x, p.speech_filter, p.speech_gain),
-                              (n, p.noise_filter, p.noise_gain),
-                              (fn, p.fg_filter, p.fg_gain)):
-        K.cascade(sig, _HP_B, _HP_A, b, a)
-        rms = f32(K.weighted_rms(sig))
-        gains.append(f32(gain * (f32(3000) / (f32(1) + rms))))
+    signals = np.stack([speech, noise, fg])
+    coefs = np.empty((3, 8), np.float32)
+    for k, (a, b) in enumerate((p.speech_filter, p.noise_filter, p.fg_filter)):
+        coefs[k] = np.concatenate([_HP_B, _HP_A, b, a])
+    gains = np.array([p.speech_gain, p.noise_gain, p.fg_gain], np.float32)
+    # C filters every signal; a signal whose gain is 0 then contributes (+-)0 only, which
+    # default mode skips (compat keeps C's zero signs)
+    active = np.ones(3, np.bool_) if exact else gains != 0
+    filtered = np.empty((3, SEQUENCE_SAMPLES), np.float32)
+    rms = np.empty(3, np.float32)
+    K.filter_three(signals, coefs, active, filtered, rms)
+    gains = gains * (f32(3000) / (f32(1) + rms))
+    x, n, fn = filtered
     vad[: p.start_pos // FRAME_SIZE] = 0
     K.clear_vad(x, vad)
-    gs, gn, gf = gains
+    gs, gn, gf = (f32(g) for g in gains)
     x *= gs
-    n *= gn
-    fn *= gf
-    xn = x + n
-    xn += fn
+    xn = x.copy()
+    if active[1]:
+        n *= gn
+        xn += n
+    if active[2]:
+        fn *= gf
+        xn += fn
     if p.rir is not None:
         rirs.apply(x, p.rir, early=True)
         rirs.apply(xn, p.rir, early=False)
@@ -360,6 +388,18 @@ def source_bytes(src: Source) -> int:
     return 2 * src.length
 
 
+def lcg_positions(lcg: int, lengths: list[int]) -> tuple[int, list[int]]:
+    """C's excerpt positions (step 1): one LCG draw per source, in bytes, clamped so that a
+    whole sequence fits, made even. Returns the new LCG state and the byte positions."""
+    positions = []
+    for length in lengths:
+        lcg = (1664525 * lcg + 1013904223) & 0xFFFFFFFF
+        pos = int((lcg * LCG_SCALE) * length)
+        pos = min(pos, length - 2 * SEQUENCE_SAMPLES)
+        positions.append(pos - (pos & 1))
+    return lcg, positions
+
+
 def compat_blocks(speech: Source, noise: Source, fg: Source, rirs: RirBank | None,
                   sequences: int, seed: int) -> Iterator[np.ndarray]:
     """Rows of ``RNN_SEED=seed dump_features [-rir_list] speech noise fg out sequences``, one
@@ -372,13 +412,9 @@ def compat_blocks(speech: Source, noise: Source, fg: Source, rirs: RirBank | Non
     band_lp = NB_BANDS
     n_rirs = 0 if rirs is None else len(rirs)
     for _ in range(sequences):
-        excerpts = []
-        for src, length in zip(sources, lengths, strict=True):
-            lcg = (1664525 * lcg + 1013904223) & 0xFFFFFFFF
-            pos = int((lcg * LCG_SCALE) * length)
-            pos = min(pos, length - 2 * SEQUENCE_SAMPLES)
-            pos -= pos & 1
-            excerpts.append(src.read(pos // 2, SEQUENCE_SAMPLES))
+        lcg, positions = lcg_positions(lcg, lengths)
+        excerpts = [src.read(pos // 2, SEQUENCE_SAMPLES)
+                    for src, pos in zip(sources, positions, strict=True)]
         p = draw_sequence(rng.rand, band_lp, n_rirs)
         band_lp = p.band_lp
         yield sequence_rows(p, *excerpts, rirs, state)
@@ -410,7 +446,8 @@ def shard_rows(seed: int, index: int, sequences: int, speech: Source, noise: Sou
         band_lp = p.band_lp
         if fg is None:
             p.fg_gain = f32(0)
-        sequence_rows(p, *excerpts, rirs, state, out[s * SEQUENCE : (s + 1) * SEQUENCE])
+        sequence_rows(p, *excerpts, rirs, state, out[s * SEQUENCE : (s + 1) * SEQUENCE],
+                      exact=False)
     return out
 
 
