@@ -334,18 +334,23 @@ def _run_features(args) -> int:
         _note("--compat uses glibc rand() with seed 1 in one process: --seed/--jobs ignored")
     res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
                    seed=args.seed, jobs=args.jobs, hashes=not args.no_hash)
+    return _report_generated(res)
+
+
+def _report_generated(res) -> int:
+    """What ``features`` says after generating: skipped files, a resumed run, the summary."""
     for path, reason in res.skipped:
         _note(f"skipped {path}: {reason}")
     if res.resumed_rows:
         _note(f"resumed an interrupted run: {res.resumed_rows} of {res.rows} rows were done")
     rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
-    print(f"{res.output}: {res.rows} rows x 87 ({res.seconds:.1f} s, {rate:.0f} frames/s)")
+    print(f"{res.output}: {res.rows} rows x {res.attrs['columns']} ({res.seconds:.1f} s, "
+          f"{rate:.0f} frames/s)")
     return EXIT_OK
 
 
 def _run_features_v02(args) -> int:
     from rnnoise_kit.training.v02.generator import DEFAULT_ROOMS, generate_v02
-    from rnnoise_kit.training.v02.layout import ROW
 
     if args.compat and args.jobs != 1:
         _note("--compat runs in one process: --jobs ignored")
@@ -356,13 +361,7 @@ def _run_features_v02(args) -> int:
                        rooms=DEFAULT_ROOMS if args.rooms is None else args.rooms,
                        compat=args.compat, seed=args.seed, jobs=args.jobs,
                        hashes=not args.no_hash)
-    for path, reason in res.skipped:
-        _note(f"skipped {path}: {reason}")
-    if res.resumed_rows:
-        _note(f"resumed an interrupted run: {res.resumed_rows} of {res.rows} rows were done")
-    rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
-    print(f"{res.output}: {res.rows} rows x {ROW} ({res.seconds:.1f} s, {rate:.0f} frames/s)")
-    return EXIT_OK
+    return _report_generated(res)
 
 
 # --------------------------------------------------------------------------- model

@@ -46,7 +46,9 @@ SCALE = np.float32(1.0 / 960)
 
 
 @njit(**_JIT)
-def _radix4(ar, ai, m, ngroups, mm, fs):
+def radix4_stage(ar, ai, m, ngroups, mm, fs, tw_r, tw_i):
+    """KISS ``kf_bfly4`` for m > 1 on an FFT of any size: ``ngroups`` groups ``mm`` apart of m
+    radix-4 butterflies, twiddle stride ``fs`` into the size's twiddles (tw_r, tw_i)."""
     for g in range(ngroups):
         base = g * mm
         for u in range(m):
@@ -59,12 +61,12 @@ def _radix4(ar, ai, m, ngroups, mm, fs):
             w3 = 3 * u * fs
             f0r = ar[i0]
             f0i = ai[i0]
-            t1r = ar[i1] * TW_R[w1] - ai[i1] * TW_I[w1]
-            t1i = ar[i1] * TW_I[w1] + ai[i1] * TW_R[w1]
-            t2r = ar[i2] * TW_R[w2] - ai[i2] * TW_I[w2]
-            t2i = ar[i2] * TW_I[w2] + ai[i2] * TW_R[w2]
-            t3r = ar[i3] * TW_R[w3] - ai[i3] * TW_I[w3]
-            t3i = ar[i3] * TW_I[w3] + ai[i3] * TW_R[w3]
+            t1r = ar[i1] * tw_r[w1] - ai[i1] * tw_i[w1]
+            t1i = ar[i1] * tw_i[w1] + ai[i1] * tw_r[w1]
+            t2r = ar[i2] * tw_r[w2] - ai[i2] * tw_i[w2]
+            t2i = ar[i2] * tw_i[w2] + ai[i2] * tw_r[w2]
+            t3r = ar[i3] * tw_r[w3] - ai[i3] * tw_i[w3]
+            t3i = ar[i3] * tw_i[w3] + ai[i3] * tw_r[w3]
             s5r = f0r - t2r
             s5i = f0i - t2i
             a_r = f0r + t2r
@@ -84,10 +86,10 @@ def _radix4(ar, ai, m, ngroups, mm, fs):
 
 
 @njit(**_JIT)
-def _radix4_m1(ar, ai):
-    """The first radix-4 stage (m = 1, 240 groups): all twiddles are tw[0], and C skips the
-    multiplications there, as this does."""
-    for g in range(240):
+def radix4_first(ar, ai, ngroups):
+    """KISS ``kf_bfly4`` for m = 1 (the first stage, ``ngroups`` groups of 4): all twiddles
+    are tw[0], and C skips the multiplications there, as this does."""
+    for g in range(ngroups):
         i0 = 4 * g
         f0r = ar[i0]
         f0i = ai[i0]
@@ -113,6 +115,17 @@ def _radix4_m1(ar, ai):
         ai[i0 + 1] = s5i - s4r
         ar[i0 + 3] = s5r - s4i
         ai[i0 + 3] = s5i + s4r
+
+
+@njit(**_JIT)
+def _radix4(ar, ai, m, ngroups, mm, fs):
+    radix4_stage(ar, ai, m, ngroups, mm, fs, TW_R, TW_I)
+
+
+@njit(**_JIT)
+def _radix4_m1(ar, ai):
+    """The first radix-4 stage of the 960-point FFT (m = 1, 240 groups)."""
+    radix4_first(ar, ai, 240)
 
 
 @njit(**_JIT)

@@ -530,27 +530,36 @@ def generate(
     key = None if compat else _resume_key(attrs, (sp, no))
     with (MatrixWriter(out, frames, attrs, resume_key=key, inputs=inputs) as w,
           progress_bar(frames, "features", enabled=progress) as bar):
-        written = w.start_row
         if compat:
             blocks = compat_blocks(sp, no, frames)
         else:
             blocks = default_blocks(sp, no, frames, seed, jobs,
                                     first_shard=w.start_row // SHARD_ROWS)
-        bar.advance(written)
-        try:
-            for block in blocks:
-                w.write(block)
-                w.checkpoint()
-                written += block.shape[0]
-                bar.advance(block.shape[0])
-        finally:
-            close = getattr(blocks, "close", None)
-            if close is not None:
-                close()
+        written = write_blocks(w, bar, blocks)
     if written != frames:  # pragma: no cover - a bug
         raise RuntimeError(f"wrote {written} rows instead of {frames}")
     return GenerateResult(out, frames, time.perf_counter() - t0, skipped, attrs,
                           resumed_rows=w.start_row)
+
+
+def write_blocks(writer, bar, blocks: Iterator[np.ndarray]) -> int:
+    """Write row blocks in order to a :class:`~rnnoise_kit.training.matrix.MatrixWriter`,
+    checkpointing after each (the unit a resumed run restarts from) and advancing the progress
+    bar; the block generator is closed on any exit (stopping its workers). Returns the rows
+    the output then holds, those of an interrupted run included."""
+    written = writer.start_row
+    bar.advance(written)
+    try:
+        for block in blocks:
+            writer.write(block)
+            writer.checkpoint()
+            written += block.shape[0]
+            bar.advance(block.shape[0])
+    finally:
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()
+    return written
 
 
 def _resume_key(attrs: dict, sources: tuple[Source, ...]) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from rnnoise_kit.dsp._block import deps_key
+from rnnoise_kit.dsp._kissfft import radix4_first, radix4_stage
 from rnnoise_kit.dsp.biquad import biquad_step
 from rnnoise_kit.dsp.v02.constants import NB_BANDS, NB_FEATURES
 from rnnoise_kit.training.v02.layout import GAINS, VAD_COL
@@ -122,66 +124,53 @@ def clear_vad(x, vad):
 # ----------------------------------------------------------------------------- filters
 
 
-@njit(**_JIT)
-def filter_three(s, coefs, active, out, rms):
-    """Steps 8-9 for the three signals of a sequence at once (independent recurrences side by
-    side run in parallel in the CPU): int16 ``s`` (3, n) to float32, then C's two in-place
-    ``rnn_biquad`` passes (the fixed high-pass, then the signal's random filter, each from a
-    zero state) into ``out`` (3, n), and ``weighted_rms`` (``0.9506 sqrt(mse/n)`` of the
-    weighted signal, mse a float sum from 1e-15) into ``rms`` (3,). ``coefs`` (3, 8) float32:
-    high-pass b, a, then the random b, a. A signal whose ``active`` is False is skipped
-    (``out`` zeros, rms 1): default mode, for a noise whose gain is 0."""
-    d = np.float64
-    n = s.shape[1]
-    c = np.empty((3, 8), np.float64)
-    for k in range(3):
-        for j in range(8):
-            c[k, j] = d(coefs[k, j])
-    w0, w1 = d(WEIGHTING_B[0]), d(WEIGHTING_B[1])
-    v0, v1 = d(WEIGHTING_A[0]), d(WEIGHTING_A[1])
-    zero = _F32(0)
-    mse = np.empty(3, np.float32)
-    a0, a1, a2 = active[0], active[1], active[2]
-    # an all-zero random filter is the identity (y = x + 0 exactly, its state stays 0): skipped
-    f0, f1, f2 = (coefs[0, 4:].any(), coefs[1, 4:].any(), coefs[2, 4:].any())
-    # per signal k: high-pass state hk0, hk1; random filter hk2, hk3; weighting hk4, hk5
-    h00 = h01 = h02 = h03 = h04 = h05 = zero
-    h10 = h11 = h12 = h13 = h14 = h15 = zero
-    h20 = h21 = h22 = h23 = h24 = h25 = zero
-    e0 = e1 = e2 = _F32(1e-15)
-    for i in range(n):
-        if a0:
-            y, h00, h01 = biquad_step(_F32(s[0, i]), h00, h01, c[0, 0], c[0, 1], c[0, 2], c[0, 3])
-            if f0:
-                y, h02, h03 = biquad_step(y, h02, h03, c[0, 4], c[0, 5], c[0, 6],
-                                              c[0, 7])
-            out[0, i] = y
-            w, h04, h05 = biquad_step(y, h04, h05, w0, w1, v0, v1)
-            e0 += w * w
-        if a1:
-            y, h10, h11 = biquad_step(_F32(s[1, i]), h10, h11, c[1, 0], c[1, 1], c[1, 2], c[1, 3])
-            if f1:
-                y, h12, h13 = biquad_step(y, h12, h13, c[1, 4], c[1, 5], c[1, 6],
-                                              c[1, 7])
-            out[1, i] = y
-            w, h14, h15 = biquad_step(y, h14, h15, w0, w1, v0, v1)
-            e1 += w * w
-        if a2:
-            y, h20, h21 = biquad_step(_F32(s[2, i]), h20, h21, c[2, 0], c[2, 1], c[2, 2], c[2, 3])
-            if f2:
-                y, h22, h23 = biquad_step(y, h22, h23, c[2, 4], c[2, 5], c[2, 6],
-                                              c[2, 7])
-            out[2, i] = y
-            w, h24, h25 = biquad_step(y, h24, h25, w0, w1, v0, v1)
-            e2 += w * w
-    mse[0], mse[1], mse[2] = e0, e1, e2
-    for k in range(3):
-        if active[k]:
-            rms[k] = _F32(WEIGHTING_GAIN * math.sqrt(d(mse[k] / _F32(n))))
-        else:
-            rms[k] = _F32(1)
-            for i in range(n):
-                out[k, i] = zero
+def _build_filter_three(deps: int):
+    # inlines the DSP's biquad step: a closure over the hash of the DSP kernels' sources
+    @njit(**_JIT)
+    def filter_three(s, coefs, active, out, rms):
+        """Steps 8-9 for the three signals of a sequence side by side (independent recurrences
+        the CPU overlaps): int16 ``s`` (3, n) to float32, then C's two in-place
+        ``rnn_biquad`` passes (the fixed high-pass, then the signal's random filter, each from
+        a zero state) into ``out`` (3, n), and ``weighted_rms`` (``0.9506 sqrt(mse/n)`` of the
+        weighted signal, mse a float sum from 1e-15) into ``rms`` (3,). ``coefs`` (3, 8)
+        float32: high-pass b, a, then the random b, a. A signal whose ``active`` is False is
+        skipped (``out`` zeros, rms 1): default mode, for a noise whose gain is 0."""
+        d = np.float64
+        n = s.shape[1]
+        c = np.empty((3, 8), np.float64)
+        for k in range(3):
+            for j in range(8):
+                c[k, j] = d(coefs[k, j])
+        w0, w1 = d(WEIGHTING_B[0]), d(WEIGHTING_B[1])
+        v0, v1 = d(WEIGHTING_A[0]), d(WEIGHTING_A[1])
+        st = np.zeros((3, 6), np.float32)  # per signal: high-pass, random, weighting states
+        mse = np.full(3, _F32(1e-15), np.float32)
+        # an all-zero random filter is the identity (y = x + 0, its state stays 0): skipped
+        filt = np.empty(3, np.bool_)
+        for k in range(3):
+            filt[k] = coefs[k, 4:].any() or deps == 0
+        for i in range(n):
+            for k in range(3):
+                if active[k]:
+                    y, st[k, 0], st[k, 1] = biquad_step(_F32(s[k, i]), st[k, 0], st[k, 1],
+                                                        c[k, 0], c[k, 1], c[k, 2], c[k, 3])
+                    if filt[k]:
+                        y, st[k, 2], st[k, 3] = biquad_step(y, st[k, 2], st[k, 3], c[k, 4],
+                                                            c[k, 5], c[k, 6], c[k, 7])
+                    out[k, i] = y
+                    w, st[k, 4], st[k, 5] = biquad_step(y, st[k, 4], st[k, 5], w0, w1, v0, v1)
+                    mse[k] += w * w
+        for k in range(3):
+            if active[k]:
+                rms[k] = _F32(WEIGHTING_GAIN * math.sqrt(d(mse[k] / _F32(n))))
+            else:
+                rms[k] = _F32(1)
+                out[k, :] = _F32(0)
+
+    return filter_three
+
+
+filter_three = _build_filter_three(deps_key())
 
 
 # ----------------------------------------------------------------------------- KISS FFT
@@ -225,136 +214,87 @@ class KissPlan:
         return cls(nfft, radix, span, tw_r, tw_i, bitrev, _F32(1.0 / nfft))
 
 
-@njit(**_JIT)
-def _bfly4(ar, ai, fstride, tw_r, tw_i, m, count, mm):
-    """``kf_bfly4`` (float): ``count`` radix-4 butterflies of span ``m``, groups ``mm`` apart."""
-    if m == 1:
-        for g in range(count):
-            i0 = 4 * g
-            s0r = ar[i0] - ar[i0 + 2]
-            s0i = ai[i0] - ai[i0 + 2]
-            f0r = ar[i0] + ar[i0 + 2]
-            f0i = ai[i0] + ai[i0 + 2]
-            s1r = ar[i0 + 1] + ar[i0 + 3]
-            s1i = ai[i0 + 1] + ai[i0 + 3]
-            ar[i0 + 2] = f0r - s1r
-            ai[i0 + 2] = f0i - s1i
-            ar[i0] = f0r + s1r
-            ai[i0] = f0i + s1i
-            s1r = ar[i0 + 1] - ar[i0 + 3]
-            s1i = ai[i0 + 1] - ai[i0 + 3]
-            ar[i0 + 1] = s0r + s1i
-            ai[i0 + 1] = s0i - s1r
-            ar[i0 + 3] = s0r - s1i
-            ai[i0 + 3] = s0i + s1r
-        return
-    for g in range(count):
-        base = g * mm
-        for u in range(m):
-            i0 = base + u
-            i1 = i0 + m
-            i2 = i1 + m
-            i3 = i2 + m
-            w1 = u * fstride
-            w2 = 2 * w1
-            w3 = 3 * w1
-            t0r = ar[i1] * tw_r[w1] - ai[i1] * tw_i[w1]
-            t0i = ar[i1] * tw_i[w1] + ai[i1] * tw_r[w1]
-            t1r = ar[i2] * tw_r[w2] - ai[i2] * tw_i[w2]
-            t1i = ar[i2] * tw_i[w2] + ai[i2] * tw_r[w2]
-            t2r = ar[i3] * tw_r[w3] - ai[i3] * tw_i[w3]
-            t2i = ar[i3] * tw_i[w3] + ai[i3] * tw_r[w3]
-            s5r = ar[i0] - t1r
-            s5i = ai[i0] - t1i
-            f0r = ar[i0] + t1r
-            f0i = ai[i0] + t1i
-            s3r = t0r + t2r
-            s3i = t0i + t2i
-            s4r = t0r - t2r
-            s4i = t0i - t2i
-            ar[i2] = f0r - s3r
-            ai[i2] = f0i - s3i
-            ar[i0] = f0r + s3r
-            ai[i0] = f0i + s3i
-            ar[i1] = s5r + s4i
-            ai[i1] = s5i - s4r
-            ar[i3] = s5r - s4i
-            ai[i3] = s5i + s4r
+def _build_fft(deps: int):
+    # calls the radix-4 stages of rnnoise_kit.dsp._kissfft: a closure over the hash of the
+    # DSP kernels' sources, so that numba's cache follows a change there (dsp._block)
+    @njit(**_JIT)
+    def fft_impl(ar, ai, radix, span, tw_r, tw_i):
+        """``rnn_fft_impl`` on digit-reversed data, in place (radix-4 stages only)."""
+        stages = radix.shape[0] + 0 * deps
+        fstride = np.empty(stages + 1, np.int64)
+        fstride[0] = 1
+        for s in range(stages):
+            fstride[s + 1] = fstride[s] * radix[s]
+        for s in range(stages - 1, -1, -1):
+            m = span[s]
+            if m == 1:
+                radix4_first(ar, ai, fstride[s])
+            else:
+                radix4_stage(ar, ai, m, fstride[s], span[s - 1] if s else 1, fstride[s],
+                             tw_r, tw_i)
+
+    @njit(**_JIT)
+    def kiss_forward(xr, xi, radix, span, tw_r, tw_i, bitrev, scale, ar, ai):
+        """``rnn_fft_c``: the forward transform of (xr, xi), scaled by ``scale`` = 1/nfft,
+        into (ar, ai)."""
+        for i in range(xr.shape[0]):
+            k = bitrev[i]
+            ar[k] = scale * xr[i]
+            ai[k] = scale * xi[i]
+        fft_impl(ar, ai, radix, span, tw_r, tw_i)
+
+    @njit(**_JIT)
+    def kiss_inverse(xr, xi, radix, span, tw_r, tw_i, bitrev, ar, ai):
+        """``rnn_ifft_c``: the unscaled inverse transform of (xr, xi) into (ar, ai)."""
+        for i in range(xr.shape[0]):
+            k = bitrev[i]
+            ar[k] = xr[i]
+            ai[k] = -xi[i]
+        fft_impl(ar, ai, radix, span, tw_r, tw_i)
+        for i in range(ar.shape[0]):
+            ai[i] = -ai[i]
+
+    @njit(**_JIT)
+    def rir_filter(audio, yr, yi, radix, span, tw_r, tw_i, bitrev, scale):
+        """``rir_filter_sequence``: ``audio`` (n,) float32 convolved in place with the
+        response whose (forward, 1/N-scaled) spectrum is (yr, yi): overlap-save in blocks of
+        N/2, history zero at the start, the product times N/2, so the result is 0.5 x the
+        convolution."""
+        nfft = yr.shape[0]
+        half = nfft // 2
+        xr = np.zeros(nfft, np.float32)
+        xi = np.zeros(nfft, np.float32)
+        fr = np.empty(nfft, np.float32)
+        fi = np.empty(nfft, np.float32)
+        out_r = np.empty(nfft, np.float32)
+        out_i = np.empty(nfft, np.float32)
+        big = _F32(nfft)
+        two = _F32(2)
+        total = audio.shape[0]
+        i = 0
+        while i < total:
+            for j in range(half):
+                xr[j] = xr[half + j]
+            cnt = min(total - i, half)
+            for j in range(cnt):
+                xr[half + j] = audio[i + j]
+            for j in range(cnt, half):
+                xr[half + j] = _F32(0)
+            kiss_forward(xr, xi, radix, span, tw_r, tw_i, bitrev, scale, fr, fi)
+            for j in range(nfft):
+                tr = fr[j] * yr[j] - fi[j] * yi[j]
+                ti = fr[j] * yi[j] + fi[j] * yr[j]
+                fr[j] = tr * big / two
+                fi[j] = ti * big / two
+            kiss_inverse(fr, fi, radix, span, tw_r, tw_i, bitrev, out_r, out_i)
+            for j in range(cnt):
+                audio[i + j] = out_r[half + j]
+            i += half
+
+    return kiss_forward, kiss_inverse, rir_filter
 
 
-@njit(**_JIT)
-def _fft_impl(ar, ai, radix, span, tw_r, tw_i):
-    """``rnn_fft_impl`` on digit-reversed data, in place (radix-4 stages only)."""
-    stages = radix.shape[0]
-    fstride = np.empty(stages + 1, np.int64)
-    fstride[0] = 1
-    for s in range(stages):
-        fstride[s + 1] = fstride[s] * radix[s]
-    m = span[stages - 1]
-    for s in range(stages - 1, -1, -1):
-        m2 = span[s - 1] if s != 0 else 1
-        _bfly4(ar, ai, fstride[s], tw_r, tw_i, m, fstride[s], m2)
-        m = m2
-
-
-@njit(**_JIT)
-def kiss_forward(xr, xi, radix, span, tw_r, tw_i, bitrev, scale, ar, ai):
-    """``rnn_fft_c``: the forward transform of (xr, xi), scaled by ``scale`` = 1/nfft, into
-    (ar, ai)."""
-    for i in range(xr.shape[0]):
-        k = bitrev[i]
-        ar[k] = scale * xr[i]
-        ai[k] = scale * xi[i]
-    _fft_impl(ar, ai, radix, span, tw_r, tw_i)
-
-
-@njit(**_JIT)
-def kiss_inverse(xr, xi, radix, span, tw_r, tw_i, bitrev, ar, ai):
-    """``rnn_ifft_c``: the unscaled inverse transform of (xr, xi) into (ar, ai)."""
-    for i in range(xr.shape[0]):
-        k = bitrev[i]
-        ar[k] = xr[i]
-        ai[k] = -xi[i]
-    _fft_impl(ar, ai, radix, span, tw_r, tw_i)
-    for i in range(ar.shape[0]):
-        ai[i] = -ai[i]
-
-
-@njit(**_JIT)
-def rir_filter(audio, yr, yi, radix, span, tw_r, tw_i, bitrev, scale):
-    """``rir_filter_sequence``: ``audio`` (n,) float32 convolved in place with the response
-    whose (forward, 1/N-scaled) spectrum is (yr, yi): overlap-save in blocks of N/2, history
-    zero at the start, the product times N/2, so the result is 0.5 x the convolution."""
-    nfft = yr.shape[0]
-    half = nfft // 2
-    xr = np.zeros(nfft, np.float32)
-    xi = np.zeros(nfft, np.float32)
-    fr = np.empty(nfft, np.float32)
-    fi = np.empty(nfft, np.float32)
-    out_r = np.empty(nfft, np.float32)
-    out_i = np.empty(nfft, np.float32)
-    big = _F32(nfft)
-    two = _F32(2)
-    total = audio.shape[0]
-    i = 0
-    while i < total:
-        for j in range(half):
-            xr[j] = xr[half + j]
-        cnt = min(total - i, half)
-        for j in range(cnt):
-            xr[half + j] = audio[i + j]
-        for j in range(cnt, half):
-            xr[half + j] = _F32(0)
-        kiss_forward(xr, xi, radix, span, tw_r, tw_i, bitrev, scale, fr, fi)
-        for j in range(nfft):
-            tr = fr[j] * yr[j] - fi[j] * yi[j]
-            ti = fr[j] * yi[j] + fi[j] * yr[j]
-            fr[j] = tr * big / two
-            fi[j] = ti * big / two
-        kiss_inverse(fr, fi, radix, span, tw_r, tw_i, bitrev, out_r, out_i)
-        for j in range(cnt):
-            audio[i + j] = out_r[half + j]
-        i += half
+kiss_forward, kiss_inverse, rir_filter = _build_fft(deps_key())
 
 
 # ----------------------------------------------------------------------------- rows

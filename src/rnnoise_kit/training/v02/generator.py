@@ -58,7 +58,13 @@ from rnnoise_kit.dsp.constants import FRAME_SIZE, FREQ_SIZE
 from rnnoise_kit.dsp.v02 import AnalysisState02, analyse_v02, frame_analysis_v02
 from rnnoise_kit.dsp.v02.constants import EBAND_20MS, NB_BANDS
 from rnnoise_kit.errors import InputError, SettingError
-from rnnoise_kit.training.generator import _frame_energy, _resume_key, shard_pool
+from rnnoise_kit.training.generator import (
+    GenerateResult,
+    _frame_energy,
+    _resume_key,
+    shard_pool,
+    write_blocks,
+)
 from rnnoise_kit.training.glibc_rand import RAND_MAX, GlibcRand
 from rnnoise_kit.training.sources import Source, open_source
 from rnnoise_kit.training.v02 import _kernels as K
@@ -475,18 +481,6 @@ def default_blocks(speech: Source, noise: Source, fg: Source | None, rirs: RirBa
 # ----------------------------------------------------------------------------- front end
 
 
-@dataclass
-class GenerateResult02:
-    """What :func:`generate_v02` wrote."""
-
-    output: Path
-    rows: int
-    seconds: float
-    skipped: list[tuple[str, str]]
-    attrs: dict
-    resumed_rows: int = 0
-
-
 def generate_v02(
     speech: str | os.PathLike,
     noise: str | os.PathLike,
@@ -501,7 +495,7 @@ def generate_v02(
     jobs: int = 1,
     progress: bool = True,
     hashes: bool = True,
-) -> GenerateResult02:
+) -> GenerateResult:
     """Write a 0.2 training matrix of ``frames`` rows x 98 to ``output`` (``.f32`` or ``.h5``).
 
     Parameters
@@ -534,7 +528,7 @@ def generate_v02(
 
     Returns
     -------
-    GenerateResult02
+    GenerateResult
 
     Raises
     ------
@@ -624,25 +618,13 @@ def generate_v02(
     key = None if compat else _resume_key(attrs, tuple(srcs))
     with (MatrixWriter(out, frames, attrs, resume_key=key, inputs=inputs, columns=ROW) as w,
           progress_bar(frames, "features", enabled=progress) as bar):
-        written = w.start_row
-        shard_rows_n = SHARD_SEQUENCES * SEQUENCE
         if compat:
             blocks = compat_blocks(sp, no, fg, bank, sequences, seed)
         else:
             blocks = default_blocks(sp, no, fg, bank, sequences, seed, jobs,
-                                    first_shard=w.start_row // shard_rows_n)
-        bar.advance(written)
-        try:
-            for block in blocks:
-                w.write(block)
-                w.checkpoint()
-                written += block.shape[0]
-                bar.advance(block.shape[0])
-        finally:
-            close = getattr(blocks, "close", None)
-            if close is not None:
-                close()
+                                    first_shard=w.start_row // (SHARD_SEQUENCES * SEQUENCE))
+        written = write_blocks(w, bar, blocks)
     if written != frames:  # pragma: no cover - a bug
         raise RuntimeError(f"wrote {written} rows instead of {frames}")
-    return GenerateResult02(out, frames, time.perf_counter() - t0, skipped, attrs,
+    return GenerateResult(out, frames, time.perf_counter() - t0, skipped, attrs,
                             resumed_rows=w.start_row)
