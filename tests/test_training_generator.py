@@ -374,7 +374,7 @@ def test_worker_input_error_reaches_the_parent(tmp_path, audio, monkeypatch):
     sp, no = audio
     monkeypatch.setattr(G, "SHARD_ROWS", 500)
 
-    def broken(seed, index, rows, speech, noise):
+    def broken(seed, index, rows, speech, noise, kit=None):
         raise InputError(tmp_path / "x.wav", "cannot be decoded (test)")
 
     monkeypatch.setattr(G, "shard_rows", broken)

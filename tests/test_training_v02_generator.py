@@ -133,9 +133,10 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, audio, capsys):
     assert main(base + ["--arch", "0.2", "--frames", "2500"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--frames must be a positive multiple of 2000" in err[0]
-    assert main(base + ["--frames", "2000", "--rir", str(tmp_path)]) == 2
+    # (--rir and --foreground-noise serve the v0.1 generator's augmentation too)
+    assert main(base + ["--frames", "2000", "--rooms", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--rir need --arch 0.2" in err[0]
+    assert len(err) == 1 and "--rooms needs --arch 0.2" in err[0]
     assert main(base + ["--arch", "0.2", "--frames", "2000", "--compat"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--foreground-noise is required" in err[0]

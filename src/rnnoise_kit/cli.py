@@ -262,11 +262,12 @@ def _add_features(sub) -> None:
     p.add_argument("--frames", type=int, metavar="N",
                    help="number of rows (10 ms frames); --arch 0.2: a multiple of 2000")
     p.add_argument("--foreground-noise", metavar="SRC",
-                   help="--arch 0.2: transient foreground noise (.raw/.sw, audio file or "
-                        "folder); required with --compat, default none")
+                   help="transient foreground noise (.raw/.sw, audio file or folder); default "
+                        "none; --arch 0.2: required with --compat; v0.1: default mode only, "
+                        "excerpts added at random times")
     p.add_argument("--rir", metavar="DIR|LIST",
-                   help="--arch 0.2: room impulse responses, a folder of audio files or a list "
-                        "of raw float32 files; default: simulated rooms (none with --compat)")
+                   help="room impulse responses, a folder of audio files or a list of raw "
+                        "float32 files; default: simulated rooms (none with --compat)")
     p.add_argument("--rooms", type=int, metavar="N",
                    help="--arch 0.2 without --rir: rooms to simulate from the seed "
                         "(default 16; 0: no reverberation)")
@@ -281,6 +282,11 @@ def _add_features(sub) -> None:
     p.add_argument(
         "--jobs", type=int, default=1, metavar="J",
         help="default mode: worker processes (output does not depend on it; default 1)",
+    )
+    p.add_argument(
+        "--augment", default="all", metavar="LIST",
+        help="v0.1 default mode: augmentation steps, comma-separated from reverb, filters, "
+             "gains, clipping, band-limit, or all (default) or none (see docs/training.md)",
     )
     p.add_argument("--no-hash", action="store_true",
                    help="do not record the inputs' sha256 in the .h5 attributes (saves a read)")
@@ -324,16 +330,24 @@ def _run_features(args) -> int:
         raise InputError(None, f"features: missing {', '.join(missing)}")
     if args.arch == "0.2":
         return _run_features_v02(args)
-    extra = [n for n, v in (("--foreground-noise", args.foreground_noise), ("--rir", args.rir),
-                            ("--rooms", args.rooms)) if v is not None]
-    if extra:
-        raise InputError(None, f"features: {', '.join(extra)} need --arch 0.2")
+    if args.rooms is not None:
+        raise InputError(None, "features: --rooms needs --arch 0.2")
+    from rnnoise_kit.training.augment import Augmentation
     from rnnoise_kit.training.generator import generate
 
     if args.compat and (args.seed != 0 or args.jobs != 1):
         _note("--compat uses glibc rand() with seed 1 in one process: --seed/--jobs ignored")
+    augment = None
+    if args.compat:
+        if args.augment != "all" or args.rir or args.foreground_noise:
+            _note("--compat does not augment: --augment/--rir/--foreground-noise ignored")
+    else:
+        augment = Augmentation.from_steps(args.augment, rir=args.rir,
+                                          foreground=args.foreground_noise)
+        if args.rir and not augment.reverb:
+            _note("--rir ignored: reverb is not among the --augment steps")
     res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
-                   seed=args.seed, jobs=args.jobs, hashes=not args.no_hash)
+                   seed=args.seed, jobs=args.jobs, hashes=not args.no_hash, augment=augment)
     return _report_generated(res)
 
 
@@ -713,13 +727,19 @@ def _add_pipeline_options(p, defaults, seed_help: str) -> None:
     p.add_argument("--seed", type=int, help=f"{seed_help} (default {defaults.seed})")
     p.add_argument("--jobs", "-j", type=int,
                    help=f"worker processes (default {defaults.jobs})")
+    p.add_argument("--augment", metavar="LIST",
+                   help=f"training-data augmentation steps, as `features --augment` "
+                        f"(default {defaults.augment})")
+    p.add_argument("--rir", metavar="DIR|LIST",
+                   help="room impulse responses for the reverb step (default: generated rooms)")
 
 
 def _pipeline_config(args, **defaults):
     from rnnoise_kit.pipeline import PipelineConfig
 
     overrides = {k: getattr(args, k, None) for k in
-                 ("speech", "noise", "frames", "epochs", "device", "seed", "jobs")}
+                 ("speech", "noise", "frames", "epochs", "device", "seed", "jobs", "augment",
+                  "rir")}
     if getattr(args, "config", None):
         return PipelineConfig.from_toml(args.config, defaults=defaults, **overrides)
     merged = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}

@@ -77,6 +77,16 @@ def _snr_range(value: str) -> str | None:
     return None
 
 
+def _augment_steps(value: str) -> str | None:
+    from rnnoise_kit.training.augment import STEPS, Augmentation
+
+    try:
+        Augmentation.from_steps(value)
+    except InputError:
+        return f"comma-separated steps from {', '.join(STEPS)}, or all, or none"
+    return None
+
+
 def _recipe_field(name: str):
     """A setting shared with the training recipe: TrainConfig's default and rule."""
     default = getattr(TrainConfig, name)
@@ -100,6 +110,8 @@ class PipelineConfig:
     speech: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
     noise: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
     frames: int = field(default=500_000, metadata=_rule(Rule(int, minimum=1)))
+    augment: str = field(default="all", metadata=_rule(Rule(str, check=_augment_steps)))
+    rir: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
     epochs: int = _recipe_field("epochs")
     batch_size: int = _recipe_field("batch_size")
     window: int = _recipe_field("window")
@@ -353,13 +365,16 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
                 "noise": rec.output_hash("prepare", "noise.raw")}
 
     def do_features() -> dict:
+        from rnnoise_kit.training.augment import Augmentation
         from rnnoise_kit.training.generator import generate
 
+        augment = Augmentation.from_steps(config.augment, rir=config.rir)
         r = generate(speech_raw, noise_raw, config.frames, matrix, seed=config.seed,
-                     jobs=config.jobs)
-        return {"rows": r.rows}
+                     jobs=config.jobs, augment=augment)
+        return {"rows": r.rows, "augment": r.attrs.get("augment", "none")}
 
-    stage("features", {"frames": config.frames, "seed": config.seed}, raw_hash, [matrix],
+    stage("features", {"frames": config.frames, "seed": config.seed,
+                       "augment": config.augment, "rir": config.rir}, raw_hash, [matrix],
           do_features)
 
     # 5. train (resumable inside its own folder)

@@ -48,6 +48,18 @@ from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad_step
 from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
 from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.training import _analysis
+from rnnoise_kit.training.augment import (
+    NO_AUGMENTATION,
+    Augmentation,
+    Augmenter,
+    BandLimits,
+    Reverb,
+    SegmentAugment,
+    distort,
+    render_foreground,
+    response_bank,
+)
+from rnnoise_kit.training.augment import describe as describe_augmentation
 from rnnoise_kit.training.glibc_rand import RAND_MAX, GlibcRand
 from rnnoise_kit.training.layout import DESCRIPTION, FEATURES, GAINS, NOISE, ROW, VAD_COL
 from rnnoise_kit.training.sources import Source, open_source
@@ -78,6 +90,8 @@ class SegmentParams:
     b_sig: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     lowpass: int = FREQ_SIZE
     band_lp: int = NB_BANDS
+    aug: SegmentAugment | None = None
+    """Default mode's augmentation draws (:mod:`rnnoise_kit.training.augment`); None: none."""
 
 
 def draw_params(rand: Callable[[], int], band_lp_prev: int) -> SegmentParams:
@@ -199,7 +213,8 @@ def _vad(energy, cnt, out):
 @njit(cache=True, nogil=True)
 def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
     """Assemble the rows (spec section 12, steps 8-9): features, target gains with the -1
-    rules, ``log10(0.01 + En)`` and the VAD target. Double where C promotes."""
+    rules, ``log10(0.01 + En)`` and the VAD target. Double where C promotes. ``band_lp`` (n,):
+    the last band of each frame with a target."""
     d = np.float64
     for t in range(rows.shape[0]):
         r = rows[t]
@@ -212,7 +227,7 @@ def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
             g = np.float32(math.sqrt((fy + 1e-3) / (fx + 1e-3)))
             if g > np.float32(1):
                 g = np.float32(1)
-            if ignore_all or b > band_lp or (fy < 0.05 and fx < 0.05):
+            if ignore_all or b > band_lp[t] or (fy < 0.05 and fx < 0.05):
                 g = np.float32(-1)
             r[GAINS.start + b] = g
             r[NOISE.start + b] = np.float32(math.log10(0.01 + d(en[t, b])))
@@ -222,9 +237,11 @@ def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
 # ----------------------------------------------------------------------------- one stream
 
 
-def _read_frames(src: Source, pos: int, n: int) -> tuple[np.ndarray, int]:
+def _read_frames(src: Source, pos: int, n: int, starts: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, int]:
     """``n`` frames from ``pos`` with C's rewind rule: a frame that would not fit entirely
-    before the end makes the reader start again at 0 (the partial frame is discarded)."""
+    before the end makes the reader start again at 0 (the partial frame is discarded).
+    ``starts`` (n,), if given, receives each frame's position in the source."""
     out = np.empty((n, FRAME_SIZE), dtype=np.int16)
     done = 0
     length = src.length
@@ -233,15 +250,33 @@ def _read_frames(src: Source, pos: int, n: int) -> tuple[np.ndarray, int]:
             pos = 0
         m = min(n - done, (length - pos) // FRAME_SIZE)
         out[done : done + m] = src.read(pos, m * FRAME_SIZE).reshape(m, FRAME_SIZE)
+        if starts is not None:
+            starts[done : done + m] = pos + FRAME_SIZE * np.arange(m)
         done += m
         pos += m * FRAME_SIZE
     return out, pos
 
 
+@dataclass
+class AugmentKit:
+    """What the augmentation of a run needs besides its draws: the settings, the impulse
+    responses (made once per run) and the foreground source."""
+
+    aug: Augmentation
+    bank: list[np.ndarray]
+    foreground: Source | None = None
+
+    def close(self) -> None:
+        """Close the foreground source's files (before forking workers)."""
+        if self.foreground is not None:
+            self.foreground.close()
+
+
 class Stream:
     """The state of one ``denoise_training`` run (one shard in default mode)."""
 
-    def __init__(self, speech: Source, noise: Source, speech_pos: int, noise_pos: int):
+    def __init__(self, speech: Source, noise: Source, speech_pos: int, noise_pos: int,
+                 kit: AugmentKit | None = None):
         self.speech, self.noise = speech, noise
         self.speech_pos, self.noise_pos = speech_pos, noise_pos
         self.mem_hp_x = np.zeros(2, np.float32)
@@ -253,6 +288,11 @@ class Stream:
         self.noise_state = _analysis.SpectralState()
         self.noisy = _analysis.FeatureState()
         self._buf: np.ndarray | None = None  # reused work arrays (fresh pages cost faults)
+        self.kit = kit
+        aug = kit.aug if kit is not None else NO_AUGMENTATION
+        self.reverb = Reverb(kit.bank) if aug.reverb else None
+        self.band_limits = BandLimits(speech) if aug.band_limit else None
+        self._foreground: np.ndarray | None = None  # the current segment's track
 
     def segment(self, p: SegmentParams, n: int, out: np.ndarray | None = None) -> np.ndarray:
         """``n`` rows (n, 87) float32 with constant parameters ``p`` (into ``out`` if given).
@@ -261,17 +301,21 @@ class Stream:
         state carries over, so the rows do not depend on the sub-block size.
         """
         rows = np.empty((n, ROW), np.float32) if out is None else out
+        self._foreground = None
+        if p.aug is not None and self.kit is not None and self.kit.foreground is not None:
+            self._foreground = render_foreground(p.aug, self.kit.foreground, n * FRAME_SIZE)
         for a in range(0, n, BLOCK_FRAMES):
             b = min(n, a + BLOCK_FRAMES)
-            self._block(p, b - a, rows[a:b])
+            self._block(p, b - a, rows[a:b], a)
         return rows
 
-    def _block(self, p: SegmentParams, n: int, rows: np.ndarray) -> None:
+    def _block(self, p: SegmentParams, n: int, rows: np.ndarray, first: int = 0) -> None:
         if self._buf is None or self._buf.shape[1] < n:
             self._buf = np.empty((3, max(n, BLOCK_FRAMES), FRAME_SIZE), np.float32)
         x, noise, xn = self._buf[0, :n], self._buf[1, :n], self._buf[2, :n]
+        starts = np.zeros(n, np.int64) if self.band_limits is not None else None
         if p.speech_gain != 0:
-            s, self.speech_pos = _read_frames(self.speech, self.speech_pos, n)
+            s, self.speech_pos = _read_frames(self.speech, self.speech_pos, n, starts)
             energy = _frame_energy(s)
         else:
             s = np.empty((0, FRAME_SIZE), np.int16)
@@ -286,12 +330,31 @@ class Stream:
         vad = np.empty(n, np.float32)
         self.vad_cnt = int(_vad(energy, self.vad_cnt, vad))
         lowpass = p.lowpass
-        ey = self.st.band_energy(x, lowpass)
+        band_lp = np.full(n, p.band_lp, np.int64)
+        no_noise = p.noise_gain == 0
+        if p.aug is None:
+            target = x
+            np.add(x, noise, out=xn)
+        else:
+            seg = p.aug
+            target = x
+            reverberant = x
+            if self.reverb is not None:
+                full, early = self.reverb.process(x.reshape(-1), seg.rir)
+                reverberant, target = full.reshape(n, FRAME_SIZE), early.reshape(n, FRAME_SIZE)
+            if self._foreground is not None:
+                fg = self._foreground[first * FRAME_SIZE:(first + n) * FRAME_SIZE]
+                noise += fg.reshape(n, FRAME_SIZE)
+                no_noise = False
+            np.add(reverberant, noise, out=xn)
+            distort(xn, seg)
+            if self.band_limits is not None and p.speech_gain != 0:
+                np.minimum(band_lp, self.band_limits.of_frames(starts), out=band_lp)
+        ey = self.st.band_energy(target, lowpass)
         en = self.noise_state.band_energy(noise, lowpass)
-        np.add(x, noise, out=xn)
         features, ex, silence = self.noisy.features(xn, lowpass)
 
-        _rows(features, ey, ex, en, silence, vad, p.band_lp, p.noise_gain == 0, rows)
+        _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows)
 
 
 # ----------------------------------------------------------------------------- plans
@@ -313,8 +376,12 @@ def compat_blocks(speech: Source, noise: Source, frames: int) -> Iterator[np.nda
             seg = GAIN_PERIOD
 
 
-def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source) -> np.ndarray:
-    """Rows of default-mode shard ``index`` (``rows`` <= SHARD_ROWS), from ``seed`` alone."""
+def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source,
+               kit: AugmentKit | None = None) -> np.ndarray:
+    """Rows of default-mode shard ``index`` (``rows`` <= SHARD_ROWS), from ``seed`` alone.
+
+    With ``kit``, each segment is augmented (:mod:`rnnoise_kit.training.augment`) by draws
+    of their own generators, after the v0.1 draw, which they leave unchanged."""
     ss = np.random.SeedSequence(int(seed), spawn_key=(int(index),))
     rng = np.random.Generator(np.random.PCG64(ss))
 
@@ -322,7 +389,11 @@ def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source) 
         return int(rng.integers(0, RAND_MAX + 1))
 
     stream = Stream(speech, noise, int(rng.integers(0, speech.length)),
-                    int(rng.integers(0, noise.length)))
+                    int(rng.integers(0, noise.length)), kit)
+    augmenter = None
+    if kit is not None:
+        fg_length = kit.foreground.length if kit.foreground is not None else 0
+        augmenter = Augmenter(kit.aug, seed, index, len(kit.bank), fg_length)
     out = np.empty((rows, ROW), np.float32)
     band_lp = NB_BANDS
     done = 0
@@ -330,6 +401,8 @@ def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source) 
         p = draw_params(rand, band_lp)
         band_lp = p.band_lp
         n = min(GAIN_PERIOD, rows - done)
+        if augmenter is not None:
+            p = augmenter.draw(p, n)
         stream.segment(p, n, out[done : done + n])
         done += n
     return out
@@ -404,23 +477,30 @@ def shard_pool(
 
 
 def _shard(context: tuple, task: tuple[int, int]) -> np.ndarray:
-    seed, speech, noise = context
+    seed, speech, noise, kit = context
     index, rows = task
-    return shard_rows(seed, index, rows, speech, noise)
+    if kit is None:
+        return shard_rows(seed, index, rows, speech, noise)
+    return shard_rows(seed, index, rows, speech, noise, kit)
 
 
 def default_blocks(
-    speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1, first_shard: int = 0
+    speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1, first_shard: int = 0,
+    kit: AugmentKit | None = None,
 ) -> Iterator[np.ndarray]:
     """Rows of the default mode, one block per shard, in order (from shard ``first_shard``:
-    each shard depends on the seed and its index only, so a run can resume at any shard)."""
+    each shard depends on the seed and its index only, so a run can resume at any shard).
+    ``kit``: the augmentation (None: none)."""
     tasks = [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
              for i in range(int(first_shard), (frames + SHARD_ROWS - 1) // SHARD_ROWS)]
 
     def warm_up() -> None:
         Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
 
-    yield from shard_pool(_shard, (seed, speech, noise), tasks, jobs, (speech, noise), warm_up)
+    sources = (speech, noise)
+    if kit is not None and kit.foreground is not None:
+        sources = (*sources, kit.foreground)
+    yield from shard_pool(_shard, (seed, speech, noise, kit), tasks, jobs, sources, warm_up)
 
 
 # ----------------------------------------------------------------------------- front end
@@ -450,6 +530,7 @@ def generate(
     jobs: int = 1,
     progress: bool = True,
     hashes: bool = True,
+    augment: Augmentation | None = None,
 ) -> GenerateResult:
     """Write a training matrix of ``frames`` rows x 87 to ``output`` (``.f32`` or ``.h5``).
 
@@ -476,6 +557,10 @@ def generate(
         Show a progress bar on a terminal.
     hashes : bool
         Record the inputs' sha256 in the ``.h5`` attributes.
+    augment : Augmentation, optional
+        Default mode: the augmentation (:mod:`rnnoise_kit.training.augment`); default every
+        step on, generated rooms, no foreground noise. ``NO_AUGMENTATION`` gives the rows of
+        the plain v0.1 draws. Ignored in compat mode.
 
     Returns
     -------
@@ -503,9 +588,13 @@ def generate(
     MatrixWriter.check_suffix(out)
     check_outputs([out], [speech, noise])
     check_matrix_room(out, frames)
+    aug = NO_AUGMENTATION if compat else (Augmentation() if augment is None else augment)
     sp = open_source(speech, "speech")
     no = open_source(noise, "noise")
-    inputs = [e.path for src in (sp, no) for e in src.entries]
+    fg = (open_source(aug.foreground, "foreground noise") if aug.foreground is not None
+          else None)
+    sources = (sp, no) if fg is None else (sp, no, fg)
+    inputs = [e.path for src in sources for e in src.entries]
     check_outputs([out], inputs)
     if not sp.any_nonzero():
         raise InputError(speech, "speech source is all digital silence")
@@ -520,21 +609,29 @@ def generate(
         "noise_skip_frames": NOISE_SKIP_FRAMES if compat else 0,
         "layout": DESCRIPTION,
     }
+    kit = None
+    if aug.active:
+        bank, bank_info = response_bank(aug, seed) if aug.reverb else ([], None)
+        kit = AugmentKit(aug, bank, fg)
+        attrs.update(describe_augmentation(aug, bank_info))
+    elif not compat:
+        attrs["augment"] = "none"
     if out.suffix.lower() in (".h5", ".hdf5"):
-        for role, src in (("speech", sp), ("noise", no)):
+        roles = ("speech", "noise", "foreground")
+        for role, src in zip(roles, sources, strict=False):
             for k, v in src.describe(hashes=hashes).items():
                 attrs[f"{role}_{k}"] = v
-    skipped = [(p, r) for p, r in sp.skipped + no.skipped]
+    skipped = [(p, r) for src in sources for p, r in src.skipped]
     t0 = time.perf_counter()
     # default mode resumes from its completed shards; compat mode is one sequential stream
-    key = None if compat else _resume_key(attrs, (sp, no))
+    key = None if compat else _resume_key(attrs, sources)
     with (MatrixWriter(out, frames, attrs, resume_key=key, inputs=inputs) as w,
           progress_bar(frames, "features", enabled=progress) as bar):
         if compat:
             blocks = compat_blocks(sp, no, frames)
         else:
             blocks = default_blocks(sp, no, frames, seed, jobs,
-                                    first_shard=w.start_row // SHARD_ROWS)
+                                    first_shard=w.start_row // SHARD_ROWS, kit=kit)
         written = write_blocks(w, bar, blocks)
     if written != frames:  # pragma: no cover - a bug
         raise RuntimeError(f"wrote {written} rows instead of {frames}")

@@ -1,0 +1,453 @@
+"""Data augmentation for the default mode of the v0.1 training-matrix generator.
+
+Each step is a switch of :class:`Augmentation`, drawn per segment (2822 rows) from its own
+seeded generator (``SeedSequence(seed, spawn_key=(shard, step))``), so turning one step off
+leaves the draws of every other step, and of the v0.1 parameters, unchanged. With every step
+off the default mode writes the rows it wrote before augmentation existed. ``--compat`` never
+augments.
+
+Steps (``docs/training.md``, section "Augmentation"):
+
+``reverb``
+    Half of the segments convolve the speech with a room impulse response: the user's
+    (``rir``) or one of :data:`ROOM_COUNT` shoebox rooms generated once per run from the seed.
+    The noisy input gets the full response, the clean target only its early part
+    (:func:`rnnoise_kit.audio.rir.early_response`: direct path and the first 10 ms of
+    reflections, faded out over 5 ms). The noise stays dry.
+``filters``
+    The random second-order colouring of speech and noise is RNNoise 0.2's pole/zero draw
+    (spec ``rnnoise-v0.2.md`` section 11 step 5: tilt and resonances, all roots inside radius
+    0.7) instead of v0.1's four uniform coefficients in +-0.375.
+``gains``
+    Continuous levels over a wide range: speech -45...+20 dB, noise -30...+25 dB relative to
+    the speech, both noises x 0.03 on 1 segment in 12 (v0.1: integer dB, -40...+19 and
+    -30...+19). v0.1's silent-speech and noise-free segments (1 in 10 each) are kept.
+``clipping``
+    The noisy input is clamped to +-32767 on 1 segment in 4 and rounded to integers (16-bit
+    quantisation) on 1 in 2 (0.2's steps 13 and 14); the target is untouched.
+``band-limit``
+    Each speech file's effective bandwidth (:func:`rnnoise_kit.audio.bandwidth.effective_bandwidth`,
+    per region of at most :data:`BANDWIDTH_REGION` samples) marks the target gains of the
+    bands above it -1 ("no target").
+foreground noise
+    With a ``foreground`` source, half of the segments get transients: excerpts of 50 ms to
+    1.5 s of that source at random times (one every 2 s on average), each high-passed,
+    coloured, faded in and out over 5 ms, at -20...+20 dB relative to the speech.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+from rnnoise_kit.audio.bandwidth import effective_bandwidth
+from rnnoise_kit.audio.rir import MAX_RIR_SAMPLES, early_response, load_rirs
+from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad
+from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, NB_BANDS
+from rnnoise_kit.errors import SettingError
+
+f32 = np.float32
+
+STEPS = ("reverb", "filters", "gains", "clipping", "band-limit")
+"""The switchable steps, in the order of their generators' spawn keys (1, 2, ...)."""
+_FOREGROUND_KEY = len(STEPS) + 1
+
+ROOM_COUNT = 24
+"""Shoebox rooms generated per run when no responses are given."""
+ROOM_BANK_KEY = 0xFFFFFFFF
+"""Spawn key of the rooms' generator (``SeedSequence(seed, spawn_key=(ROOM_BANK_KEY,))``);
+shards use their index, which never gets there."""
+REVERB_PROBABILITY = 0.5
+FOREGROUND_PROBABILITY = 0.5
+CLIP_PROBABILITY = 0.25
+QUANTISE_PROBABILITY = 0.5
+LOW_NOISE_PROBABILITY = 1 / 12
+LOW_NOISE_GAIN = 0.03
+FOREGROUND_RATE = 0.5
+"""Foreground events per second, on average (Poisson)."""
+FOREGROUND_SECONDS = (0.05, 1.5)
+"""Shortest and longest foreground event (log-uniform)."""
+FADE_SAMPLES = 240
+"""Fade in and out of a foreground event (5 ms)."""
+CONV_FFT = 131072
+"""FFT size of the overlap-save convolution (98,305 new samples per transform)."""
+BANDWIDTH_REGION = 30 * 48000
+"""Samples of a speech file whose bandwidth is measured as one (longer files: per region)."""
+RIR_LEAD = 48
+"""Samples kept before a response's largest sample (1 ms), where its direct path is."""
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Which augmentation steps the default mode applies, and their sources.
+
+    Parameters
+    ----------
+    reverb, filters, gains, clipping, band_limit : bool
+        The steps (module docstring).
+    rir : path-like, optional
+        Room impulse responses (folder of audio files or list of raw float32 files, see
+        :func:`rnnoise_kit.audio.rir.load_rirs`); default: generated rooms.
+    foreground : path-like, optional
+        Foreground (transient) noise source, as the speech and noise sources; default: none.
+    """
+
+    reverb: bool = True
+    filters: bool = True
+    gains: bool = True
+    clipping: bool = True
+    band_limit: bool = True
+    rir: str | None = None
+    foreground: str | None = None
+
+    @classmethod
+    def from_steps(cls, steps: str | list[str], *, rir: str | os.PathLike | None = None,
+                   foreground: str | os.PathLike | None = None) -> Augmentation:
+        """From a comma-separated list of :data:`STEPS` (or ``"all"``, ``"none"``)."""
+        names = [s.strip() for s in steps.split(",")] if isinstance(steps, str) else list(steps)
+        names = [s for s in names if s]
+        if names == ["all"]:
+            names = list(STEPS)
+        elif names == ["none"]:
+            names = []
+        unknown = [s for s in names if s not in STEPS]
+        if unknown:
+            raise SettingError("augment", f"has unknown step {unknown[0]!r} (steps: "
+                                          f"{', '.join(STEPS)}, or all, or none)")
+        on = {s.replace("-", "_"): (s in names) for s in STEPS}
+        return cls(**on, rir=None if rir is None else str(rir),
+                   foreground=None if foreground is None else str(foreground))
+
+    @property
+    def steps(self) -> list[str]:
+        """The steps switched on, in :data:`STEPS` order."""
+        return [s for s in STEPS if getattr(self, s.replace("-", "_"))]
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is applied at all."""
+        return bool(self.steps) or self.foreground is not None
+
+
+NO_AUGMENTATION = Augmentation(False, False, False, False, False)
+"""Every step off: the default mode as before augmentation."""
+
+
+# ----------------------------------------------------------------------------- responses
+
+
+def prepare_response(rir: np.ndarray) -> np.ndarray:
+    """A response as the generator uses it: float32, starting :data:`RIR_LEAD` samples before
+    its largest sample (its direct path, so that the early window holds it), at most
+    :data:`MAX_RIR_SAMPLES` long, scaled so that its early part has unit energy (the target
+    keeps the dry speech's level whatever the response's scale).
+
+    Parameters
+    ----------
+    rir : np.ndarray, shape (n,)
+
+    Returns
+    -------
+    np.ndarray, float32, shape (<= MAX_RIR_SAMPLES,)
+    """
+    rir = np.asarray(rir, dtype=np.float64)
+    start = max(int(np.argmax(np.abs(rir))) - RIR_LEAD, 0)
+    rir = rir[start:start + MAX_RIR_SAMPLES]
+    energy = float(np.sum(early_response(rir) ** 2))
+    return (rir / math.sqrt(energy if energy > 0 else 1.0)).astype(np.float32)
+
+
+def response_bank(aug: Augmentation, seed: int) -> tuple[list[np.ndarray], dict]:
+    """The responses of a run and their description for the matrix attributes.
+
+    The user's (``aug.rir``), or :data:`ROOM_COUNT` rooms of
+    :func:`rnnoise_kit.audio.rir.room_impulse_response` from ``seed`` (made once per run: the
+    image method takes about half a second a room).
+    """
+    if aug.rir is not None:
+        rirs, paths, _ = load_rirs(aug.rir)
+        return [prepare_response(r) for r in rirs], {"rir": str(aug.rir), "rir_count": len(rirs)}
+    return _rooms(int(seed)), {"rir": f"{ROOM_COUNT} generated shoebox rooms (RT60 0.2-0.8 s)",
+                               "rir_count": ROOM_COUNT}
+
+
+_ROOMS: dict[tuple[int, int], list[np.ndarray]] = {}
+
+
+def _rooms(seed: int) -> list[np.ndarray]:
+    from rnnoise_kit.audio.rir import room_impulse_response
+
+    key = (seed, ROOM_COUNT)
+    if key not in _ROOMS:  # the same rooms for every run of this process with this seed
+        ss = np.random.SeedSequence(seed, spawn_key=(ROOM_BANK_KEY,))
+        rng = np.random.Generator(np.random.PCG64(ss))
+        _ROOMS.clear()
+        _ROOMS[key] = [prepare_response(room_impulse_response(rng)[0]) for _ in range(ROOM_COUNT)]
+    return _ROOMS[key]
+
+
+class Reverb:
+    """Overlap-save convolution of one stream with a response of the bank, giving the full
+    (reverberant input) and the early (target) convolution at once.
+
+    The dry input of earlier calls is kept (:data:`MAX_RIR_SAMPLES` - 1 samples), so a stream
+    cut into blocks gives the same output as a whole, and a new response starts from the
+    stream's history (a segment that changes room does not start from silence).
+    """
+
+    def __init__(self, bank: list[np.ndarray]) -> None:
+        self.bank = bank
+        self.history = np.zeros(MAX_RIR_SAMPLES - 1, np.float32)
+        self._spectra: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _spectrum(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index not in self._spectra:
+            rir = self.bank[index]
+            self._spectra[index] = (scipy.fft.rfft(rir, CONV_FFT),
+                                    scipy.fft.rfft(early_response(rir), CONV_FFT))
+        return self._spectra[index]
+
+    def process(self, x: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Full and early convolution of ``x`` (m,) float32 with response ``index``
+        (``-1``: none, both are ``x``)."""
+        lead = self.history.size
+        buf = np.concatenate([self.history, x])
+        self.history = buf[buf.size - lead:].copy()
+        if index < 0:
+            return x, x
+        full_h, early_h = self._spectrum(index)
+        hop = CONV_FFT - lead
+        full = np.empty_like(x)
+        early = np.empty_like(x)
+        for a in range(0, x.size, hop):
+            b = min(x.size, a + hop)
+            spec = scipy.fft.rfft(buf[a:a + CONV_FFT], CONV_FFT)
+            full[a:b] = scipy.fft.irfft(spec * full_h, CONV_FFT)[lead:lead + b - a]
+            early[a:b] = scipy.fft.irfft(spec * early_h, CONV_FFT)[lead:lead + b - a]
+        return full, early
+
+
+# ----------------------------------------------------------------------------- draws
+
+
+def pole_zero_filter(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """RNNoise 0.2's random colouring filter (spec ``rnnoise-v0.2.md`` section 11 step 5).
+
+    Poles, then zeros, each: none with probability 2/3, else a complex pair of radius
+    ``0.7 U^2`` and angle ``pi U^2`` or two real roots ``1.4 (U - 0.5)`` (one half each).
+
+    Returns
+    -------
+    a, b : np.ndarray, float32, shape (2,)
+        Denominator and numerator of ``(1 + b0 z^-1 + b1 z^-2) / (1 + a0 z^-1 + a1 z^-2)``.
+    """
+
+    def roots() -> np.ndarray:
+        if rng.integers(3) != 0:
+            return np.zeros(2, np.float32)
+        if rng.random() - 0.5 > 0:
+            r = 0.7 * rng.random() ** 2
+            theta = math.pi * rng.random() ** 2
+            return np.array([-2 * r * math.cos(theta), r * r], np.float32)
+        r0, r1 = 1.4 * (rng.random() - 0.5), 1.4 * (rng.random() - 0.5)
+        return np.array([-(r0 + r1), r0 * r1], np.float32)
+
+    a = roots()
+    return a, roots()
+
+
+def _db(value: float) -> float:
+    return math.pow(10.0, value / 20.0)
+
+
+@dataclass
+class ForegroundEvent:
+    """One transient: ``length`` samples of the foreground source from ``source_pos``, at
+    sample ``start`` of the segment, scaled by ``gain``."""
+
+    start: int
+    length: int
+    source_pos: int
+    gain: float
+
+
+@dataclass
+class SegmentAugment:
+    """The augmentation draws of one segment."""
+
+    rir: int = -1
+    clip: bool = False
+    quantise: bool = False
+    foreground: list[ForegroundEvent] = field(default_factory=list)
+    fg_a: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    fg_b: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+
+
+class Augmenter:
+    """The per-shard draws of every step, each from its own generator."""
+
+    def __init__(self, aug: Augmentation, seed: int, shard: int, rir_count: int,
+                 foreground_length: int) -> None:
+        self.aug = aug
+        self.rir_count = rir_count
+        self.fg_length = foreground_length
+        self.rng = {k: np.random.Generator(np.random.PCG64(
+            np.random.SeedSequence(int(seed), spawn_key=(int(shard), i + 1))))
+            for i, k in enumerate((*STEPS, "foreground"))}
+
+    def draw(self, p, rows: int):
+        """Apply this segment's draws to the v0.1 parameters ``p`` (a
+        :class:`~rnnoise_kit.training.generator.SegmentParams`); returns the new ones."""
+        a = self.aug
+        seg = SegmentAugment()
+        speech_level = 1.0
+        if a.gains:
+            g = self.rng["gains"]
+            speech_level = _db(-45 + 45 * g.random() + 20 * g.random())
+            noise = _db(-30 + 40 * g.random() + 15 * g.random()) * speech_level
+            if g.random() < LOW_NOISE_PROBABILITY:
+                noise *= LOW_NOISE_GAIN
+            p = replace(p, speech_gain=f32(0) if p.speech_gain == 0 else f32(speech_level),
+                        noise_gain=f32(0) if p.noise_gain == 0 else f32(noise))
+        else:
+            speech_level = float(p.speech_gain) or float(p.noise_gain) or 1.0
+        if a.filters:
+            r = self.rng["filters"]
+            a_n, b_n = pole_zero_filter(r)
+            a_s, b_s = pole_zero_filter(r)
+            seg.fg_a, seg.fg_b = pole_zero_filter(r)
+            p = replace(p, a_noise=a_n, b_noise=b_n, a_sig=a_s, b_sig=b_s)
+        if a.reverb:
+            r = self.rng["reverb"]
+            if r.random() < REVERB_PROBABILITY:
+                seg.rir = int(r.integers(self.rir_count))
+        if a.clipping:
+            r = self.rng["clipping"]
+            seg.clip = bool(r.random() < CLIP_PROBABILITY)
+            seg.quantise = bool(r.random() < QUANTISE_PROBABILITY)
+        if a.foreground is not None:
+            seg.foreground = self._events(rows, speech_level)
+        return replace(p, aug=seg)
+
+    def _events(self, rows: int, speech_level: float) -> list[ForegroundEvent]:
+        r = self.rng["foreground"]
+        if r.random() >= FOREGROUND_PROBABILITY:
+            return []
+        total = rows * FRAME_SIZE
+        level = -20 + 40 * r.random()
+        events = []
+        t = r.exponential(48000 / FOREGROUND_RATE)
+        lo, hi = (math.log(s * 48000) for s in FOREGROUND_SECONDS)
+        while t < total:
+            length = min(int(math.exp(lo + (hi - lo) * r.random())), self.fg_length)
+            pos = int(r.integers(0, self.fg_length - length + 1))
+            gain = _db(level + 12 * (r.random() - 0.5)) * speech_level
+            events.append(ForegroundEvent(int(t), length, pos, gain))
+            t += length + r.exponential(48000 / FOREGROUND_RATE)
+        return events
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def render_foreground(seg: SegmentAugment, source, samples: int) -> np.ndarray | None:
+    """The foreground track of a segment, (samples,) float32, or None when it has none.
+
+    Each event is read from ``source`` (a :class:`~rnnoise_kit.training.sources.Source`),
+    scaled, high-passed and coloured (fresh filter states: events are separate sounds) and
+    faded in and out.
+    """
+    if not seg.foreground:
+        return None
+    out = np.zeros(samples, np.float32)
+    for ev in seg.foreground:
+        n = min(ev.length, samples - ev.start)
+        if n <= 0:
+            continue
+        x = source.read(ev.source_pos, n).astype(np.float32) * f32(ev.gain)
+        x, _ = biquad(x, None, B_HP, A_HP)
+        x, _ = biquad(x, None, tuple(seg.fg_b), tuple(seg.fg_a))
+        fade = min(FADE_SAMPLES, n // 2)
+        if fade:
+            ramp = (np.arange(fade, dtype=np.float32) + f32(0.5)) / f32(fade)
+            x[:fade] *= ramp
+            x[n - fade:] *= ramp[::-1]
+        out[ev.start:ev.start + n] += x
+    return out
+
+
+def distort(xn: np.ndarray, seg: SegmentAugment) -> None:
+    """Clamp to +-32767 and round, in place, as ``seg`` says (the input only)."""
+    if seg.clip:
+        np.clip(xn, f32(-32767), f32(32767), out=xn)
+    if seg.quantise:
+        np.floor(xn + f32(0.5), out=xn)
+
+
+def band_of_frequency(hz: float | None) -> int:
+    """The last band that keeps a target below a band limit of ``hz``: bands above it get -1
+    (the rule of v0.1's low-pass: the first band whose centre is above the limit still has one).
+    :data:`NB_BANDS` (no band marked) for ``None`` or a limit above every band centre."""
+    if hz is None:
+        return NB_BANDS
+    limit = hz / 50.0  # bins of 50 Hz, the unit of EDGE
+    for b in range(NB_BANDS):
+        if EDGE[b] > limit:
+            return b
+    return NB_BANDS
+
+
+class BandLimits:
+    """The band limit of every region of a speech source, measured when first needed."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self._bands: dict[tuple[int, int], int] = {}
+
+    def of_frames(self, starts: np.ndarray) -> np.ndarray:
+        """Band limit (int64, (n,)) of the frames starting at source positions ``starts``."""
+        src = self.source
+        out = np.empty(starts.size, np.int64)
+        for k, pos in enumerate(starts.tolist()):
+            i = bisect.bisect_right(src.offsets, pos) - 1
+            region = (pos - src.offsets[i]) // BANDWIDTH_REGION
+            key = (i, region)
+            band = self._bands.get(key)
+            if band is None:
+                a = src.offsets[i] + region * BANDWIDTH_REGION
+                n = min(BANDWIDTH_REGION, src.offsets[i + 1] - a)
+                band = band_of_frequency(effective_bandwidth(src.read(a, n)))
+                self._bands[key] = band
+            out[k] = band
+        return out
+
+
+def describe(aug: Augmentation, bank_info: dict | None) -> dict:
+    """The matrix attributes of an augmentation."""
+    d: dict = {"augment": ",".join(aug.steps) or "none"}
+    if aug.reverb and bank_info:
+        d.update({f"augment_{k}": v for k, v in bank_info.items()})
+        d["augment_reverb_probability"] = REVERB_PROBABILITY
+        d["augment_early_window"] = "0-479 kept, 480-719 faded linearly (RNNoise 0.2)"
+    if aug.clipping:
+        d["augment_clip_probability"] = CLIP_PROBABILITY
+        d["augment_quantise_probability"] = QUANTISE_PROBABILITY
+    if aug.band_limit:
+        from rnnoise_kit.audio import bandwidth
+
+        d["augment_band_limit_rule"] = (f"long-term spectrum within {bandwidth.DROP_DB:g} dB "
+                                        f"of the loudest level below, per file or "
+                                        f"{BANDWIDTH_REGION // 48000} s region")
+    d["augment_foreground"] = str(Path(aug.foreground)) if aug.foreground else "none"
+    if aug.foreground:
+        d["augment_foreground_probability"] = FOREGROUND_PROBABILITY
+    return d
