@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import training_noise as _noise
+from helpers import training_speech as _speech
 from rnnoise_kit.cli import main
 from rnnoise_kit.errors import InputError
 from rnnoise_kit.training import generator as G
@@ -19,27 +21,6 @@ from rnnoise_kit.training.matrix import MatrixReader, convert, inspect
 from rnnoise_kit.training.sources import open_source
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _speech(seconds: float = 4.0, seed: int = 1) -> np.ndarray:
-    """Voiced bursts with pauses, int16."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * 48000)
-    t = np.arange(n) / 48000
-    f0 = 120 + 40 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / 48000
-    x = sum(np.sin(k * phase) / k for k in range(1, 12))
-    env = (np.sin(2 * np.pi * 1.3 * t) > -0.2) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)
-    x = 6000 * x * env + 30 * rng.standard_normal(n)
-    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
-
-
-def _noise(seconds: float = 5.0, seed: int = 2) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal(int(seconds * 48000))
-    pink = np.cumsum(w) * 0.02
-    pink -= np.convolve(pink, np.ones(400) / 400, mode="same")
-    return np.clip(np.rint(2000 * (w + 5 * pink)), -32768, 32767).astype(np.int16)
 
 
 @pytest.fixture

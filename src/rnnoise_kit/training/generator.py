@@ -615,7 +615,7 @@ def generate(
         kit = AugmentKit(aug, bank, fg)
         attrs.update(describe_augmentation(aug, bank_info))
     elif not compat:
-        attrs["augment"] = "none"
+        attrs.update(describe_augmentation(aug, None))
     if out.suffix.lower() in (".h5", ".hdf5"):
         roles = ("speech", "noise", "foreground")
         for role, src in zip(roles, sources, strict=False):
