@@ -142,6 +142,8 @@ def _toml(tmp_path, text: str):
     ("speech = [1, 2]", "speech"),
     ("seed = -1", "seed"),
     ("init = 3", "init"),
+    ('augment = "reverb,echo"', "augment"),
+    ("rir = 5", "rir"),
 ])
 def test_config_values_are_checked_when_read(tmp_path, line, key):
     from rnnoise_kit.errors import InputError

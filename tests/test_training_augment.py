@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 import soundfile as sf
+from scipy.signal import fftconvolve
 
 from helpers import training_noise as _noise
 from helpers import training_speech as _speech
@@ -138,8 +139,9 @@ def test_reverb_full_and_early_convolution_across_blocks():
     parts = [rev.process(x[a:b], 0) for a, b in ((0, 1000), (1000, 140_000), (140_000, 250_000))]
     full = np.concatenate([p[0] for p in parts])
     early = np.concatenate([p[1] for p in parts])
-    ref_full = np.convolve(x.astype(np.float64), bank[0].astype(np.float64))[: x.size]
-    ref_early = np.convolve(x.astype(np.float64), early_response(bank[0]).astype(np.float64))
+    # the reference in double (FFT convolution in float64: exact to about 1e-12)
+    ref_full = fftconvolve(x.astype(np.float64), bank[0].astype(np.float64))[: x.size]
+    ref_early = fftconvolve(x.astype(np.float64), early_response(bank[0]).astype(np.float64))
     # float32 FFTs of 131072 points: about 1e-6 of the signal's scale
     assert np.max(np.abs(full - ref_full)) < 1e-4 * np.max(np.abs(ref_full))
     assert np.max(np.abs(early - ref_early[: x.size])) < 1e-4 * np.max(np.abs(ref_early))
@@ -221,10 +223,12 @@ def test_band_limit_marks_the_bands_above_a_low_passed_source(tmp_path, sources)
     changed = off[:, 42:64] != on[:, 42:64]
     assert np.all(on[:, 42:64][changed] == -1)  # only ever marks "no target"
     assert not changed[:, : limit + 1].any()
-    # the low-passed file's frames: every band above its limit is marked
+    # the low-passed file's frames with speech: every band above its limit is marked;
+    # frames without speech (VAD target 0) keep their targets (remove the noise)
     rows_changed = changed.any(axis=1)
-    assert rows_changed.any()
+    assert rows_changed.any() and np.all(on[rows_changed, 86] != 0)
     assert np.all(on[rows_changed][:, 42 + limit + 1: 64] == -1)
+    assert np.any(on[on[:, 86] == 0][:, 42 + limit + 1: 64] != -1)
 
 
 # ----------------------------------------------------------------------------- the others

@@ -28,7 +28,8 @@ Steps (``docs/training.md``, section "Augmentation"):
 ``band-limit``
     Each speech file's effective bandwidth (:func:`rnnoise_kit.audio.bandwidth.effective_bandwidth`,
     per region of at most :data:`BANDWIDTH_REGION` samples) marks the target gains of the
-    bands above it -1 ("no target").
+    bands above it -1 ("no target") on the frames whose VAD target is not 0 (where there is
+    no speech, every band is still taught to remove the noise).
 foreground noise
     With a ``foreground`` source, half of the segments get transients: excerpts of 50 ms to
     1.5 s of that source at random times (one every 2 s on average), each high-passed,

@@ -349,7 +349,10 @@ class Stream:
             np.add(reverberant, noise, out=xn)
             distort(xn, seg)
             if self.band_limits is not None and p.speech_gain != 0:
-                np.minimum(band_lp, self.band_limits.of_frames(starts), out=band_lp)
+                # only where the speech may be active: without speech, every band's target
+                # is to remove the noise, whatever the speech's bandwidth
+                limited = np.minimum(band_lp, self.band_limits.of_frames(starts))
+                band_lp = np.where(vad != 0, limited, band_lp)
         ey = self.st.band_energy(target, lowpass)
         en = self.noise_state.band_energy(noise, lowpass)
         features, ex, silence = self.noisy.features(xn, lowpass)
