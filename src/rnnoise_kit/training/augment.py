@@ -38,7 +38,6 @@ foreground noise
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -167,33 +166,47 @@ def prepare_response(rir: np.ndarray) -> np.ndarray:
     return (rir / math.sqrt(energy if energy > 0 else 1.0)).astype(np.float32)
 
 
-def response_bank(aug: Augmentation, seed: int) -> tuple[list[np.ndarray], dict]:
+def response_bank(aug: Augmentation, seed: int) -> tuple[RoomBank | list[np.ndarray], dict]:
     """The responses of a run and their description for the matrix attributes.
 
-    The user's (``aug.rir``), or :data:`ROOM_COUNT` rooms of
-    :func:`rnnoise_kit.audio.rir.room_impulse_response` from ``seed`` (made once per run: the
-    image method takes about half a second a room).
+    The user's (``aug.rir``, read now), or a :class:`RoomBank` of :data:`ROOM_COUNT` rooms
+    from ``seed``.
     """
     if aug.rir is not None:
         rirs, paths, _ = load_rirs(aug.rir)
         return [prepare_response(r) for r in rirs], {"rir": str(aug.rir), "rir_count": len(rirs)}
-    return _rooms(int(seed)), {"rir": f"{ROOM_COUNT} generated shoebox rooms (RT60 0.2-0.8 s)",
-                               "rir_count": ROOM_COUNT}
+    return RoomBank(int(seed)), {"rir": f"{ROOM_COUNT} generated shoebox rooms (RT60 0.2-0.8 s)",
+                                 "rir_count": ROOM_COUNT}
 
 
-_ROOMS: dict[tuple[int, int], list[np.ndarray]] = {}
+_ROOMS: dict[tuple[int, int], np.ndarray] = {}
+"""Rooms made by this process, by (seed, index): the image method takes about half a second a
+room, so each is made once, when a segment first draws it (a short run makes only those)."""
 
 
-def _rooms(seed: int) -> list[np.ndarray]:
-    from rnnoise_kit.audio.rir import room_impulse_response
+class RoomBank:
+    """:data:`ROOM_COUNT` shoebox rooms (:func:`rnnoise_kit.audio.rir.room_impulse_response`);
+    room ``k`` depends on the seed and ``k`` only: ``SeedSequence(seed, spawn_key=
+    (ROOM_BANK_KEY, k))``. Indexable like a list; each room is made when first used."""
 
-    key = (seed, ROOM_COUNT)
-    if key not in _ROOMS:  # the same rooms for every run of this process with this seed
-        ss = np.random.SeedSequence(seed, spawn_key=(ROOM_BANK_KEY,))
-        rng = np.random.Generator(np.random.PCG64(ss))
-        _ROOMS.clear()
-        _ROOMS[key] = [prepare_response(room_impulse_response(rng)[0]) for _ in range(ROOM_COUNT)]
-    return _ROOMS[key]
+    def __init__(self, seed: int, count: int | None = None) -> None:
+        self.seed = int(seed)
+        self.count = ROOM_COUNT if count is None else int(count)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        from rnnoise_kit.audio.rir import room_impulse_response
+
+        if not 0 <= k < self.count:
+            raise IndexError(k)
+        key = (self.seed, int(k))
+        if key not in _ROOMS:
+            ss = np.random.SeedSequence(self.seed, spawn_key=(ROOM_BANK_KEY, int(k)))
+            rng = np.random.Generator(np.random.PCG64(ss))
+            _ROOMS[key] = prepare_response(room_impulse_response(rng)[0])
+        return _ROOMS[key]
 
 
 class Reverb:
@@ -205,7 +218,7 @@ class Reverb:
     stream's history (a segment that changes room does not start from silence).
     """
 
-    def __init__(self, bank: list[np.ndarray]) -> None:
+    def __init__(self, bank: RoomBank | list[np.ndarray]) -> None:
         self.bank = bank
         self.history = np.zeros(MAX_RIR_SAMPLES - 1, np.float32)
         self._spectra: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -417,18 +430,22 @@ class BandLimits:
     def of_frames(self, starts: np.ndarray) -> np.ndarray:
         """Band limit (int64, (n,)) of the frames starting at source positions ``starts``."""
         src = self.source
+        offsets = np.asarray(src.offsets, np.int64)
+        files = np.searchsorted(offsets, starts, side="right") - 1
+        regions = (starts - offsets[files]) // BANDWIDTH_REGION
+        keys = files * (src.length // BANDWIDTH_REGION + 1) + regions
         out = np.empty(starts.size, np.int64)
-        for k, pos in enumerate(starts.tolist()):
-            i = bisect.bisect_right(src.offsets, pos) - 1
-            region = (pos - src.offsets[i]) // BANDWIDTH_REGION
-            key = (i, region)
-            band = self._bands.get(key)
+        for key in np.unique(keys).tolist():
+            at = keys == key
+            i = int(files[at][0])
+            region = int(regions[at][0])
+            band = self._bands.get((i, region))
             if band is None:
                 a = src.offsets[i] + region * BANDWIDTH_REGION
                 n = min(BANDWIDTH_REGION, src.offsets[i + 1] - a)
                 band = band_of_frequency(effective_bandwidth(src.read(a, n)))
-                self._bands[key] = band
-            out[k] = band
+                self._bands[(i, region)] = band
+            out[at] = band
         return out
 
 

@@ -54,6 +54,7 @@ from rnnoise_kit.training.augment import (
     Augmenter,
     BandLimits,
     Reverb,
+    RoomBank,
     SegmentAugment,
     distort,
     render_foreground,
@@ -263,8 +264,10 @@ class AugmentKit:
     responses (made once per run) and the foreground source."""
 
     aug: Augmentation
-    bank: list[np.ndarray]
+    bank: RoomBank | list[np.ndarray]
     foreground: Source | None = None
+    band_limits: BandLimits | None = None
+    """The speech's band limits, measured once per process (shared by its shards)."""
 
     def close(self) -> None:
         """Close the foreground source's files (before forking workers)."""
@@ -291,7 +294,11 @@ class Stream:
         self.kit = kit
         aug = kit.aug if kit is not None else NO_AUGMENTATION
         self.reverb = Reverb(kit.bank) if aug.reverb else None
-        self.band_limits = BandLimits(speech) if aug.band_limit else None
+        self.band_limits = None
+        if aug.band_limit:
+            if kit.band_limits is None or kit.band_limits.source is not speech:
+                kit.band_limits = BandLimits(speech)
+            self.band_limits = kit.band_limits
         self._foreground: np.ndarray | None = None  # the current segment's track
 
     def segment(self, p: SegmentParams, n: int, out: np.ndarray | None = None) -> np.ndarray:
