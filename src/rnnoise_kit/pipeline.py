@@ -371,7 +371,10 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
         augment = Augmentation.from_steps(config.augment, rir=config.rir)
         r = generate(speech_raw, noise_raw, config.frames, matrix, seed=config.seed,
                      jobs=config.jobs, augment=augment)
-        return {"rows": r.rows, "augment": r.attrs.get("augment", "none")}
+        steps = r.attrs.get("augment", "none")
+        log(f"features: {r.rows} rows, augmentation: {steps}"
+            + (f" ({r.attrs['augment_rir']})" if "augment_rir" in r.attrs else ""))
+        return {"rows": r.rows, "augment": steps}
 
     stage("features", {"frames": config.frames, "seed": config.seed,
                        "augment": config.augment, "rir": config.rir}, raw_hash, [matrix],
