@@ -10,7 +10,7 @@ Steps (``docs/training.md``, section "Augmentation"):
 
 ``reverb``
     Half of the segments convolve the speech with a room impulse response: the user's
-    (``rir``) or one of :data:`ROOM_COUNT` shoebox rooms generated once per run from the seed.
+    (``rir``) or one of :data:`ROOM_COUNT` shoebox rooms from the seed (:class:`RoomBank`).
     The noisy input gets the full response, the clean target only its early part
     (:func:`rnnoise_kit.audio.rir.early_response`: direct path and the first 10 ms of
     reflections, faded out over 5 ms). The noise stays dry.
