@@ -14,6 +14,10 @@ Each figure is the median of ``--runs`` runs (default 3), each in a fresh proces
 kernels are loaded before the timed call (steady state). Prints ONE JSON line:
 ``{"jobs1_frames_per_s": ..., "jobs2_frames_per_s": ..., "peak_rss_mb": ...}``.
 
+The v0.1 default mode augments (``--augment all``, the default: generated rooms, filters,
+gains, clipping, band limits; no foreground source); ``--augment none`` times the plain v0.1
+draws. The rooms are made before the timed call (a long run makes each once per process).
+
 ``--arch 0.2`` measures ``features --arch 0.2`` instead (RNNoise 0.2's ``dump_features``), set
 up as the C tool's figure in ``shared/reference/v0.2/README.md`` was measured: speech,
 background noise, a foreground noise (a third synthetic noise) and a list of two impulse
@@ -119,9 +123,18 @@ def _child(speech: str, noise: str, frames: int, jobs: int, out: str, arch: str)
                                      rir=folder / "rir_list.txt")
         warm = 2000
     else:
+        import functools
+
+        from rnnoise_kit.training.augment import Augmentation, RoomBank
         from rnnoise_kit.training.generator import generate
 
+        aug = Augmentation.from_steps(arch.partition(":")[2] or "all")
+        generate = functools.partial(generate, augment=aug)
         warm = 3000
+        if aug.reverb:  # the rooms of seed 1: made once per process, not timed
+            bank = RoomBank(1)
+            for k in range(len(bank)):
+                bank[k]
 
     def cpu() -> float:
         a = resource.getrusage(resource.RUSAGE_SELF)
@@ -156,6 +169,8 @@ def main() -> None:
     ap.add_argument("--frames1", type=int, help="jobs-1 rows (default 1,000,000; 0.2: 200,000)")
     ap.add_argument("--frames2", type=int, help="jobs-2 rows (default 2,000,000; 0.2: 400,000)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each; the median is shown")
+    ap.add_argument("--augment", default="all", metavar="LIST",
+                    help="v0.1: augmentation steps, as `features --augment` (default all)")
     ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -163,6 +178,7 @@ def main() -> None:
         _child(sp, no, int(frames), int(jobs), out, arch)
         return
     v02 = args.arch == "0.2"
+    arch = args.arch if v02 else f"0.1:{args.augment}"
     frames1 = args.frames1 or (200_000 if v02 else 1_000_000)
     frames2 = args.frames2 or (400_000 if v02 else 2_000_000)
     with tempfile.TemporaryDirectory(prefix="bench_generate_") as tmp:
@@ -171,9 +187,9 @@ def main() -> None:
         if v02:
             _make_v02_inputs(tmp)
         # warm numba's on-disk cache so neither timed run pays for compilation
-        _run(sp, no, 2000 if v02 else 3000, 1, tmp / "warm.f32", args.arch)
-        ones = [_run(sp, no, frames1, 1, tmp / "j1.f32", args.arch) for _ in range(args.runs)]
-        twos = [_run(sp, no, frames2, 2, tmp / "j2.f32", args.arch) for _ in range(args.runs)]
+        _run(sp, no, 2000 if v02 else 3000, 1, tmp / "warm.f32", arch)
+        ones = [_run(sp, no, frames1, 1, tmp / "j1.f32", arch) for _ in range(args.runs)]
+        twos = [_run(sp, no, frames2, 2, tmp / "j2.f32", arch) for _ in range(args.runs)]
     r1 = sorted(ones, key=lambda r: r["fps"])[len(ones) // 2]  # the median run
     r2 = sorted(twos, key=lambda r: r["fps"])[len(twos) // 2]
     line = {
@@ -181,9 +197,11 @@ def main() -> None:
         "jobs2_frames_per_s": round(r2["fps"]),
         "peak_rss_mb": round(r2["pss_kb"] / 1024, 1),
     }
+    cpu1 = sorted(r["fps_per_cpu_s"] for r in ones)[len(ones) // 2]
     if v02:
-        cpu1 = sorted(r["fps_per_cpu_s"] for r in ones)[len(ones) // 2]
         line = {"arch": "0.2", **line, "jobs1_frames_per_cpu_s": round(cpu1)}
+    else:
+        line = {"augment": args.augment, **line, "jobs1_frames_per_cpu_s": round(cpu1)}
     print(json.dumps(line))
     print(f"(jobs 2 run: peak memory {r2['pss_kb'] / 1024:.0f} MB counting shared pages once "
           f"(PSS), {r2['rss_sum_kb'] / 1024:.0f} MB summing each process's RSS; jobs 1 run: "

@@ -269,11 +269,6 @@ class AugmentKit:
     band_limits: BandLimits | None = None
     """The speech's band limits, measured once per process (shared by its shards)."""
 
-    def close(self) -> None:
-        """Close the foreground source's files (before forking workers)."""
-        if self.foreground is not None:
-            self.foreground.close()
-
 
 class Stream:
     """The state of one ``denoise_training`` run (one shard in default mode)."""
