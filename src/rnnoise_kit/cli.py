@@ -795,47 +795,66 @@ def _run_demo(args) -> int:
 
 def _add_train(sub) -> None:
     from rnnoise_kit.training.recipe import BCE_MODES, TrainConfig
+    from rnnoise_kit.training.v02.recipe import SIZE_NAMES, TrainConfig02
 
-    d = TrainConfig
+    d, d2 = TrainConfig, TrainConfig02
     p = sub.add_parser(
         "train",
-        help="train a model on a training matrix (the recipe of rnn_train.py)",
+        help="train a model on a training matrix (the recipe of rnn_train.py, or 0.2's)",
         description=(
             "Train an RNNoise v0.1 model on a (rows, 87) training matrix (.h5 or .f32, read out "
             f"of core) with the recipe of training/rnn_train.py: batches of {d.batch_size} "
             f"sequences of {d.window} frames, {d.epochs} epochs, Adam lr {d.lr:g}, weights "
             f"clipped to +-{d.clip:g}, the last {d.val_split:.0%} of the sequences for "
             "validation. Writes RUN_DIR/checkpoint.npz every epoch, metrics.csv, "
-            "and at the end model.rnnn, rnn_data.c/.h and model.pt. Needs PyTorch "
+            "and at the end model.rnnn, rnn_data.c/.h and model.pt. With --arch 0.2: an "
+            "RNNoise 0.2 model on (rows, 98) rows with upstream's main-branch recipe "
+            f"(train_rnnoise.py: batches of {d2.batch_size}, {d2.epochs} epochs, AdamW, GRU "
+            "states carried between batches, optional block sparsification, a quantisation-"
+            "aware finish), ending with model.bin and rnnoise_data.c/.h. Needs PyTorch "
             "(pip install 'rnnoise-kit[train]'). See docs/training.md."
         ),
     )
     p.add_argument("data", help="training matrix (.h5 with dataset /data, or .f32)")
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
-    p.add_argument("--epochs", type=int, default=d.epochs,
-                   help=f"total epochs (default {d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size,
-                   help=f"sequences per batch (default {d.batch_size})")
-    p.add_argument("--window", type=int, default=d.window,
+    p.add_argument("--arch", choices=("0.1", "0.2"), default="0.1",
+                   help="which RNNoise to train (default 0.1)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"total epochs (default {d.epochs}; 0.2: {d2.epochs})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"sequences per batch (default {d.batch_size}; 0.2: {d2.batch_size})")
+    p.add_argument("--window", type=int, default=None,
                    help=f"frames per sequence (default {d.window})")
-    p.add_argument("--lr", type=float, default=d.lr,
-                   help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate (default {d.lr:g}; 0.2: {d2.lr:g})")
     p.add_argument("--device", choices=_DEVICES, default="auto",
                    help="where to train (default auto: CUDA when torch sees a GPU and Triton "
-                        "is installed, else the CPU; see docs/training.md)")
+                        "is installed, else the CPU; 0.2: CUDA whenever torch sees a GPU; see "
+                        "docs/training.md)")
     p.add_argument("--seed", type=int, default=d.seed,
                    help=f"initial weights and shuffles (default {d.seed})")
     p.add_argument("--init", metavar="MODEL",
-                   help="fine-tune from a model (.rnnn, .c, Keras .hdf5, checkpoint)")
+                   help="fine-tune from a model (.rnnn, .c, Keras .hdf5, checkpoint; 0.2: a "
+                        "weight blob .bin, rnnoise_data.c, a 0.2 checkpoint, rnnoise-0.2)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--activations", default=None, metavar="A,B,C",
-                   help="vad_gru,noise_gru,denoise_gru activations (default "
+                   help="v0.1: vad_gru,noise_gru,denoise_gru activations (default "
                         f"{','.join(d.activations)} as rnn_train.py, or those of --init; "
                         "relu,relu,relu = the released model)")
-    p.add_argument("--bce", choices=BCE_MODES, default=d.bce,
-                   help="binary cross-entropy: as Keras >= 2.0.7 ran rnn_train.py (swapped) "
-                        f"or the textbook one (default {d.bce})")
+    p.add_argument("--bce", choices=BCE_MODES, default=None,
+                   help="v0.1: binary cross-entropy as Keras >= 2.0.7 ran rnn_train.py "
+                        f"(swapped) or the textbook one (default {d.bce})")
+    p.add_argument("--size", choices=SIZE_NAMES, default=None,
+                   help="0.2: network size, default = upstream's (conv1 128, GRU 384), small = "
+                        "conv1 32, GRU 64 (default: --init's sizes, else default)")
+    p.add_argument("--conv1-size", type=int, default=None, help="0.2: conv1 outputs (x4)")
+    p.add_argument("--gru-size", type=int, default=None, help="0.2: GRU size (x8)")
+    p.add_argument("--sparse", action="store_true",
+                   help="0.2: block-sparsify the GRU matrices (upstream --sparse: steps "
+                        f"{d2.sparse_start}-{d2.sparse_stop}, densities r .3, z .2, n .5)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="0.2: CPU threads (default: all; 1 is faster on a busy CPU)")
     p.set_defaults(func=_run_train)
 
 
@@ -850,35 +869,77 @@ def _need_torch() -> None:
 
 def _run_train(args) -> int:
     _need_torch()
+    if args.arch == "0.2":
+        return _run_train02(args)
+    from rnnoise_kit.errors import SettingError
     from rnnoise_kit.training.trainer import TrainConfig, run_activations, train
 
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, window=args.window,
-                      lr=args.lr, seed=args.seed, bce=args.bce,
+    for name in ("size", "conv1_size", "gru_size", "threads"):
+        if getattr(args, name) is not None:
+            raise SettingError(name, "is for --arch 0.2")
+    if args.sparse:
+        raise SettingError("sparse", "is for --arch 0.2")
+    d = TrainConfig
+    cfg = TrainConfig(epochs=_or(args.epochs, d.epochs), batch_size=_or(args.batch_size,
+                      d.batch_size), window=_or(args.window, d.window), lr=_or(args.lr, d.lr),
+                      seed=args.seed, bce=_or(args.bce, d.bce),
                       activations=run_activations(args.activations, args.init))
-
-    def report(epoch: int, m: dict) -> None:
-        val = "n/a" if m["val_loss"] != m["val_loss"] else f"{m['val_loss']:.4f}"
-        print(f"epoch {epoch}/{cfg.epochs}: loss {m['loss']:.4f}, val_loss {val} "
-              f"({m['seconds']:.1f} s)", flush=True)
-
     res = train(args.data, args.output, config=cfg, resume=args.resume, init=args.init,
-                device=args.device, callback=report)
+                device=args.device, callback=_epoch_report(cfg.epochs))
     print(f"{res.model_path}: {res.epochs} epoch(s); checkpoint {res.checkpoint_path}, "
           f"C source {res.run_dir / 'rnn_data.c'}")
+    return EXIT_OK
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _epoch_report(epochs: int) -> Callable[[int, dict], None]:
+    def report(epoch: int, m: dict) -> None:
+        val = "n/a" if m["val_loss"] != m["val_loss"] else f"{m['val_loss']:.4f}"
+        print(f"epoch {epoch}/{epochs}: loss {m['loss']:.4f}, val_loss {val} "
+              f"({m['seconds']:.1f} s)", flush=True)
+    return report
+
+
+def _run_train02(args) -> int:
+    from rnnoise_kit.errors import SettingError
+    from rnnoise_kit.training.v02.trainer import TrainConfig02, run_sizes, train02
+
+    for name in ("activations", "bce"):
+        if getattr(args, name) is not None:
+            raise SettingError(name, "is for --arch 0.1 (the 0.2 network has no such choice)")
+    d = TrainConfig02
+    init = None if args.resume else args.init
+    conv1, gru, variant = run_sizes(args.size, args.conv1_size, args.gru_size, init)
+    cfg = TrainConfig02(epochs=_or(args.epochs, d.epochs),
+                        batch_size=_or(args.batch_size, d.batch_size),
+                        window=_or(args.window, d.window), lr=_or(args.lr, d.lr),
+                        seed=args.seed, sparse=args.sparse, conv1_size=conv1, gru_size=gru,
+                        variant=variant)
+    res = train02(args.data, args.output, config=cfg, resume=args.resume, init=args.init,
+                  device=args.device, callback=_epoch_report(cfg.epochs), threads=args.threads)
+    print(f"{res.model_path}: {res.epochs} epoch(s); checkpoint {res.checkpoint_path}, "
+          f"C source {res.run_dir / 'rnnoise_data.c'}")
     return EXIT_OK
 
 
 def _add_export(sub) -> None:
     p = sub.add_parser(
         "export",
-        help="write a training checkpoint as a .rnnn or rnn_data.c model",
+        help="write a training checkpoint as a .rnnn or rnn_data.c model (0.2: .bin, .c)",
         description=(
             "Quantise a training checkpoint (RUN_DIR/checkpoint.npz, or RUN_DIR) like dump_rnn.py "
-            "and write it as .rnnn (librnnoise, FFmpeg arnndn) or .c (+ .h). No PyTorch needed."
+            "and write it as .rnnn (librnnoise, FFmpeg arnndn) or .c (+ .h). A 0.2 run's "
+            "checkpoint is exported like upstream's dump_rnnoise_weights.py --quantize (sparse "
+            "int8 GRUs and conv2 with their float twins) as a weight blob .bin (librnnoise 0.2's "
+            "rnnoise_model_from_buffer) or rnnoise_data.c (+ .h). No PyTorch needed."
         ),
     )
     p.add_argument("checkpoint", help="checkpoint.npz or the run folder holding it")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.rnnn or OUT.c")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="OUT.rnnn or OUT.c (0.2: OUT.bin or OUT.c)")
     p.set_defaults(func=_run_export)
 
 
@@ -887,8 +948,11 @@ def _run_export(args) -> int:
     from rnnoise_kit.model import save_model
     from rnnoise_kit.model.checkpoint import read_checkpoint
 
-    check_suffix(args.output, (".rnnn", ".c"), "an RNNoise v0.1 model")
     ck = read_checkpoint(args.checkpoint)
+    if ck.arch == "0.2":
+        check_suffix(args.output, (".bin", ".c"), "an RNNoise 0.2 model")
+    else:
+        check_suffix(args.output, (".rnnn", ".c"), "an RNNoise v0.1 model")
     written = save_model(ck.model(), args.output, inputs=[ck.path])
     print(f"{', '.join(map(str, written))}: epoch {ck.epoch} of {ck.path}")
     return EXIT_OK

@@ -9,6 +9,11 @@ A checkpoint is a NumPy ``.npz`` archive holding
   (``format``, ``topology``, ``activations``, ``config`` (the recipe), ``versions``, ``data``
   (path, rows, sha256), ``epoch``, ``metrics`` (one entry per trained epoch)).
 
+An RNNoise 0.2 run's checkpoint (header ``"arch": "0.2"``) holds instead ``<layer>/weights``
+(input-major, n_in x n_out) and ``<layer>/bias`` for the layers of
+:data:`rnnoise_kit.model.v02.model.LAYER_NAMES`, the form of
+:func:`~rnnoise_kit.model.v02.model.model_from_float_layers`, which exports it.
+
 A copy of the header is written beside it as ``checkpoint.json`` for people; readers use the
 one inside the archive. :func:`load_checkpoint` turns a checkpoint into an
 :class:`~rnnoise_kit.model.core.RNNoiseModel` (quantised like ``dump_rnn.py``), so a
@@ -45,6 +50,8 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "rnnoise-kit checkpoint 1"
+ARCH_V02 = "0.2"
+"""Header ``arch`` of an RNNoise 0.2 run (absent: v0.1)."""
 CHECKPOINT_NAME = "checkpoint.npz"
 _HEADER_KEY = "header.json"
 
@@ -70,6 +77,11 @@ class Checkpoint:
     weights: dict[str, dict[str, np.ndarray]]
 
     @property
+    def arch(self) -> str:
+        """``"0.1"`` or ``"0.2"``: which network the weights are for."""
+        return str(self.header.get("arch", "0.1"))
+
+    @property
     def activations(self) -> list[str]:
         """The six layer activations in :data:`LAYER_NAMES` order."""
         return [self.header["activations"][n] for n in LAYER_NAMES]
@@ -79,8 +91,15 @@ class Checkpoint:
         """Number of epochs trained."""
         return int(self.header.get("epoch", 0))
 
-    def model(self) -> RNNoiseModel:
-        """The weights quantised into an int8 :class:`RNNoiseModel` (``dump_rnn.py``)."""
+    def model(self):
+        """The weights quantised into an int8 :class:`RNNoiseModel` (``dump_rnn.py``), or for
+        a 0.2 run the :class:`~rnnoise_kit.model.v02.RNNoise02Model` upstream's export makes
+        of them (sparse int8 GRUs with their float twins)."""
+        if self.arch == ARCH_V02:
+            from rnnoise_kit.model.v02.model import model_from_float_layers
+
+            return model_from_float_layers(
+                {n: (w["weights"], w["bias"]) for n, w in self.weights.items()})
         try:
             return RNNoiseModel.from_float_arrays(self.weights, self.activations)
         except TopologyError as exc:
@@ -107,6 +126,16 @@ def is_checkpoint(path: PathLike) -> bool:
         return False
 
 
+def _layer_keys(arch: str) -> dict[str, list[str]]:
+    """Layer name -> the array keys of its checkpoint entries, for a run's network."""
+    if arch == ARCH_V02:
+        from rnnoise_kit.model.v02.model import LAYER_NAMES as LAYERS_02
+
+        return {n: ["weights", "bias"] for n in LAYERS_02}
+    return {n: (["kernel", "recurrent_kernel", "bias"] if n in GRU_LAYERS else ["kernel", "bias"])
+            for n in LAYER_NAMES}
+
+
 def checkpoint_files(
     path: PathLike,
     weights: Mapping[str, Mapping[str, np.ndarray] | Sequence[np.ndarray]],
@@ -128,9 +157,8 @@ def checkpoint_files(
     arrays: dict[str, np.ndarray] = {
         _HEADER_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     }
-    for name in LAYER_NAMES:
+    for name, keys in _layer_keys(str(head.get("arch", "0.1"))).items():
         w = weights[name]
-        keys = ["kernel", "recurrent_kernel", "bias"] if name in GRU_LAYERS else ["kernel", "bias"]
         vals = [w[k] for k in keys] if isinstance(w, Mapping) else list(w)
         if len(vals) != len(keys):
             raise ValueError(f"{name}: expected {len(keys)} arrays, got {len(vals)}")
@@ -195,10 +223,10 @@ def read_checkpoint(path: PathLike) -> Checkpoint:
             if _HEADER_KEY not in files:
                 raise ModelFormatError(p, "not an rnnoise-kit checkpoint (no header.json)")
             header = json.loads(bytes(z[_HEADER_KEY]).decode("utf-8"))
+            if not isinstance(header, dict):
+                raise ModelFormatError(p, "header is not a JSON object")
             weights: dict[str, dict[str, np.ndarray]] = {}
-            for name in LAYER_NAMES:
-                keys = ["kernel", "recurrent_kernel", "bias"] if name in GRU_LAYERS else [
-                    "kernel", "bias"]
+            for name, keys in _layer_keys(str(header.get("arch", "0.1"))).items():
                 d = {}
                 for k in keys:
                     if f"{name}/{k}" not in files:
@@ -210,13 +238,16 @@ def read_checkpoint(path: PathLike) -> Checkpoint:
     if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
         raise ModelFormatError(p, f"unknown checkpoint format (expected {CHECKPOINT_FORMAT!r})")
     acts = header.get("activations")
+    if header.get("arch") == ARCH_V02:
+        return Checkpoint(p, header, weights)
     if not isinstance(acts, dict) or any(n not in acts for n in LAYER_NAMES):
         raise ModelFormatError(p, "header lacks the six layer activations")
     return Checkpoint(p, header, weights)
 
 
-def load_checkpoint(path: PathLike) -> RNNoiseModel:
-    """A checkpoint's weights as a quantised :class:`RNNoiseModel` (no torch needed)."""
+def load_checkpoint(path: PathLike):
+    """A checkpoint's weights as a quantised :class:`RNNoiseModel`, or an
+    :class:`~rnnoise_kit.model.v02.RNNoise02Model` for a 0.2 run (no torch needed)."""
     return read_checkpoint(path).model()
 
 

@@ -94,29 +94,34 @@ class SequenceData:
     Parameters
     ----------
     path : path-like
-        ``.h5`` (dataset ``/data``, shape (rows, 87)) or ``.f32`` (rows of 87 float32).
+        ``.h5`` (dataset ``/data``, shape (rows, columns)) or ``.f32`` (rows of ``columns``
+        float32).
     window : int
         Frames per sequence (``rnn_train.py``: 2000).
     val_split : float
         Share of the sequences held out, at the end (Keras ``validation_split``).
+    columns : int
+        Row width: 87 (v0.1 rows, the default) or 98 (0.2 rows).
 
     Raises
     ------
     InputError
-        Missing file, not 87 columns, or fewer rows than one window.
+        Missing file, not ``columns`` columns, or fewer rows than one window.
 
     Attributes
     ----------
     rows, n_sequences, n_train, n_val : int
     """
 
-    def __init__(self, path: str | os.PathLike, window: int, val_split: float = 0.1):
+    def __init__(self, path: str | os.PathLike, window: int, val_split: float = 0.1,
+                 columns: int = ROW):
         if window < 1:
             raise InputError(None, f"window must be at least 1 frame (got {window})")
         if not 0.0 <= val_split < 1.0:
             raise InputError(None, f"validation split must be in [0, 1) (got {val_split})")
-        reader = MatrixReader(path)
+        reader = MatrixReader(path, columns)
         self.path = Path(path)
+        self.columns = reader.columns
         self.h5 = reader.h5
         self.rows = reader.rows
         self.window = int(window)
@@ -175,14 +180,14 @@ class SequenceData:
         Returns
         -------
         numpy.ndarray
-            float32, shape (len(indices), window, 87). Read in ascending index order (one
+            float32, shape (len(indices), window, columns). Read in ascending index order (one
             contiguous slice per sequence), returned in the order given.
         """
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_sequences):
             raise IndexError("sequence index out of range")
         self._open()
-        out = np.empty((idx.size, self.window, ROW), dtype=np.float32)
+        out = np.empty((idx.size, self.window, self.columns), dtype=np.float32)
         w = self.window
         for j in np.argsort(idx, kind="stable"):
             i = int(idx[j])
@@ -190,7 +195,7 @@ class SequenceData:
                 self._dset.read_direct(out, np.s_[i * w : (i + 1) * w], np.s_[j])
             else:
                 buf = memoryview(out[j]).cast("B")
-                off = i * w * ROW * 4
+                off = i * w * self.columns * 4
                 got = 0
                 while got < len(buf):
                     n = os.preadv(self._fd, [buf[got:]], off + got)

@@ -277,10 +277,21 @@ class MatrixWriter:
 
 
 class MatrixReader:
-    """Read a ``.f32`` or ``.h5`` matrix block by block (never all at once)."""
+    """Read a ``.f32`` or ``.h5`` matrix block by block (never all at once).
 
-    def __init__(self, path: str | os.PathLike):
+    Parameters
+    ----------
+    path : path-like
+        The matrix.
+    columns : int
+        Row width: 87 for v0.1 rows (:data:`rnnoise_kit.training.layout.ROW`, the default),
+        98 for 0.2 rows (:data:`rnnoise_kit.training.v02.layout.ROW`).
+    """
+
+    def __init__(self, path: str | os.PathLike, columns: int = ROW):
         self.path = Path(path)
+        self.columns = int(columns)
+        width = self.columns
         if not self.path.exists():
             raise InputError(self.path, "no such file")
         if self.path.is_dir():
@@ -298,9 +309,9 @@ class MatrixReader:
                     if d.dtype.kind not in "fiu":
                         raise InputError(self.path, f"dataset 'data' holds {d.dtype}, not "
                                                     "numbers")
-                    if d.ndim != 2 or d.shape[1] != ROW:
+                    if d.ndim != 2 or d.shape[1] != width:
                         raise InputError(self.path, f"dataset 'data' has shape {d.shape}, "
-                                                    f"not (rows, {ROW})")
+                                                    f"not (rows, {width})")
                     self.rows = int(d.shape[0])
                     self.attrs = {k: _plain(v) for k, v in f.attrs.items()}
             except OSError as exc:
@@ -308,14 +319,14 @@ class MatrixReader:
             self.h5 = True
         else:
             size = self.path.stat().st_size
-            if size % (ROW * 4):
+            if size % (width * 4):
                 raise InputError(self.path, f"{size} bytes is not a whole number of "
-                                            f"{ROW}-float32 rows ({ROW * 4} bytes)")
-            self.rows = size // (ROW * 4)
+                                            f"{width}-float32 rows ({width * 4} bytes)")
+            self.rows = size // (width * 4)
             self.h5 = False
 
     def blocks(self, block: int = _BLOCK):
-        """Yield (start, rows (m, 87) float32) in order."""
+        """Yield (start, rows (m, columns) float32) in order."""
         if self.h5:
             with h5py.File(self.path, "r") as f:
                 d = f["data"]
@@ -325,18 +336,20 @@ class MatrixReader:
             with open(self.path, "rb") as f:
                 for a in range(0, self.rows, block):
                     m = min(block, self.rows - a)
-                    yield a, np.fromfile(f, dtype="<f4", count=m * ROW).reshape(m, ROW)
+                    rows = np.fromfile(f, dtype="<f4", count=m * self.columns)
+                    yield a, rows.reshape(m, self.columns)
 
 
-def find_nonfinite(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(row, column) of the first NaN or infinite value of a matrix, or None; streamed.
+def find_nonfinite(path: str | os.PathLike, columns: int = ROW) -> tuple[int, int] | None:
+    """(row, column) of the first NaN or infinite value of a matrix of ``columns``-float
+    rows, or None; streamed.
 
     Raises
     ------
     InputError
         The file is not a readable matrix.
     """
-    for start, rows in MatrixReader(path).blocks():
+    for start, rows in MatrixReader(path, columns).blocks():
         bad = ~np.isfinite(rows)
         if bad.any():
             row, col = np.argwhere(bad)[0]

@@ -57,7 +57,7 @@ from rnnoise_kit.model.core import GRU_LAYERS, LAYER_NAMES, RNNoiseModel
 from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training import gru
 from rnnoise_kit.training.data import SequenceData, prefetched
-from rnnoise_kit.training.layout import FEATURES, GAINS, VAD
+from rnnoise_kit.training.layout import FEATURES, GAINS, ROW, VAD
 from rnnoise_kit.training.loss import rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
 from rnnoise_kit.training.recipe import TrainConfig
@@ -473,21 +473,7 @@ def train(
     gru.keep_freed_memory()
     _set_threads()
 
-    state = None
-    if ck_path.exists() or state_path.exists():
-        if not resume:
-            raise SettingError("resume", "is needed to continue the training run in it (or "
-                                         "choose another output folder)", path=run)
-        if not state_path.exists():
-            raise CheckpointMismatch(run, f"{CHECKPOINT_NAME} has no {STATE_NAME} beside it; "
-                                          "cannot resume (fine-tune from it with init instead)")
-        state, header = _read_state(state_path)
-        ident = _data_identity(data_path, header.get("data"))
-        _check_resumable(header, cfg, ident, run)
-    else:
-        ident = _data_identity(data_path)
-        # checked once per run (a resumed run trains on the same bytes, sha256 compared)
-        _check_finite_rows(data_path)
+    state, header, ident = open_run(run, data_path, cfg, resume)
 
     init_info = None
     if state is not None:
@@ -600,6 +586,39 @@ def train(
     )
 
 
+def open_run(run: Path, data_path: Path, cfg, resume: bool,
+             columns: int = ROW) -> tuple[dict | None, dict | None, dict]:
+    """What a run folder holds, checked against this run (either generation).
+
+    Returns ``(state, header, data identity)``: the saved training state and its header when
+    resuming, else ``(None, None, identity)`` after checking the rows are finite (once per
+    run: a resumed run trains on the same bytes, sha256 compared).
+
+    Raises
+    ------
+    SettingError
+        The folder holds a run and ``resume`` is False.
+    CheckpointMismatch
+        A checkpoint without its training state, or one of other data or another recipe
+        (``cfg.recipe()``).
+    """
+    state_path = run / STATE_NAME
+    if (run / CHECKPOINT_NAME).exists() or state_path.exists():
+        if not resume:
+            raise SettingError("resume", "is needed to continue the training run in it (or "
+                                         "choose another output folder)", path=run)
+        if not state_path.exists():
+            raise CheckpointMismatch(run, f"{CHECKPOINT_NAME} has no {STATE_NAME} beside it; "
+                                          "cannot resume (fine-tune from it with init instead)")
+        state, header = _read_state(state_path)
+        ident = _data_identity(data_path, header.get("data"))
+        _check_resumable(header, cfg, ident, run)
+        return state, header, ident
+    ident = _data_identity(data_path)
+    _check_finite_rows(data_path, columns)
+    return None, None, ident
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
@@ -631,18 +650,18 @@ def _read_state(path: Path) -> tuple[dict, dict]:
     return state, header
 
 
-def _check_finite_rows(path: Path) -> None:
+def _check_finite_rows(path: Path, columns: int = ROW) -> None:
     """Refuse a matrix holding NaN or infinity before training on it (one line)."""
     from rnnoise_kit.training.matrix import find_nonfinite
 
-    where = find_nonfinite(path)
+    where = find_nonfinite(path, columns)
     if where is not None:
         row, col = where
         raise InputError(path, f"row {row} column {col} is not finite (NaN or infinity); "
                                "a model cannot be trained on it")
 
 
-def _check_diverged(net: RNNoiseNet, m: dict, validated: bool, epoch: int) -> None:
+def _check_diverged(net: torch.nn.Module, m: dict, validated: bool, epoch: int) -> None:
     """Raise TrainingDiverged before a non-finite epoch is saved over the last good one."""
     losses = [m["loss"]] + ([m["val_loss"]] if validated else [])
     with torch.no_grad():

@@ -503,15 +503,30 @@ class RNNoise02Model:
         ValueError
             A layer has no float weights (an int8-only model).
         """
+        return {name: (self._with_diag(lay, lay.dense_float()), np.array(lay.bias, np.float32))
+                for name, lay in self.layers.items()}
+
+    def dequantized_layers(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """:meth:`float_layers` with the int8 layers' weights taken from their int8 values
+        (``w_q * scale * 127``, what the int8 path computes with), float twins or not; the
+        recurrent diagonals and the unquantised layers are float in both."""
         layers = {}
         for name, lay in self.layers.items():
-            w = lay.dense_float()
-            if lay.diag is not None:
-                n = lay.nb_inputs
-                for gate in range(3):
-                    w[np.arange(n), gate * n + np.arange(n)] += lay.diag[gate * n:(gate + 1) * n]
-            layers[name] = (w, np.array(lay.bias, np.float32))
+            if lay.weights is None:
+                w = lay.dense_float()
+            else:
+                w = lay.dense_int8().astype(np.float32) * (lay.scale * np.float32(127))
+            layers[name] = (self._with_diag(lay, w.astype(np.float32)),
+                            np.array(lay.bias, np.float32))
         return layers
+
+    @staticmethod
+    def _with_diag(lay: LinearLayer, w: np.ndarray) -> np.ndarray:
+        if lay.diag is not None:
+            n = lay.nb_inputs
+            for gate in range(3):
+                w[np.arange(n), gate * n + np.arange(n)] += lay.diag[gate * n:(gate + 1) * n]
+        return w
 
     def array(self, name: str) -> np.ndarray:
         """One array by name (KeyError if absent)."""
