@@ -9,6 +9,9 @@ median of ``--epochs`` epochs. Prints one JSON line::
     {"cpu_s_per_epoch": ..., "peak_rss_mb": ...[, "cuda_s_per_epoch": ..., "cuda_gru": ...]}
 
 Usage: ``python benchmarks/bench_train.py [--device cpu|cuda] [--frames 500000]``.
+``--arch 0.2`` times :func:`rnnoise_kit.training.v02.trainer.train02` itself (upstream's 0.2
+recipe, ``torch.nn.GRU``) on synthetic 98-column rows of ``--frames`` frames: ``--size small``
+or ``default``, the epoch time the median of ``--epochs`` epochs after the first (warm-up).
 On CUDA, ``cuda_gru`` names the recurrence that ran (``triton``, the fused kernels, or
 ``torch``, the step-by-step loop; ``--cuda-gru`` forces one, to compare them).
 ``--matrix FILE`` (``.h5``/``.f32``) reads the batches out of core from that file, as
@@ -130,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cuda-gru", choices=("auto", "triton", "torch"), default="auto",
                     help="GRU recurrence on CUDA (default auto: triton when available)")
     ap.add_argument("--verbose", action="store_true", help="also print losses to stderr")
+    ap.add_argument("--arch", choices=("0.1", "0.2"), default="0.1")
+    ap.add_argument("--size", choices=("small", "default"), default="small",
+                    help="0.2 network size (default small)")
     ap.add_argument(
         "--no-malloc-tuning", action="store_true", help="do not call keep_freed_memory()"
     )
     args = ap.parse_args(argv)
+    if args.arch == "0.2":
+        return bench02(args)
 
     if not args.no_malloc_tuning:
         keep_freed_memory()
@@ -161,6 +169,41 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         print("cpu losses", cpu_losses, file=sys.stderr)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result))
+    return 0
+
+
+def bench02(args) -> int:
+    """``--arch 0.2``: epochs of the 0.2 trainer on synthetic rows, timed by the trainer."""
+    import tempfile
+    from pathlib import Path
+
+    from rnnoise_kit.training.v02.layout import GAINS, ROW, VAD_COL
+    from rnnoise_kit.training.v02.network import SIZES
+    from rnnoise_kit.training.v02.trainer import TrainConfig02, train02
+
+    rng = np.random.default_rng(0)
+    rows = np.empty((args.frames, ROW), np.float32)
+    rows[:, :GAINS.start] = rng.standard_normal((args.frames, GAINS.start), dtype=np.float32)
+    gains = rng.random((args.frames, GAINS.stop - GAINS.start), dtype=np.float32)
+    gains[rng.random(gains.shape) < 0.2] = -1.0
+    rows[:, GAINS] = gains
+    rows[:, VAD_COL] = rng.random(args.frames) < 0.6
+    conv1, gru = SIZES[args.size]
+    cfg = TrainConfig02(epochs=args.epochs + 1, batch_size=args.batch, window=args.window,
+                        val_split=0.0, qat_share=0.0, conv1_size=conv1, gru_size=gru)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.f32"
+        rows.tofile(path)
+        res = train02(path, Path(tmp) / "run", config=cfg, device=args.device, progress=False,
+                      threads=args.threads)
+    seconds = [h["seconds"] for h in res.history[1:]]
+    key = "cuda_s_per_epoch" if args.device == "cuda" else "cpu_s_per_epoch"
+    result = {key: round(statistics.median(seconds), 3), "arch": "0.2", "size": args.size,
+              "frames": args.frames, "batch": args.batch, "threads": args.threads,
+              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if args.verbose:
+        print("losses", [h["loss"] for h in res.history], file=sys.stderr)
     print(json.dumps(result))
     return 0
 

@@ -87,11 +87,17 @@ def _resolve_device(device: str) -> torch.device:
 def init_model(path: str | os.PathLike):
     """The 0.2 model a run fine-tunes from, and which of its weights the network takes.
 
+    Parameters
+    ----------
+    path : path-like or str
+        A model file, or the public name ``rnnoise-0.2`` (imported from pyrnnoise).
+
     Returns
     -------
-    (RNNoise02Model, str)
-        The model and ``"float"`` (its float weights: the twins of the int8 layers, what C
-        computes with) or ``"dequantized int8"`` (an int8-only model: ``w_q * scale * 127``).
+    (RNNoise02Model, str, pathlib.Path)
+        The model; ``"float"`` (its float weights: the twins of the int8 layers, what C
+        computes with) or ``"dequantized int8"`` (an int8-only model: ``w_q * scale * 127``);
+        the file it was read from.
 
     Raises
     ------
@@ -99,11 +105,15 @@ def init_model(path: str | os.PathLike):
         Not a readable RNNoise 0.2 model.
     """
     from rnnoise_kit.model import load_model
+    from rnnoise_kit.model.registry import cached_path, is_registry_name
 
-    model = load_model(path)
+    file = Path(path)
+    if not file.exists() and is_registry_name(os.fspath(path)):
+        file = cached_path(os.fspath(path))
+    model = load_model(file)
     if getattr(model, "generation", "0.1") != "0.2":
         raise InputError(path, "is an RNNoise v0.1 model; --arch 0.2 fine-tunes 0.2 models")
-    return model, ("float" if model.precision == "float" else "dequantized int8")
+    return model, ("float" if model.precision == "float" else "dequantized int8"), file
 
 
 def run_sizes(size: str | None = None, conv1_size: int | None = None,
@@ -122,7 +132,7 @@ def run_sizes(size: str | None = None, conv1_size: int | None = None,
         raise SettingError("size", f"must be one of {', '.join(SIZES)} (got {size!r})")
     base = SIZES[size or "default"]
     if init is not None:
-        model, _ = init_model(init)
+        model = init_model(init)[0]
         have = (model.conv1_size, model.gru_size)
         want = (conv1_size or (base[0] if size else have[0]),
                 gru_size or (base[1] if size else have[1]))
@@ -314,7 +324,7 @@ def train02(
         net = RNNoise02Net(cfg.conv1_size, cfg.gru_size, cfg.variant)
         init_info = None
         if init_model_and_source is not None:
-            model, source = init_model_and_source
+            model, source, init_file = init_model_and_source
             have = (model.conv1_size, model.gru_size, model.variant)
             if have != (cfg.conv1_size, cfg.gru_size, cfg.variant):
                 raise SettingError("size", f"the recipe's network (conv1 {cfg.conv1_size}, GRU "
@@ -322,7 +332,7 @@ def train02(
                                    f"(conv1 {have[0]}, GRU {have[1]}, {have[2]} heads)", path=init)
             net.load_float_layers(model.float_layers() if source == "float"
                                   else model.dequantized_layers())
-            init_info = {"path": str(Path(init).resolve()), "format": _fmt_of(init),
+            init_info = {"path": str(init_file.resolve()), "format": _fmt_of(init_file),
                          "weights": source}
         net.to(dev)
         opt = _make_optimizer(net, cfg)
