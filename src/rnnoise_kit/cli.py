@@ -948,6 +948,8 @@ def _run_export(args) -> int:
     from rnnoise_kit.model import save_model
     from rnnoise_kit.model.checkpoint import read_checkpoint
 
+    if not os.fspath(args.output).lower().endswith(".bin"):  # refused before the checkpoint is read
+        check_suffix(args.output, (".rnnn", ".c"), "an RNNoise v0.1 model")
     ck = read_checkpoint(args.checkpoint)
     if ck.arch == "0.2":
         check_suffix(args.output, (".bin", ".c"), "an RNNoise 0.2 model")

@@ -521,14 +521,7 @@ def train(
         "topology": _topology(net),
         "activations": _layer_activations(cfg.activations),
         "config": asdict(cfg) | {"activations": list(cfg.activations)},
-        "versions": _versions(),
-        "data": ident | {"rows": seqs.rows, "format": "h5" if seqs.h5 else "f32",
-                         "sequences": seqs.n_sequences, "train_sequences": seqs.n_train,
-                         "val_sequences": seqs.n_val},
-        "init": init_info,
-        "device": str(dev),
-        "command": " ".join(sys.argv) if sys.argv else "",
-    }
+    } | run_header(seqs, ident, init_info, dev)
 
     run.mkdir(parents=True, exist_ok=True)
     n_batches = seqs.n_train_batches(cfg.batch_size)
@@ -545,21 +538,8 @@ def train(
                 bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")
             m["epoch"] = epoch + 1
             m["seconds"] = time.perf_counter() - t0
-            _check_diverged(net, m, seqs.n_val > 0, epoch + 1)
-            history.append({c: m[c] for c in METRIC_COLUMNS})
-            header |= {"epoch": epoch + 1, "metrics": history}
-            _write_epoch(state_path, {
-                "epoch": epoch + 1,
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
-                "history": history,
-                "header": json.dumps(header),
-            }, checkpoint_files(ck_path, net.get_weights(), header))
-            _write_metrics(run / "metrics.csv", history)
-            if callback is not None:
-                callback(epoch + 1, dict(history[-1]))
+            end_epoch(run, net, opt, m, history, header, seqs.n_val > 0, dev,
+                      net.get_weights, callback)
     finally:
         seqs.close()
 
@@ -584,6 +564,46 @@ def train(
         run_dir=run,
         history=history,
     )
+
+
+def run_header(seqs: SequenceData, ident: dict, init_info: dict | None,
+               device: torch.device) -> dict:
+    """The checkpoint header's entries that do not depend on the network: versions, data
+    (identity and how it is cut), the model fine-tuned from, device, command line."""
+    return {
+        "versions": _versions(),
+        "data": ident | {"rows": seqs.rows, "format": "h5" if seqs.h5 else "f32",
+                         "sequences": seqs.n_sequences, "train_sequences": seqs.n_train,
+                         "val_sequences": seqs.n_val},
+        "init": init_info,
+        "device": str(device),
+        "command": " ".join(sys.argv) if sys.argv else "",
+    }
+
+
+def end_epoch(run: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, m: dict,
+              history: list[dict], header: dict, validated: bool, device: torch.device,
+              weights: Callable[[], dict], callback: Callable[[int, dict], None] | None,
+              extra_state: dict | None = None) -> None:
+    """Record a finished epoch (either generation): refuse a diverged one, append its
+    metrics, write the training state and the checkpoint together, then ``metrics.csv``, then
+    call ``callback``. ``extra_state`` adds entries to the training state."""
+    epoch = int(m["epoch"])
+    _check_diverged(net, m, validated, epoch)
+    history.append({c: m[c] for c in METRIC_COLUMNS})
+    header |= {"epoch": epoch, "metrics": history}
+    _write_epoch(run / STATE_NAME, {
+        "epoch": epoch,
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+        "history": history,
+        "header": json.dumps(header),
+    } | (extra_state or {}), checkpoint_files(run / CHECKPOINT_NAME, weights(), header))
+    _write_metrics(run / "metrics.csv", history)
+    if callback is not None:
+        callback(epoch, dict(history[-1]))
 
 
 def open_run(run: Path, data_path: Path, cfg, resume: bool,

@@ -22,10 +22,8 @@ GRUs and conv2 with their float twins).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -38,7 +36,6 @@ from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.model.checkpoint import (
     ARCH_V02,
     CHECKPOINT_NAME,
-    checkpoint_files,
     read_checkpoint,
     write_checkpoint,
 )
@@ -46,19 +43,17 @@ from rnnoise_kit.model.v02.model import CONV_KERNEL
 from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training.data import SequenceData
 from rnnoise_kit.training.trainer import (
-    METRIC_COLUMNS,
     STATE_NAME,
     TrainResult,
-    _check_diverged,
     _damaged_state,
     _fmt,
     _fmt_of,
     _set_threads,
-    _versions,
-    _write_epoch,
     _write_metrics,
     device_batches,
+    end_epoch,
     open_run,
+    run_header,
 )
 from rnnoise_kit.training.v02.layout import FEATURES, GAINS, ROW, VAD
 from rnnoise_kit.training.v02.loss import rnnoise02_loss
@@ -338,18 +333,9 @@ def train02(
         opt = _make_optimizer(net, cfg)
         history = []
 
-    header = {
-        "arch": ARCH_V02,
-        "topology": net.topology,
-        "config": asdict(cfg),
-        "versions": _versions(),
-        "data": ident | {"rows": seqs.rows, "columns": ROW, "format": "h5" if seqs.h5 else "f32",
-                         "sequences": seqs.n_sequences, "train_sequences": seqs.n_train,
-                         "val_sequences": seqs.n_val},
-        "init": init_info,
-        "device": str(dev),
-        "command": " ".join(sys.argv) if sys.argv else "",
-    }
+    header = {"arch": ARCH_V02, "topology": net.topology, "config": asdict(cfg)} | run_header(
+        seqs, ident, init_info, dev)
+    header["data"]["columns"] = ROW
     run.mkdir(parents=True, exist_ok=True)
     n_batches = seqs.n_train_batches(cfg.batch_size)
     if max_step_frames is None:
@@ -366,24 +352,13 @@ def train02(
                 bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")
             m["epoch"] = epoch + 1
             m["seconds"] = time.perf_counter() - t0
-            _check_diverged(net, m, seqs.n_val > 0, epoch + 1)
-            history.append({c: m[c] for c in METRIC_COLUMNS})
-            header |= {"epoch": epoch + 1, "metrics": history, "step": progress_state["step"]}
+            header["step"] = progress_state["step"]
             states = progress_state["states"]
-            _write_epoch(state_path, {
-                "epoch": epoch + 1,
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "step": progress_state["step"],
-                "states": None if states is None else [s.detach().cpu() for s in states],
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
-                "history": history,
-                "header": json.dumps(header),
-            }, checkpoint_files(ck_path, _weights(net), header))
-            _write_metrics(run / "metrics.csv", history)
-            if callback is not None:
-                callback(epoch + 1, dict(history[-1]))
+            end_epoch(run, net, opt, m, history, header, seqs.n_val > 0, dev,
+                      lambda: _weights(net), callback, {
+                          "step": progress_state["step"],
+                          "states": None if states is None else [s.detach().cpu()
+                                                                 for s in states]})
     finally:
         seqs.close()
 
