@@ -468,7 +468,6 @@ def train(
     data_path = Path(data)
     seqs = SequenceData(data_path, cfg.window, cfg.val_split)
     state_path = run / STATE_NAME
-    ck_path = run / CHECKPOINT_NAME
     dev = _resolve_device(device)
     gru.keep_freed_memory()
     _set_threads()
@@ -477,19 +476,8 @@ def train(
 
     init_info = None
     if state is not None:
-        try:
-            net = RNNoiseNet(cfg.activations)
-            net.load_state_dict(state["model"])
-            net.to(dev)
-            opt = _make_optimizer(net, cfg)
-            opt.load_state_dict(state["optimizer"])
-            history = list(state["history"])
-            # after the net's initialisation drew from it
-            torch.set_rng_state(state["torch_rng"])
-            if dev.type == "cuda" and state.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise InputError(state_path, _damaged_state(exc)) from None
+        net, opt, history = restore_state(state, state_path, lambda: RNNoiseNet(cfg.activations),
+                                          lambda n: _make_optimizer(n, cfg), dev)
         init_info = header.get("init")
     else:
         torch.manual_seed(cfg.seed)
@@ -543,23 +531,58 @@ def train(
     finally:
         seqs.close()
 
-    header |= {"epoch": len(history), "metrics": history}
-    if not ck_path.exists():  # epochs=0: still leave a loadable checkpoint
-        write_checkpoint(ck_path, net.get_weights(), header)
-        _write_metrics(run / "metrics.csv", history)
-    from rnnoise_kit.model.formats import save_model
-
-    model = read_checkpoint(ck_path).model()
-    save_model(model, run / "model.rnnn")
-    save_model(model, run / "rnn_data.c")
+    result = finish_run(run, net.get_weights, header, history, ("model.rnnn", "rnn_data.c"))
     _torch_save({"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                  "header": json.dumps(header)}, run / "model.pt")
+    return result
+
+
+def restore_state(state: dict, state_path: Path, make_net: Callable[[], torch.nn.Module],
+                  make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
+                  device: torch.device):
+    """The network, optimizer and history of a saved training state (either generation), the
+    RNG restored after the network's initialisation drew from it.
+
+    Raises
+    ------
+    InputError
+        A damaged state (one line).
+    """
+    try:
+        net = make_net()
+        net.load_state_dict(state["model"])
+        net.to(device)
+        opt = make_optimizer(net)
+        opt.load_state_dict(state["optimizer"])
+        history = list(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(state_path, _damaged_state(exc)) from None
+    return net, opt, history
+
+
+def finish_run(run: Path, weights: Callable[[], dict], header: dict, history: list[dict],
+               model_names: Sequence[str]) -> TrainResult:
+    """End a run (either generation): a checkpoint even after 0 epochs, the models exported
+    from it (``model_names``, the first is the result's ``model_path``)."""
+    from rnnoise_kit.model.formats import save_model
+
+    ck_path = run / CHECKPOINT_NAME
+    header |= {"epoch": len(history), "metrics": history}
+    if not ck_path.exists():  # epochs=0: still leave a loadable checkpoint
+        write_checkpoint(ck_path, weights(), header)
+        _write_metrics(run / "metrics.csv", history)
+    model = read_checkpoint(ck_path).model()
+    for name in model_names:
+        save_model(model, run / name)
     last = history[-1] if history else {}
     return TrainResult(
         epochs=len(history),
         loss=float(last.get("loss", math.nan)),
         val_loss=float(last.get("val_loss", math.nan)),
-        model_path=run / "model.rnnn",
+        model_path=run / model_names[0],
         checkpoint_path=ck_path,
         run_dir=run,
         history=history,

@@ -33,12 +33,7 @@ import numpy as np
 import torch
 
 from rnnoise_kit.errors import InputError, SettingError
-from rnnoise_kit.model.checkpoint import (
-    ARCH_V02,
-    CHECKPOINT_NAME,
-    read_checkpoint,
-    write_checkpoint,
-)
+from rnnoise_kit.model.checkpoint import ARCH_V02
 from rnnoise_kit.model.v02.model import CONV_KERNEL
 from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training.data import SequenceData
@@ -49,10 +44,11 @@ from rnnoise_kit.training.trainer import (
     _fmt,
     _fmt_of,
     _set_threads,
-    _write_metrics,
     device_batches,
     end_epoch,
+    finish_run,
     open_run,
+    restore_state,
     run_header,
 )
 from rnnoise_kit.training.v02.layout import FEATURES, GAINS, ROW, VAD
@@ -286,7 +282,6 @@ def train02(
     cfg = config
     seqs = SequenceData(data_path, cfg.window, cfg.val_split, columns=ROW)
     state_path = run / STATE_NAME
-    ck_path = run / CHECKPOINT_NAME
     dev = _resolve_device(device)
     if threads is None:
         _set_threads()
@@ -298,20 +293,14 @@ def train02(
 
     progress_state = {"step": 0, "states": None}
     if state is not None:
+        net, opt, history = restore_state(
+            state, state_path, lambda: RNNoise02Net(cfg.conv1_size, cfg.gru_size, cfg.variant),
+            lambda n: _make_optimizer(n, cfg), dev)
         try:
-            net = RNNoise02Net(cfg.conv1_size, cfg.gru_size, cfg.variant)
-            net.load_state_dict(state["model"])
-            net.to(dev)
-            opt = _make_optimizer(net, cfg)
-            opt.load_state_dict(state["optimizer"])
-            history = list(state["history"])
             progress_state["step"] = int(state["step"])
             if state.get("states") is not None:
                 progress_state["states"] = [s.to(dev) for s in state["states"]]
-            torch.set_rng_state(state["torch_rng"])
-            if dev.type == "cuda" and state.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(state_path, _damaged_state(exc)) from None
         init_info = header.get("init")
     else:
@@ -362,25 +351,8 @@ def train02(
     finally:
         seqs.close()
 
-    header |= {"epoch": len(history), "metrics": history}
-    if not ck_path.exists():  # epochs=0: still leave a loadable checkpoint
-        write_checkpoint(ck_path, _weights(net), header)
-        _write_metrics(run / "metrics.csv", history)
-    from rnnoise_kit.model.formats import save_model
-
-    model = read_checkpoint(ck_path).model()
-    save_model(model, run / "model.bin")
-    save_model(model, run / "rnnoise_data.c")
-    last = history[-1] if history else {}
-    return TrainResult(
-        epochs=len(history),
-        loss=float(last.get("loss", math.nan)),
-        val_loss=float(last.get("val_loss", math.nan)),
-        model_path=run / "model.bin",
-        checkpoint_path=ck_path,
-        run_dir=run,
-        history=history,
-    )
+    return finish_run(run, lambda: _weights(net), header, history,
+                      ("model.bin", "rnnoise_data.c"))
 
 
 def quantization_gap(model, data: str | os.PathLike, sequences: int | None = None,
