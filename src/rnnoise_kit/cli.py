@@ -478,7 +478,15 @@ def _run_model_convert(args) -> int:
     model = load_model(args.input, activations=acts)
     written = save_model(model, args.output, name=args.name, inputs=[args.input])
     print(", ".join(str(w) for w in written))
+    _note_unloadable(model, written)
     return EXIT_OK
+
+
+def _note_unloadable(model, written) -> None:
+    """Say when a written .rnnn is one that FFmpeg arnndn and librnnoise cannot load."""
+    problem = getattr(model, "reader_problem", lambda: None)()
+    if problem and any(str(w).lower().endswith((".rnnn", ".txt")) for w in written):
+        _note(f"warning: {problem}; this .rnnn runs in rnnoise-kit only")
 
 
 def _run_model_import_library(args) -> int:
@@ -842,6 +850,16 @@ def _add_train(sub) -> None:
                    help="v0.1: vad_gru,noise_gru,denoise_gru activations (default "
                         f"{','.join(d.activations)} as rnn_train.py, or those of --init; "
                         "relu,relu,relu = the released model)")
+    p.add_argument("--sizes", default=None, metavar="D,V,N,G",
+                   help="v0.1: units of input_dense,vad_gru,noise_gru,denoise_gru (default "
+                        f"{','.join(map(str, d.sizes))}, or those of --init). FFmpeg arnndn and "
+                        "librnnoise v0.1.1 load a model when every layer has at most 128 inputs "
+                        "and units: D+V <= 86, V+N <= 86, each <= 128 (e.g. 24,24,62,128); "
+                        "other sizes are refused unless --allow-unloadable")
+    p.add_argument("--allow-unloadable", action="store_true",
+                   help="v0.1: train sizes FFmpeg and librnnoise cannot load, for rnnoise-kit "
+                        "only (rnn_data.c is still written while every layer has at most 128 "
+                        "units, what a librnnoise build that compiles it in holds)")
     p.add_argument("--bce", choices=BCE_MODES, default=None,
                    help="v0.1: binary cross-entropy as Keras >= 2.0.7 ran rnn_train.py "
                         f"(swapped) or the textbook one (default {d.bce})")
@@ -871,8 +889,10 @@ def _run_train(args) -> int:
     _need_torch()
     if args.arch == "0.2":
         return _run_train02(args)
+    import warnings
+
     from rnnoise_kit.errors import SettingError
-    from rnnoise_kit.training.trainer import TrainConfig, run_activations, train
+    from rnnoise_kit.training.trainer import TrainConfig, run_activations, run_sizes, train
 
     for name in ("size", "conv1_size", "gru_size", "threads"):
         if getattr(args, name) is not None:
@@ -883,11 +903,22 @@ def _run_train(args) -> int:
     cfg = TrainConfig(epochs=_or(args.epochs, d.epochs), batch_size=_or(args.batch_size,
                       d.batch_size), window=_or(args.window, d.window), lr=_or(args.lr, d.lr),
                       seed=args.seed, bce=_or(args.bce, d.bce),
-                      activations=run_activations(args.activations, args.init))
-    res = train(args.data, args.output, config=cfg, resume=args.resume, init=args.init,
-                device=args.device, callback=_epoch_report(cfg.epochs))
-    print(f"{res.model_path}: {res.epochs} epoch(s); checkpoint {res.checkpoint_path}, "
-          f"C source {res.run_dir / 'rnn_data.c'}")
+                      activations=run_activations(args.activations, args.init),
+                      sizes=run_sizes(args.sizes, args.init))
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_a, **_k: _note(f"warning: {message}")
+        try:
+            res = train(args.data, args.output, config=cfg, resume=args.resume, init=args.init,
+                        device=args.device, callback=_epoch_report(cfg.epochs),
+                        allow_unloadable=args.allow_unloadable)
+        except SettingError as exc:
+            if exc.setting != "sizes" or args.allow_unloadable or "cannot load" not in str(exc):
+                raise
+            raise SettingError("sizes", f"{exc.setting_problem}; --allow-unloadable trains "
+                                        "it anyway, for rnnoise-kit only") from None
+    c_source = res.run_dir / "rnn_data.c"
+    print(f"{res.model_path}: {res.epochs} epoch(s); checkpoint {res.checkpoint_path}"
+          + (f", C source {c_source}" if c_source.exists() else ""))
     return EXIT_OK
 
 
@@ -907,9 +938,11 @@ def _run_train02(args) -> int:
     from rnnoise_kit.errors import SettingError
     from rnnoise_kit.training.v02.trainer import TrainConfig02, run_sizes, train02
 
-    for name in ("activations", "bce"):
+    for name in ("activations", "bce", "sizes"):
         if getattr(args, name) is not None:
             raise SettingError(name, "is for --arch 0.1 (the 0.2 network has no such choice)")
+    if args.allow_unloadable:
+        raise SettingError("allow_unloadable", "is for --arch 0.1")
     d = TrainConfig02
     init = None if args.resume else args.init
     conv1, gru, variant = run_sizes(args.size, args.conv1_size, args.gru_size, init)
@@ -955,8 +988,10 @@ def _run_export(args) -> int:
         check_suffix(args.output, (".bin", ".c"), "an RNNoise 0.2 model")
     else:
         check_suffix(args.output, (".rnnn", ".c"), "an RNNoise v0.1 model")
-    written = save_model(ck.model(), args.output, inputs=[ck.path])
+    model = ck.model()
+    written = save_model(model, args.output, inputs=[ck.path])
     print(f"{', '.join(map(str, written))}: epoch {ck.epoch} of {ck.path}")
+    _note_unloadable(model, written)
     return EXIT_OK
 
 

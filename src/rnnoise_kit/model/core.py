@@ -27,7 +27,15 @@ __all__ = [
     "LAYER_NAMES",
     "GRU_LAYERS",
     "STANDARD_SIZES",
+    "CLASSIC_SIZES",
+    "HIDDEN_LAYERS",
+    "MAX_LAYER_SIZE",
+    "READER_MAX_SIZE",
+    "COMPILED_MAX_INPUTS",
     "TopologyError",
+    "layer_sizes",
+    "reader_problem",
+    "compiled_problem",
     "quantize",
 ]
 
@@ -73,14 +81,101 @@ LAYER_NAMES: tuple[str, ...] = (
 GRU_LAYERS: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.endswith("_gru"))
 """The three GRU layers, in file order: the order of a trainer's three GRU activations."""
 
-STANDARD_SIZES: dict[str, tuple[int, int]] = {
-    "input_dense": (42, 24),
-    "vad_gru": (24, 24),
-    "noise_gru": (90, 48),
-    "denoise_gru": (114, 96),
-    "denoise_output": (96, 22),
-    "vad_output": (24, 1),
+HIDDEN_LAYERS: tuple[str, ...] = ("input_dense", "vad_gru", "noise_gru", "denoise_gru")
+"""The layers whose width a trainer chooses (``train --sizes``), in this order."""
+
+CLASSIC_SIZES: tuple[int, int, int, int] = (24, 24, 48, 96)
+"""Units of :data:`HIDDEN_LAYERS` in the RNNoise v0.1 network (``rnn_train.py``)."""
+
+MAX_LAYER_SIZE = 1024
+"""rnnoise-kit's own bound on any layer's inputs and units (a sanity bound against damaged
+files; models this large run in rnnoise-kit only, see :data:`READER_MAX_SIZE`)."""
+
+READER_MAX_SIZE = MAX_NEURONS
+"""The most inputs and units any layer may have for the ``.rnnn`` readers of FFmpeg
+``arnndn`` and librnnoise v0.1.1 (``rnnoise_model_from_file``): both refuse a file with a
+larger count (measured)."""
+
+COMPILED_MAX_INPUTS = 3 * MAX_NEURONS
+"""The most inputs a layer may have in a librnnoise v0.1.1 build that compiles the model in
+(``rnn_data.c``): ``compute_rnn`` gathers the GRU inputs in buffers of ``3 * MAX_NEURONS``
+floats (and every layer's units in buffers of ``MAX_NEURONS``)."""
+
+_INPUT_WHY = {
+    "input_dense": "the 42 features",
+    "vad_gru": "input_dense units",
+    "noise_gru": "input_dense + vad_gru units + 42 features",
+    "denoise_gru": "vad_gru + noise_gru units + 42 features",
+    "denoise_output": "denoise_gru units",
+    "vad_output": "vad_gru units",
 }
+
+
+def layer_sizes(hidden: Sequence[int]) -> dict[str, tuple[int, int]]:
+    """(nb_inputs, nb_neurons) of every layer, given the units of :data:`HIDDEN_LAYERS`.
+
+    Parameters
+    ----------
+    hidden : sequence of 4 int
+        Units of input_dense, vad_gru, noise_gru and denoise_gru (e.g. :data:`CLASSIC_SIZES`).
+
+    Returns
+    -------
+    dict
+        ``{layer: (nb_inputs, nb_neurons)}`` in :data:`LAYER_NAMES` order.
+    """
+    d, v, n, g = (int(x) for x in hidden)
+    return {
+        "input_dense": (NB_FEATURES, d),
+        "vad_gru": (d, v),
+        "noise_gru": (d + v + NB_FEATURES, n),
+        "denoise_gru": (v + n + NB_FEATURES, g),
+        "denoise_output": (g, NB_BANDS),
+        "vad_output": (v, 1),
+    }
+
+
+def _over(sizes: Mapping[str, tuple[int, int]], max_inputs: int, max_units: int) -> str | None:
+    for name, (n_in, n_out) in sizes.items():
+        if n_in > max_inputs:
+            return (f"{name} reads {n_in} inputs ({_INPUT_WHY[name]}), more than "
+                    f"{max_inputs}")
+        if n_out > max_units:
+            return f"{name} has {n_out} units, more than {max_units}"
+    return None
+
+
+def reader_problem(sizes: Mapping[str, tuple[int, int]]) -> str | None:
+    """Why FFmpeg ``arnndn`` and librnnoise v0.1.1 cannot load these layer sizes from a
+    ``.rnnn`` file, or None when they can.
+
+    The loadable family: every layer's inputs and units at most :data:`READER_MAX_SIZE` (128),
+    i.e. dense + VAD <= 86 and VAD + noise <= 86 units, and each layer <= 128 units.
+
+    Parameters
+    ----------
+    sizes : mapping
+        ``{layer: (nb_inputs, nb_neurons)}`` (:func:`layer_sizes`).
+    """
+    problem = _over(sizes, READER_MAX_SIZE, READER_MAX_SIZE)
+    if problem is None:
+        return None
+    return (f"{problem}: FFmpeg arnndn and librnnoise v0.1.1 read at most {READER_MAX_SIZE} "
+            "inputs and units per layer from a .rnnn file")
+
+
+def compiled_problem(sizes: Mapping[str, tuple[int, int]]) -> str | None:
+    """Why a librnnoise v0.1.1 build cannot run these layer sizes compiled in from
+    ``rnn_data.c`` (at most :data:`MAX_NEURONS` units and :data:`COMPILED_MAX_INPUTS`
+    inputs per layer, its fixed buffers), or None when it can."""
+    problem = _over(sizes, COMPILED_MAX_INPUTS, MAX_NEURONS)
+    if problem is None:
+        return None
+    return (f"{problem}: a librnnoise v0.1.1 build holds at most {MAX_NEURONS} units and "
+            f"{COMPILED_MAX_INPUTS} inputs per layer in its buffers")
+
+
+STANDARD_SIZES: dict[str, tuple[int, int]] = layer_sizes(CLASSIC_SIZES)
 """(nb_inputs, nb_neurons) of every layer in the RNNoise v0.1 topology."""
 
 
@@ -204,8 +299,9 @@ def quantize(w: np.ndarray, layer: str = "?", what: str = "weights") -> np.ndarr
 class RNNoiseModel:
     """An RNNoise v0.1 model: the six layers of ``struct RNNModel``.
 
-    Sizes are validated on construction: every ``nb_inputs``/``nb_neurons`` in 1..128
-    (librnnoise's ``MAX_NEURONS`` and reader limit), array lengths matching the sizes, and
+    Sizes are validated on construction: every ``nb_inputs``/``nb_neurons`` in
+    1..:data:`MAX_LAYER_SIZE` (FFmpeg and librnnoise load only up to 128:
+    :meth:`reader_problem`), array lengths matching the sizes, and
     the connections of ``compute_rnn`` (input_dense 42 inputs; vad_gru fed by input_dense;
     noise_gru by input_dense + vad_gru + 42 features; denoise_gru by vad_gru + noise_gru + 42;
     denoise_output 22 gains from denoise_gru; vad_output 1 unit from vad_gru). The standard
@@ -236,20 +332,26 @@ class RNNoiseModel:
         """``(name, layer)`` pairs in file order."""
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
 
+    @property
+    def hidden_sizes(self) -> tuple[int, int, int, int]:
+        """Units of :data:`HIDDEN_LAYERS` (``(24, 24, 48, 96)`` for the classic network)."""
+        return tuple(getattr(self, n).nb_neurons for n in HIDDEN_LAYERS)  # type: ignore[return-value]
+
     def expected_sizes(self) -> dict[str, tuple[int, int]]:
         """The (nb_inputs, nb_neurons) each layer must have, given the hidden sizes."""
-        d = self.input_dense.nb_neurons
-        v = self.vad_gru.nb_neurons
-        n = self.noise_gru.nb_neurons
-        g = self.denoise_gru.nb_neurons
-        return {
-            "input_dense": (NB_FEATURES, d),
-            "vad_gru": (d, v),
-            "noise_gru": (d + v + NB_FEATURES, n),
-            "denoise_gru": (v + n + NB_FEATURES, g),
-            "denoise_output": (g, NB_BANDS),
-            "vad_output": (v, 1),
-        }
+        return layer_sizes(self.hidden_sizes)
+
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        """The (nb_inputs, nb_neurons) of every layer."""
+        return {name: (lay.nb_inputs, lay.nb_neurons) for name, lay in self.layers()}
+
+    def reader_problem(self) -> str | None:
+        """Why FFmpeg ``arnndn`` / librnnoise v0.1.1 cannot load it as ``.rnnn`` (or None)."""
+        return reader_problem(self.sizes())
+
+    def compiled_problem(self) -> str | None:
+        """Why a librnnoise v0.1.1 build cannot compile it in from ``rnn_data.c`` (or None)."""
+        return compiled_problem(self.sizes())
 
     @property
     def is_standard(self) -> bool:
@@ -267,19 +369,14 @@ class RNNoiseModel:
             if lay.is_gru != want_gru:
                 raise TopologyError(name, f"expected a {'GRU' if want_gru else 'dense'} layer")
             for what, v in (("nb_inputs", lay.nb_inputs), ("nb_neurons", lay.nb_neurons)):
-                if not 1 <= v <= MAX_NEURONS:
+                if not 1 <= v <= MAX_LAYER_SIZE:
                     raise TopologyError(
-                        name, f"{what} = {v}, expected 1..{MAX_NEURONS} (librnnoise limit)"
+                        name, f"{what} = {v}, expected 1..{MAX_LAYER_SIZE} (FFmpeg and "
+                        f"librnnoise load up to {READER_MAX_SIZE})"
                     )
         exp = self.expected_sizes()
-        why = {
-            "input_dense": "the 42 features",
-            "vad_gru": "input_dense units",
-            "noise_gru": "input_dense + vad_gru units + 42 features",
-            "denoise_gru": "vad_gru + noise_gru units + 42 features",
-            "denoise_output": "denoise_gru units in, 22 band gains out",
-            "vad_output": "vad_gru units in, 1 VAD unit out",
-        }
+        why = _INPUT_WHY | {"denoise_output": "denoise_gru units in, 22 band gains out",
+                            "vad_output": "vad_gru units in, 1 VAD unit out"}
         for name, lay in self.layers():
             got = (lay.nb_inputs, lay.nb_neurons)
             if got != exp[name]:
@@ -411,15 +508,16 @@ def random_model(
         "tanh", "relu", "relu", "tanh", "sigmoid", "sigmoid",
     ),
     scale: float = 0.3,
+    sizes: Sequence[int] = CLASSIC_SIZES,
 ) -> RNNoiseModel:
     """A v0.1-shaped model with uniform random weights in ``[-scale, scale]`` (biases a third).
 
     For tests and benchmarks that need a model without any file. ``activations`` are in
-    :data:`LAYER_NAMES` order.
+    :data:`LAYER_NAMES` order; ``sizes`` are the units of :data:`HIDDEN_LAYERS`.
     """
     rng = np.random.default_rng(seed)
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    for name, (n_in, n_out) in STANDARD_SIZES.items():
+    for name, (n_in, n_out) in layer_sizes(sizes).items():
         gates = 3 if name in GRU_LAYERS else 1
         layer = {
             "kernel": rng.uniform(-scale, scale, (n_in, gates * n_out)),

@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rnnoise_kit.dsp.constants import MAX_NEURONS, NB_BANDS, NB_FEATURES
+from rnnoise_kit.dsp.constants import NB_BANDS, NB_FEATURES
 from rnnoise_kit.errors import InputError, ModelFormatError
 from rnnoise_kit.fileio import atomic_path, atomic_paths, check_suffix
 from rnnoise_kit.model.core import (
     GRU_LAYERS,
     LAYER_NAMES,
+    MAX_LAYER_SIZE,
     Activation,
     Layer,
     RNNoiseModel,
@@ -137,8 +138,8 @@ def _expected_units(name: str) -> int | None:
 def _check_sizes(name: str, nb_in: int, nb_out: int, units: dict[str, int]) -> str | None:
     """Return a problem description or None (sizes checked as soon as a layer is read)."""
     for what, v in (("nb_inputs", nb_in), ("nb_neurons", nb_out)):
-        if not 1 <= v <= MAX_NEURONS:
-            return f"{what} = {v}, expected 1..{MAX_NEURONS}"
+        if not 1 <= v <= MAX_LAYER_SIZE:
+            return f"{what} = {v}, expected 1..{MAX_LAYER_SIZE}"
     want_in = _expected_inputs(name, units)
     if want_in is not None and nb_in != want_in:
         return f"nb_inputs = {nb_in}, expected {want_in} for the v0.1 topology"
@@ -893,7 +894,8 @@ def save_model(
     ------
     ModelFormatError
         The output format cannot hold this generation of model (0.2 as ``.rnnn``, v0.1 as
-        ``.bin``).
+        ``.bin``), or a v0.1 model too large for a librnnoise build as ``.c``
+        (:meth:`~rnnoise_kit.model.core.RNNoiseModel.compiled_problem`).
     OutputError
         An unknown extension, an output that is one of ``inputs``, or a failed write.
     """
@@ -914,6 +916,12 @@ def save_model(
                           "blob (another network); use .rnnn or .c")
     check_suffix(path, (".rnnn", ".c", ".txt"), "an RNNoise v0.1 model")
     if ext == ".c":
+        # a build would overflow its fixed buffers: no file rather than a crashing build
+        # (a .rnnn over the readers' limits is still written: rnnoise-kit runs it)
+        problem = model.compiled_problem()
+        if problem:
+            raise _fail(path, f"cannot be written as rnn_data.c: {problem}; write .rnnn "
+                              "(rnnoise-kit runs it)")
         header = write_c(model, path, name, inputs)
         return [Path(path), header]
     write_rnnn(model, path, inputs)

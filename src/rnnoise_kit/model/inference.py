@@ -34,7 +34,7 @@ __all__ = [
     "rnn_sequence",
     "tansig_approx",
     "sigmoid_approx",
-    "SCRATCH_SIZE",
+    "scratch_size",
 ]
 
 _T = np.asarray(TANSIG_TABLE, dtype=np.float32).copy()
@@ -49,8 +49,26 @@ _S = np.float32(1.0 / 256)
 # meta layout: 6 layers x [offset W, offset U, offset b, nb_inputs, nb_neurons, activation]
 _ID, _VG, _NG, _DG, _DO, _VO = 0, 1, 2, 3, 4, 5
 _META_COLS = 6
-SCRATCH_SIZE = 1536
-"""Length of the float32 scratch buffer :func:`rnn_frame` needs (1281 used)."""
+
+
+@numba.njit(cache=True)
+def _scratch_parts(meta):
+    """Lengths of the accumulator (also the gates), the dense output and the concatenated
+    GRU input that :func:`rnn_frame` keeps in its scratch buffer, for the model of ``meta``."""
+    units = 0
+    inputs = 0
+    for k in range(meta.shape[0]):
+        units = max(units, meta[k, 4])
+        inputs = max(inputs, meta[k, 3])
+    return 3 * units, meta[_ID, 4], inputs
+
+
+@numba.njit(cache=True)
+def scratch_size(meta):
+    """Length of the float32 scratch buffer :func:`rnn_frame` needs for the model of ``meta``
+    (:attr:`Network.meta`): 1281 for the v0.1 sizes, more for a larger network."""
+    acc, dense, cat = _scratch_parts(meta)
+    return 2 * acc + dense + cat + 1
 
 
 @numba.njit(cache=True)
@@ -205,11 +223,12 @@ def _frame(w, meta, state, features, gains, scratch, nd, nv, nn, ng):
     vad_h = state[0:nv]
     noise_h = state[nv : nv + nn]
     den_h = state[nv + nn : nv + nn + ng]
-    acc = scratch[0:384]
-    gate = scratch[384:768]
-    dense_out = scratch[768:896]
-    cat = scratch[896:1280]
-    vad = scratch[1280:1281]
+    na, nz, nc = _scratch_parts(meta)
+    acc = scratch[0:na]
+    gate = scratch[na : 2 * na]
+    dense_out = scratch[2 * na : 2 * na + nz]
+    cat = scratch[2 * na + nz : 2 * na + nz + nc]
+    vad = scratch[2 * na + nz + nc : 2 * na + nz + nc + 1]
     _dense(w, meta[_ID, 0], meta[_ID, 2], nf, nd, meta[_ID, 5], features, dense_out, acc)
     _gru(
         w,
@@ -284,7 +303,7 @@ def rnn_frame(w, meta, state, features, gains, scratch):
     gains : float32[:]
         Output, 22 band gains.
     scratch : float32[:]
-        Work space of at least :data:`SCRATCH_SIZE` floats.
+        Work space of at least :func:`scratch_size` floats.
     """
     nd = meta[_ID, 4]
     nv = meta[_VG, 4]
@@ -296,7 +315,7 @@ def rnn_frame(w, meta, state, features, gains, scratch):
 @numba.njit(cache=True)
 def rnn_sequence(w, meta, state, features, silent, gains, vad):
     """Run :func:`rnn_frame` over ``features`` (n, 42); silent frames give 0, state untouched."""
-    scratch = np.zeros(SCRATCH_SIZE, np.float32)
+    scratch = np.zeros(scratch_size(meta), np.float32)
     for t in range(features.shape[0]):
         if silent[t]:
             for b in range(gains.shape[1]):
@@ -395,7 +414,7 @@ class Network:
             model.noise_gru.nb_neurons,
             model.denoise_gru.nb_neurons,
         )
-        self._scratch = np.zeros(SCRATCH_SIZE, np.float32)
+        self._scratch = np.zeros(scratch_size(self.meta), np.float32)
 
     def new_state(self) -> RNNState:
         """A zero state (as after ``rnnoise_init``)."""

@@ -96,14 +96,28 @@ def model_info(
         "bytes": Path(path).stat().st_size,
         "sha256": sha256_file(path),
         "standard_topology": model.is_standard,
+        "sizes": list(model.hidden_sizes),
+        "reader_problem": model.reader_problem(),
+        "compiled_problem": model.compiled_problem(),
         "parameters": int(w.size),
         "min": int(w.min()),
         "max": int(w.max()),
         "mean_abs": float(np.abs(w).mean() / 256),
         "saturated": int(np.count_nonzero((w == 127) | (w == -128))),
         "layers": layers,
-        "compatibility": COMPATIBILITY,
+        "compatibility": _compatibility(model),
     }
+
+
+def _compatibility(model: RNNoiseModel) -> str:
+    """Where a v0.1 model runs: :data:`COMPATIBILITY`, or less for a larger network."""
+    reader, compiled = model.reader_problem(), model.compiled_problem()
+    if reader is None:
+        return COMPATIBILITY
+    if compiled is None:
+        return (f"rnnoise-kit, and a librnnoise v0.1.x build with its rnn_data.c compiled in. "
+                f"Not as .rnnn: {reader}.")
+    return f"rnnoise-kit only ({reader}; {compiled})."
 
 
 def _info_v02(path, fmt: str, model: RNNoise02Model) -> dict:
@@ -181,7 +195,7 @@ def format_info(info: dict) -> str:
         return _format_info_v02(info)
     topo = "RNNoise v0.1 (42 features -> 22 gains + VAD)"
     if not info["standard_topology"]:
-        topo += ", non-standard hidden sizes"
+        topo += f", sizes {','.join(map(str, info['sizes']))} (classic 24,24,48,96)"
     lines = [
         f"file:        {info['path']}",
         f"format:      {info['format_name']}",

@@ -1,6 +1,7 @@
 """The RNNoise v0.1 network (spec sections 10 and 13) as a ``torch.nn.Module``.
 
-Layers (Keras names, in the order of the C model / ``.rnnn`` file)::
+Layers (Keras names, in the order of the C model / ``.rnnn`` file), with the classic sizes
+(``sizes`` chooses the units of the dense layer and the three GRUs, the rest follows)::
 
     input_dense     Dense(42 -> 24, tanh)        on the features
     vad_gru         GRU(24 -> 24)                 on input_dense
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from rnnoise_kit.dsp.constants import NB_FEATURES
-from rnnoise_kit.model.core import LAYER_NAMES
+from rnnoise_kit.model.core import CLASSIC_SIZES, HIDDEN_LAYERS, LAYER_NAMES, layer_sizes
 
 from .gru import ACTIVATION_CODES, GRU, Activation, Backend
 
@@ -115,6 +116,9 @@ class RNNoiseNet(nn.Module):
         ``("relu", "relu", "relu")``.
     backend : {"auto", "numba", "triton", "torch"}
         GRU recurrence implementation (see :func:`rnnoise_kit.training.gru.gru_recurrence`).
+    sizes : sequence of 4 int
+        Units of ``(input_dense, vad_gru, noise_gru, denoise_gru)``; default the classic
+        ``(24, 24, 48, 96)`` (:data:`~rnnoise_kit.model.core.CLASSIC_SIZES`).
 
     Notes
     -----
@@ -126,17 +130,28 @@ class RNNoiseNet(nn.Module):
         self,
         activations: Sequence[Activation] = ("tanh", "relu", "tanh"),
         backend: Backend = "auto",
+        sizes: Sequence[int] = CLASSIC_SIZES,
     ) -> None:
         super().__init__()
         acts = tuple(activations)
         if len(acts) != 3 or any(a not in ACTIVATION_CODES for a in acts):
             raise ValueError(f"activations must be 3 of {sorted(ACTIVATION_CODES)}, got {acts}")
-        self.input_dense = Dense(INPUT_SIZE, 24, "tanh")
-        self.vad_gru = GRU(24, 24, acts[0], backend)
-        self.vad_output = Dense(24, 1, "sigmoid")
-        self.noise_gru = GRU(24 + 24 + INPUT_SIZE, 48, acts[1], backend)
-        self.denoise_gru = GRU(24 + 48 + INPUT_SIZE, 96, acts[2], backend)
-        self.denoise_output = Dense(96, 22, "sigmoid")
+        hidden = tuple(int(n) for n in sizes)
+        if len(hidden) != 4 or min(hidden) < 1:
+            raise ValueError(f"sizes must be 4 positive unit counts, got {tuple(sizes)}")
+        shape = layer_sizes(hidden)
+        self.input_dense = Dense(*shape["input_dense"], "tanh")
+        self.vad_gru = GRU(*shape["vad_gru"], acts[0], backend)
+        self.vad_output = Dense(*shape["vad_output"], "sigmoid")
+        self.noise_gru = GRU(*shape["noise_gru"], acts[1], backend)
+        self.denoise_gru = GRU(*shape["denoise_gru"], acts[2], backend)
+        self.denoise_output = Dense(*shape["denoise_output"], "sigmoid")
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        """Units of ``(input_dense, vad_gru, noise_gru, denoise_gru)``."""
+        return tuple(self.layer_info()[LAYER_NAMES.index(n)].nb_neurons  # type: ignore[return-value]
+                     for n in HIDDEN_LAYERS)
 
     @property
     def activations(self) -> tuple[Activation, Activation, Activation]:

@@ -19,6 +19,14 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu")
 imports without numpy; a test keeps the two equal)."""
 BCE_MODES = ("swapped", "textbook")
 """Binary cross-entropy flavours (see :mod:`rnnoise_kit.training.loss`)."""
+MAX_UNITS = 1024
+"""The most units a layer may have: :data:`rnnoise_kit.model.core.MAX_LAYER_SIZE`, restated
+so that this module imports without numpy (a test keeps the two equal)."""
+
+
+def _unit_counts(values: list[str]) -> str | None:
+    ok = all(v.isdecimal() and 1 <= int(v) <= MAX_UNITS for v in values)
+    return None if ok else f"4 unit counts, each 1..{MAX_UNITS} (e.g. 24,24,48,96)"
 
 RECIPE_RULES: dict[str, Rule] = {
     "epochs": Rule(int, minimum=0),
@@ -32,6 +40,7 @@ RECIPE_RULES: dict[str, Rule] = {
     "vad_weight": Rule(float, minimum=0),
     "bce": Rule(str, choices=BCE_MODES),
     "activations": Rule(list, choices=ACTIVATIONS, length=3, separator=","),
+    "sizes": Rule(list, length=4, separator=",", check=_unit_counts),
     "val_split": Rule(float, minimum=0, below=1),
     "seed": Rule(int, minimum=0),
 }
@@ -63,6 +72,12 @@ class TrainConfig:
     activations : tuple of 3 str
         ``(vad_gru, noise_gru, denoise_gru)`` activations; ``("relu", "relu", "relu")`` is the
         configuration of the released default model.
+    sizes : tuple of 4 int
+        Units of ``(input_dense, vad_gru, noise_gru, denoise_gru)``: ``(24, 24, 48, 96)``, the
+        classic network (:data:`rnnoise_kit.model.core.CLASSIC_SIZES`). FFmpeg ``arnndn`` and
+        librnnoise v0.1.1 load a model only when every layer has at most 128 inputs and units
+        (:func:`rnnoise_kit.model.core.reader_problem`); :func:`~rnnoise_kit.training.trainer.train`
+        checks that.
     val_split : float
         Share of the sequences held out at the end (0.1).
     seed : int
@@ -80,14 +95,19 @@ class TrainConfig:
     vad_weight: float = 0.5
     bce: str = "swapped"
     activations: tuple[str, str, str] = ("tanh", "relu", "tanh")
+    sizes: tuple[int, int, int, int] = (24, 24, 48, 96)
     val_split: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
         # one table of types and ranges (RECIPE_RULES), shared with the pipeline's settings
-        values = check_settings({f.name: getattr(self, f.name) for f in fields(self)},
-                                RECIPE_RULES)
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        if isinstance(given["sizes"], (list, tuple)):  # numbers: checked as their digits
+            given["sizes"] = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                              for v in given["sizes"]]
+        values = check_settings(given, RECIPE_RULES)
         values["activations"] = tuple(values["activations"])
+        values["sizes"] = tuple(int(v) for v in values["sizes"])
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -96,11 +116,12 @@ class TrainConfig:
         d = asdict(self)
         d.pop("epochs")
         d["activations"] = list(self.activations)
+        d["sizes"] = list(self.sizes)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """Inverse of :func:`dataclasses.asdict` (unknown keys ignored)."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: (tuple(v) if k == "activations" else v)
+        return cls(**{k: (tuple(v) if k in ("activations", "sizes") else v)
                       for k, v in d.items() if k in names})

@@ -37,6 +37,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,7 +54,15 @@ from rnnoise_kit.model.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from rnnoise_kit.model.core import GRU_LAYERS, LAYER_NAMES, RNNoiseModel
+from rnnoise_kit.model.core import (
+    CLASSIC_SIZES,
+    GRU_LAYERS,
+    LAYER_NAMES,
+    RNNoiseModel,
+    compiled_problem,
+    layer_sizes,
+    reader_problem,
+)
 from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training import gru
 from rnnoise_kit.training.data import SequenceData, prefetched
@@ -69,6 +78,7 @@ __all__ = [
     "TrainResult",
     "load_torch_model",
     "net_from_model",
+    "run_sizes",
     "train",
 ]
 
@@ -196,20 +206,20 @@ def _make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optim
 
 
 def net_from_model(model: RNNoiseModel, backend: str = "auto") -> RNNoiseNet:
-    """An :class:`RNNoiseNet` holding a model's (dequantised) weights.
+    """An :class:`RNNoiseNet` holding a model's (dequantised) weights, at the model's sizes.
 
     Raises
     ------
     InputError
-        The model's dense activations or layer sizes are not the v0.1 trainer's.
+        The model's dense activations are not the v0.1 trainer's.
     """
     acts = {n: lay.activation.label.lower() for n, lay in model.layers()}
     fixed = {"input_dense": "tanh", "denoise_output": "sigmoid", "vad_output": "sigmoid"}
     bad = [f"{n} is {acts[n]}" for n, a in fixed.items() if acts[n] != a]
-    if bad or not model.is_standard:
-        why = ", ".join(bad) if bad else "non-standard layer sizes"
-        raise InputError(None, f"model cannot be trained by this network ({why})")
-    net = RNNoiseNet(tuple(acts[n] for n in GRU_LAYERS), backend=backend)
+    if bad:
+        raise InputError(None, f"model cannot be trained by this network ({', '.join(bad)})")
+    net = RNNoiseNet(tuple(acts[n] for n in GRU_LAYERS), backend=backend,
+                     sizes=model.hidden_sizes)
     _load_float_arrays(net, model.to_float_arrays())
     return net
 
@@ -230,7 +240,8 @@ def load_torch_model(path: str | os.PathLike, backend: str = "auto") -> RNNoiseN
     if p.suffix == ".pt":
         blob = torch.load(p, map_location="cpu", weights_only=True)
         header = json.loads(blob["header"])
-        net = RNNoiseNet(tuple(header["config"]["activations"]), backend=backend)
+        net = RNNoiseNet(tuple(header["config"]["activations"]), backend=backend,
+                         sizes=header["config"].get("sizes", CLASSIC_SIZES))
         net.load_state_dict(blob["state_dict"])
         return net
     from rnnoise_kit.model import load_model
@@ -341,7 +352,8 @@ def _validate(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
 
 
 def _check_resumable(ck_header: dict, cfg: TrainConfig, ident: dict, run_dir: Path) -> None:
-    old = ck_header.get("config", {})
+    # runs made before sizes were a setting trained the classic network
+    old = {"sizes": list(CLASSIC_SIZES)} | ck_header.get("config", {})
     diffs = []
     for k, v in cfg.recipe().items():
         if old.get(k) != v:
@@ -404,6 +416,62 @@ def run_activations(
     return tuple(str(n).lower() for n in names)  # type: ignore[return-value]
 
 
+def run_sizes(
+    sizes: str | Sequence[int] | None = None,
+    init: str | os.PathLike | None = None,
+) -> tuple[int, int, int, int]:
+    """The layer sizes a run trains: ``sizes`` when given; otherwise those of the ``init``
+    model (fine-tuning keeps its network); otherwise the classic ``(24, 24, 48, 96)``.
+
+    Parameters
+    ----------
+    sizes : str or sequence of 4 int, optional
+        Units of input_dense, vad_gru, noise_gru and denoise_gru (``"24,24,62,128"``).
+    init : path-like, optional
+        The model a run fine-tunes from.
+
+    Returns
+    -------
+    tuple of 4 int
+
+    Raises
+    ------
+    SettingError
+        ``sizes`` is not 4 unit counts.
+    InputError
+        ``init`` cannot be read or is not an RNNoise v0.1 model.
+    """
+    if sizes is None and init is not None:
+        from rnnoise_kit.model import load_model
+        from rnnoise_kit.model.formats import require_v01
+
+        return require_v01(load_model(init), init).hidden_sizes
+    if sizes is None:
+        return TrainConfig().sizes
+    return TrainConfig(sizes=sizes).sizes  # type: ignore[arg-type]
+
+
+def _check_sizes(sizes: Sequence[int], allow_unloadable: bool) -> bool:
+    """Refuse sizes FFmpeg and librnnoise cannot load unless allowed (then warn); returns
+    whether a librnnoise build can compile the model in (``rnn_data.c``)."""
+    shape = layer_sizes(sizes)
+    problem, compiled = reader_problem(shape), compiled_problem(shape)
+    text = ",".join(map(str, sizes))
+    if problem and not allow_unloadable:
+        raise SettingError("sizes", f"{text} make a model that FFmpeg arnndn and librnnoise "
+                                    f"v0.1.1 cannot load ({problem})")
+    if problem:
+        tail = (f"; no rnn_data.c is written ({compiled})" if compiled else
+                "; its rnn_data.c compiles into a librnnoise v0.1.1 build")
+        warnings.warn(f"sizes {text}: {problem}; model.rnnn runs in rnnoise-kit only{tail}",
+                      UnloadableModelWarning, stacklevel=3)
+    return compiled is None
+
+
+class UnloadableModelWarning(UserWarning):
+    """:func:`train` was allowed to train sizes FFmpeg and librnnoise v0.1.1 cannot load."""
+
+
 def train(
     data: str | os.PathLike,
     run_dir: str | os.PathLike,
@@ -415,6 +483,7 @@ def train(
     progress: bool = True,
     callback: Callable[[int, dict], None] | None = None,
     max_step_frames: int | None = None,
+    allow_unloadable: bool = False,
 ) -> TrainResult:
     """Train a model on a training matrix.
 
@@ -426,7 +495,10 @@ def train(
         Output folder (created); see the module docstring for its files.
     config : TrainConfig, optional
         The recipe; default :class:`TrainConfig()` (``rnn_train.py``), with the activations
-        of the ``init`` model when there is one (:func:`run_activations`).
+        and sizes of the ``init`` model when there is one (:func:`run_activations`,
+        :func:`run_sizes`). ``config.sizes`` must make a model FFmpeg ``arnndn`` and
+        librnnoise v0.1.1 load (every layer at most 128 inputs and units:
+        :func:`rnnoise_kit.model.core.reader_problem`) unless ``allow_unloadable``.
     resume : bool
         Continue the run in ``run_dir`` from its last checkpoint (weights, Adam state, RNG), up
         to ``config.epochs`` in total; starts fresh when there is none. The result equals an
@@ -446,6 +518,10 @@ def train(
         over chunks of whole sequences (the same gradient up to float rounding; bounds memory).
         Default: 32,000 on CPU (16 sequences of 2000 frames; peak RSS below 1 GB), no limit on
         CUDA. Not part of the recipe, but keep it fixed across a resume for identical results.
+    allow_unloadable : bool
+        Train sizes outside that family anyway, for use in rnnoise-kit only: an
+        :class:`UnloadableModelWarning` says why; ``rnn_data.c`` is written only when a
+        librnnoise build can hold the model (at most 128 units and 384 inputs per layer).
 
     Returns
     -------
@@ -457,13 +533,18 @@ def train(
         Unusable data (missing, not 87 columns, fewer rows than one window, a NaN or infinite
         value) or ``init`` model; ``run_dir`` already holds a run and ``resume`` is False; a
         damaged ``train_state.pt`` when resuming.
+    SettingError
+        ``config.sizes`` outside the loadable family without ``allow_unloadable``; sizes or
+        activations other than those of the ``init`` model.
     CheckpointMismatch
         ``resume`` with a checkpoint made from other data or another recipe.
     TrainingDiverged
         An epoch ended with a non-finite loss or weights; it was not saved (the previous
         epoch's checkpoint stays).
     """
-    cfg = config if config is not None else TrainConfig(activations=run_activations(init=init))
+    cfg = config if config is not None else TrainConfig(activations=run_activations(init=init),
+                                                        sizes=run_sizes(init=init))
+    compilable = _check_sizes(cfg.sizes, allow_unloadable)
     run = Path(run_dir)
     data_path = Path(data)
     seqs = SequenceData(data_path, cfg.window, cfg.val_split)
@@ -476,12 +557,13 @@ def train(
 
     init_info = None
     if state is not None:
-        net, opt, history = restore_state(state, state_path, lambda: RNNoiseNet(cfg.activations),
-                                          lambda n: _make_optimizer(n, cfg), dev)
+        net, opt, history = restore_state(
+            state, state_path, lambda: RNNoiseNet(cfg.activations, sizes=cfg.sizes),
+            lambda n: _make_optimizer(n, cfg), dev)
         init_info = header.get("init")
     else:
         torch.manual_seed(cfg.seed)
-        net = RNNoiseNet(cfg.activations)
+        net = RNNoiseNet(cfg.activations, sizes=cfg.sizes)
         if init is not None:
             from rnnoise_kit.model import load_model
             from rnnoise_kit.model.formats import require_v01
@@ -496,6 +578,11 @@ def train(
                 raise SettingError("activations", f"{','.join(cfg.activations)} differ from the "
                                    f"model's GRU activations {','.join(acts)}; fine-tune it "
                                    f"with activations {','.join(acts)}", path=init)
+            if model.hidden_sizes != cfg.sizes:
+                have = ",".join(map(str, model.hidden_sizes))
+                raise SettingError("sizes", f"{','.join(map(str, cfg.sizes))} differ from the "
+                                   f"model's sizes {have}; fine-tune it with sizes {have}",
+                                   path=init)
             try:
                 _load_float_arrays(net, model.to_float_arrays())
             except (ValueError, KeyError) as exc:
@@ -531,7 +618,8 @@ def train(
     finally:
         seqs.close()
 
-    result = finish_run(run, net.get_weights, header, history, ("model.rnnn", "rnn_data.c"))
+    exports = ("model.rnnn", "rnn_data.c") if compilable else ("model.rnnn",)
+    result = finish_run(run, net.get_weights, header, history, exports)
     _torch_save({"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                  "header": json.dumps(header)}, run / "model.pt")
     return result
