@@ -636,19 +636,29 @@ def _add_compare(sub) -> None:
             "Denoise every file with every --model (plus the untouched noisy input as the "
             "baseline row) and score each output: PESQ wideband, STOI, eSTOI, SI-SDR and "
             "segmental SNR against the clean reference when there is one (outputs aligned "
-            "to it first), DNSMOS P.835 SIG/BAK/OVRL always, mean VAD and speed. Writes "
+            "to it first), DNSMOS P.835 SIG/BAK/OVRL always, mean VAD and speed. --real adds "
+            "a set of real recordings without references (DNSMOS and VAD), reported in a "
+            "table of its own beside the test set's. Writes "
             "REPORT_DIR/index.html (audio, spectrograms, charts beside it), metrics.csv and "
             "summary.json, and prints a summary table. Needs the eval extra "
             "(pip install 'rnnoise-kit[eval]')."
         ),
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--testset", metavar="DIR",
                      help="folder made by rnnoise-kit mix (clean/, noisy/, mix.csv)")
     src.add_argument("--noisy", metavar="DIR", help="folder (or file) of noisy audio")
     p.add_argument("--clean", metavar="DIR",
                    help="with --noisy: clean references, matched by relative path")
-    p.add_argument("--model", "-m", action="append", required=True, metavar="MODEL",
+    p.add_argument("--real", nargs="+", metavar="SRC",
+                   help="real recordings without clean references (files or folders): a "
+                        "second set, scored with DNSMOS and VAD (alone or beside --testset/"
+                        "--noisy)")
+    p.add_argument("--baselines", action="store_true",
+                   help="add the public models as rows: std, bd, cb, lq, mp, sh (those in the "
+                        "model cache: rnnoise-kit model get all) and rnnoise-0.2 (when "
+                        "pyrnnoise is installed); the ones left out are named")
+    p.add_argument("--model", "-m", action="append", default=[], metavar="MODEL",
                    help="model file (v0.1 or 0.2) or public model name (rnnoise-0.2 needs "
                         "pyrnnoise the first time), or LABEL=PATH; repeat for each model. "
                         "MODEL@DB limits the attenuation to DB dB, MODEL@mix=M mixes like "
@@ -673,25 +683,37 @@ def _run_compare(args) -> int:
     from rich.console import Console
 
     from rnnoise_kit.errors import InputError
-    from rnnoise_kit.evaluation.compare import compare
-    from rnnoise_kit.evaluation.report import summary_table
+    from rnnoise_kit.evaluation.compare import available_baselines, compare
+    from rnnoise_kit.evaluation.report import summary_tables
 
     console = Console(width=max(160, Console().width))
     if args.clean and not args.noisy:
         raise InputError(None, "--clean goes with --noisy (a --testset has its own clean/)")
+    if not (args.testset or args.noisy or args.real):
+        raise InputError(None, "give --testset, --noisy or --real")
     if args.jobs < 1:
         raise InputError(None, f"--jobs must be at least 1 (got {args.jobs})")
+    models = list(args.model)
+    if args.baselines:
+        names, missing = available_baselines()
+        for name, why in missing.items():
+            _note(f"baseline {name} left out: {why}")
+        models += [n for n in names if n not in models]
+    if not models:
+        raise InputError(None, "give at least one --model (or --baselines)")
     try:
-        res = compare(args.output, args.model, testset=args.testset, noisy=args.noisy,
-                      clean=args.clean, jobs=args.jobs, max_lag_s=args.max_lag,
-                      spectrograms=not args.no_spectrograms,
+        res = compare(args.output, models, testset=args.testset, noisy=args.noisy,
+                      clean=args.clean, real=args.real, jobs=args.jobs,
+                      max_lag_s=args.max_lag, spectrograms=not args.no_spectrograms,
                       audio_format=args.audio_format)
     except PartialFailure as exc:
         _list_skipped(exc.result.skipped)
-        console.print(summary_table(exc.result.summary))
+        for table in summary_tables(exc.result.summary):
+            console.print(table)
         raise
     _list_skipped(res.skipped)
-    console.print(summary_table(res.summary))
+    for table in summary_tables(res.summary):
+        console.print(table)
     print(f"{res.output}/index.html: {len(res.files)} file(s) x {len(res.models) + 1} row(s) "
           f"in {res.seconds:.1f} s")
     return EXIT_OK

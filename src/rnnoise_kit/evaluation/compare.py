@@ -4,7 +4,9 @@ For every input file, the untouched noisy signal (row ``noisy``, the baseline) a
 output of every model are scored: intrusive metrics (PESQ wideband, STOI, eSTOI, SI-SDR,
 segmental SNR; :mod:`~rnnoise_kit.evaluation.metrics`) where a clean reference exists, after
 aligning the output to it; DNSMOS P.835 (:mod:`~rnnoise_kit.evaluation.dnsmos`) always; the
-mean VAD probability and the denoising speed (x real time) for the models. Files are
+mean VAD probability and the denoising speed (x real time) for the models. Real recordings
+without references (``real``) form a second set beside the test set, scored with DNSMOS and
+VAD and reported in a table of their own. Files are
 processed in parallel worker processes (``jobs``); each worker denoises, scores, and writes
 the file's audio and spectrograms into the report folder. :mod:`~rnnoise_kit.evaluation.report`
 then writes ``metrics.csv``, ``summary.json``, the charts and ``index.html``.
@@ -31,7 +33,7 @@ from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError, Sett
 from rnnoise_kit.evaluation import report
 from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
-from rnnoise_kit.evaluation.schema import BASELINE, CLEAN
+from rnnoise_kit.evaluation.schema import BASELINE, CLEAN, REAL_SET, TEST_SET
 from rnnoise_kit.progress import progress_bar
 
 _MODEL_SUFFIXES = (".rnnn", ".hdf5", ".h5", ".c", ".bin", ".pt", ".pth", ".ckpt", ".npz",
@@ -52,13 +54,15 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class InputFile:
-    """One test item: the noisy file, its clean reference (if any) and its SNR (if known)."""
+    """One test item: the noisy file, its clean reference (if any), its SNR (if known) and
+    the set it belongs to (:data:`~rnnoise_kit.evaluation.schema.TEST_SET` or ``REAL_SET``)."""
 
     key: str
     name: str
     noisy: Path
     clean: Path | None = None
     snr: float | None = None
+    set: str = TEST_SET
 
 
 @dataclass
@@ -216,6 +220,60 @@ def find_inputs(testset: str | os.PathLike | None = None,
     return items
 
 
+def find_real_inputs(real: str | os.PathLike | Sequence[str | os.PathLike],
+                     skipped: list[SkippedFile] | None = None) -> list[InputFile]:
+    """List real recordings (files, or folders scanned recursively): the ``real`` set, no
+    clean references. Names start with ``real/`` so that they never meet a test-set name.
+
+    Raises
+    ------
+    InputError
+        A missing path, or no audio found.
+    """
+    sources = [real] if isinstance(real, (str, os.PathLike)) else list(real)
+    if not sources:
+        raise InputError(None, "real recordings: give at least one file or folder")
+    items: list[InputFile] = []
+    for src in sources:
+        for it in find_inputs(noisy=src, skipped=skipped):
+            items.append(InputFile(key=f"real{len(items) + 1:03d}_{_safe(it.name)}",
+                                   name=f"{REAL_SET}/{it.name}", noisy=it.noisy, set=REAL_SET))
+    return items
+
+
+def available_baselines() -> tuple[list[str], dict[str, str]]:
+    """The public baselines a comparison can run here, and why the others cannot.
+
+    ``std``, ``bd``, ``cb``, ``lq``, ``mp``, ``sh`` when intact in the model cache
+    (``rnnoise-kit model get all``); ``rnnoise-0.2`` when cached or when pyrnnoise is
+    installed (imported from it on first use).
+
+    Returns
+    -------
+    names : list of str
+        Registry names, in registry order.
+    missing : dict
+        Name to the reason it is left out.
+    """
+    import importlib.util
+
+    from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS, cache_status
+
+    names, missing = [], {}
+    for name in PUBLIC_MODELS:
+        status = cache_status(name)
+        if status == "ok":
+            names.append(name)
+        else:
+            missing[name] = (f"{status} in the model cache (rnnoise-kit model get {name})")
+    for name in LIBRARY_MODELS:
+        if cache_status(name) == "ok" or importlib.util.find_spec("pyrnnoise") is not None:
+            names.append(name)
+        else:
+            missing[name] = "pyrnnoise is not installed (pip install pyrnnoise)"
+    return names, missing
+
+
 # --------------------------------------------------------------------------- denoisers
 
 
@@ -301,8 +359,8 @@ def _process(task: _Task) -> tuple[str, list[dict], dict[str, str]]:
         if c_rate != rate:
             clean = resample(clean, c_rate, rate)
     duration = noisy.size / rate
-    base = {"file": item.name, "snr": math.nan if item.snr is None else item.snr,
-            "duration": duration}
+    base = {"set": item.set, "file": item.name,
+            "snr": math.nan if item.snr is None else item.snr, "duration": duration}
     signals: dict[str, np.ndarray] = {}
     rows = []
     row = {"model": BASELINE, **base}
@@ -364,6 +422,7 @@ def compare(
     testset: str | os.PathLike | None = None,
     noisy: str | os.PathLike | None = None,
     clean: str | os.PathLike | None = None,
+    real: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     jobs: int = 1,
     max_lag_s: float = DEFAULT_MAX_LAG_S,
     spectrograms: bool = True,
@@ -385,6 +444,10 @@ def compare(
         A folder made by ``rnnoise-kit mix``.
     noisy, clean : path-like, optional
         Without ``testset``: noisy audio and (optionally) clean references, matched by name.
+    real : path-like or sequence of path-like, optional
+        Real recordings without clean references (files or folders), scored as a second set
+        (DNSMOS and VAD) beside the test set, or alone. ``summary["sets"]`` holds one summary
+        per set; ``summary["models"]`` is the test set's (the real set's when it is alone).
     jobs : int
         Worker processes (1: everything in this process).
     max_lag_s : float
@@ -415,7 +478,13 @@ def compare(
     check_dependencies()
     specs = model_specs(models)
     skipped: list[SkippedFile] = []
-    items = find_inputs(testset=testset, noisy=noisy, clean=clean, skipped=skipped)
+    if testset is None and noisy is None and real is None:
+        raise InputError(None, "give a test set folder (testset), noisy audio (noisy) or real "
+                               "recordings (real)")
+    items = ([] if testset is None and noisy is None else
+             find_inputs(testset=testset, noisy=noisy, clean=clean, skipped=skipped))
+    if real is not None:
+        items += find_real_inputs(real, skipped=skipped)
     factory = denoiser_factory or default_factory
     for m in specs:  # fail early (exit 2) on a missing or broken model
         _denoiser(factory, m.spec)
@@ -460,7 +529,7 @@ def compare(
         detail = next(iter(result.failures.values()), "no input")
         raise InputError(None, f"no file could be scored (first error: {detail})")
     labels = [BASELINE] + [m.label for m in specs]
-    result.summary = report.summarize(result.rows, labels, result.files, result.failures)
+    result.summary = report.summarize_sets(result.rows, labels, result.files, result.failures)
     result.seconds = time.perf_counter() - t_start
     result.summary["seconds"] = result.seconds
     report.write_report(out, result.rows, result.summary, labels, result.files, media_by_key,

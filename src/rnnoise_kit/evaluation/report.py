@@ -30,6 +30,8 @@ from rnnoise_kit.evaluation.schema import (
     HIGHER_IS_BETTER,
     INTRUSIVE,
     METRICS,
+    SET_TITLES,
+    TEST_SET,
     TITLES,
     fmt,
 )
@@ -239,6 +241,29 @@ def summarize(rows: Sequence[dict], labels: Sequence[str], files=(),
     }
 
 
+def summarize_sets(rows: Sequence[dict], labels: Sequence[str], files=(),
+                   failures: dict[str, str] | None = None) -> dict:
+    """:func:`summarize` of the first set present (the test set, else the real recordings),
+    plus ``"sets"``: ``{set: summarize(that set's rows and files)}`` for every set present,
+    in :data:`~rnnoise_kit.evaluation.schema.SET_TITLES` order."""
+    files = list(files)
+    present = [s for s in SET_TITLES
+               if any(getattr(f, "set", TEST_SET) == s for f in files)
+               or any(r.get("set", TEST_SET) == s for r in rows)]
+    sets = {}
+    for name in present:
+        mine = [r for r in rows if r.get("set", TEST_SET) == name]
+        sets[name] = summarize(mine, labels, [f for f in files
+                                              if getattr(f, "set", TEST_SET) == name])
+        sets[name].pop("failed")
+        sets[name].pop("created")
+    first = present[0] if present else TEST_SET
+    main = summarize([r for r in rows if r.get("set", TEST_SET) == first], labels,
+                     [f for f in files if getattr(f, "set", TEST_SET) == first], failures)
+    main["sets"] = sets
+    return main
+
+
 def metrics_csv_text(rows: Sequence[dict]) -> str:
     """``metrics.csv`` content: one row per file and model, empty cells for missing values."""
     buf = io.StringIO()
@@ -254,6 +279,16 @@ def metrics_csv_text(rows: Sequence[dict]) -> str:
             cells.append(v)
         w.writerow(cells)
     return buf.getvalue()
+
+
+def summary_tables(summary: dict) -> list:
+    """:func:`summary_table` of every set of a :func:`summarize_sets` summary (one table when
+    there is one set)."""
+    sets = summary.get("sets") or {}
+    if len(sets) <= 1:
+        return [summary_table(summary)]
+    return [summary_table(entry, f"rnnoise-kit compare: {SET_TITLES[name].lower()}")
+            for name, entry in sets.items()]
 
 
 def summary_table(summary: dict, title: str = "rnnoise-kit compare: means per model"):
@@ -408,10 +443,15 @@ def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], file
         f"intrusive metrics ({', '.join(BY_NAME[m].label for m in INTRUSIVE)}) need a clean "
         f"reference and are computed at {METRIC_RATE / 1000:g} kHz after aligning each output "
         "to it.</p>",
-        "<h2>Means per model</h2>",
-        _table_html([(lab, summary["models"][lab]) for lab in labels], METRICS,
-                    extra=("files",)),
     ]
+    sets = summary.get("sets") or {TEST_SET: summary}
+    for name, entry in sets.items():
+        title = "Means per model" + (f": {SET_TITLES[name].lower()}" if len(sets) > 1 else "")
+        shown = [m for m in METRICS if any(entry["models"][lab].get(m) is not None
+                                           for lab in labels)] if len(sets) > 1 else METRICS
+        parts += [f"<h2>{html.escape(title)}</h2>",
+                  _table_html([(lab, entry["models"][lab]) for lab in labels], shown,
+                              extra=("files",))]
     if summary.get("failed"):
         parts.append("<h2>Failed files</h2><ul>" + "".join(
             f"<li>{html.escape(k)}: {html.escape(v)}</li>"

@@ -15,6 +15,17 @@ BASELINE = "noisy"
 CLEAN = "clean"
 """Label of the clean reference signal (played and drawn, not scored)."""
 
+TEST_SET = "test"
+"""Set of the test items given as a ``mix`` folder or a noisy folder (clean references where
+they exist): every metric."""
+REAL_SET = "real"
+"""Set of real recordings without clean references: DNSMOS and VAD only."""
+SET_TITLES: dict[str, str] = {
+    TEST_SET: "Test set",
+    REAL_SET: "Real recordings (no clean reference: DNSMOS and VAD only)",
+}
+"""What the report calls each set."""
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -77,7 +88,7 @@ HIGHER_IS_BETTER: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE if m.high
 CHART_METRICS: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE if m.charted)
 """Metrics drawn in the charts, one panel each."""
 TITLES: dict[str, str] = {m.name: m.title for m in METRIC_TABLE}
-COLUMNS: tuple[str, ...] = ("model", "file", "snr", *METRICS, "delay", "duration")
+COLUMNS: tuple[str, ...] = ("model", "set", "file", "snr", *METRICS, "delay", "duration")
 """Columns of ``metrics.csv``."""
 
 
