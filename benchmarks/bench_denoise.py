@@ -24,6 +24,12 @@ the same weights, frame by frame through ctypes (``LibraryRunner``: one Python-l
 10 ms frame, a few microseconds against about half a millisecond of C work), on the same WAV,
 read the same way. Without pyrnnoise the 0.2 figures are null and ``v02_skipped`` says why.
 ``--skip-v01`` / ``--skip-v02`` leave one part out.
+
+A larger v0.1 network (``train --sizes``): ``--sizes D,V,N,G`` (default 24,24,62,128, the
+largest sizes FFmpeg ``arnndn`` loads with the classic dense and VAD layers) adds the same
+v0.1 figures for a model of those sizes (random weights: the work does not depend on their
+values) as ``sized_*`` fields, FFmpeg included when it loads the model; ``--sizes none``
+leaves them out.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import soundfile as sf  # noqa: E402
 from _signals import RATE, noisy_speech  # noqa: E402  (benchmarks/, the script's folder)
 from rnnoise_kit.denoise import Denoiser  # noqa: E402
 from rnnoise_kit.model import load_model, random_model, save_model  # noqa: E402
+from rnnoise_kit.model.core import layer_sizes, reader_problem  # noqa: E402
 from rnnoise_kit.model.registry import default_model_path, has_bundled_model  # noqa: E402
 from rnnoise_kit.model.v02.library import (  # noqa: E402
     LibraryRunner,
@@ -95,13 +102,16 @@ def workloads(denoiser: Denoiser, wav: Path, audio) -> dict:
     return {"offline": offline, "streaming": streaming}
 
 
-def bench_v01(tmp: Path, wav: Path, audio, args) -> dict:
-    model = load_model(default_model_path()) if has_bundled_model() else random_model()
+def bench_v01(tmp: Path, wav: Path, audio, args, sizes=None) -> dict:
+    if sizes is not None:
+        model = random_model(sizes=sizes, scale=0.1)
+    else:
+        model = load_model(default_model_path()) if has_bundled_model() else random_model()
     model_path = tmp / "model.rnnn"
     save_model(model, model_path)
     fns = workloads(Denoiser(model_path, compensate_delay=False), wav, audio)
     ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg:
+    if ffmpeg and reader_problem(layer_sizes(model.hidden_sizes)) is None:
         cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
                "-i", str(wav), "-af", f"arnndn=m={model_path}", "-f", "null", "-"]
         fns["ffmpeg"] = lambda: subprocess.run(cmd, check=True)
@@ -161,7 +171,10 @@ def main() -> int:
     ap.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: first)")
     ap.add_argument("--skip-v01", action="store_true", help="leave out the v0.1 figures")
     ap.add_argument("--skip-v02", action="store_true", help="leave out the 0.2 figures")
+    ap.add_argument("--sizes", default="24,24,62,128", metavar="D,V,N,G",
+                    help="a larger v0.1 network to time too (sized_* fields; 'none': skip)")
     args = ap.parse_args()
+    sizes = None if args.sizes == "none" else tuple(int(v) for v in args.sizes.split(","))
 
     if hasattr(os, "sched_setaffinity"):
         cpus = sorted(os.sched_getaffinity(0))
@@ -174,6 +187,10 @@ def main() -> int:
         sf.write(wav, audio, RATE, subtype="PCM_16")
         if not args.skip_v01:
             result.update(bench_v01(Path(tmp), wav, audio, args))
+            if sizes is not None:
+                sized = bench_v01(Path(tmp), wav, audio, args, sizes)
+                sized["model"] = f"random weights, sizes {','.join(map(str, sizes))}"
+                result.update({f"sized_{k}": v for k, v in sized.items()})
         if not args.skip_v02:
             result.update(bench_v02(Path(tmp), wav, audio, args))
     print(json.dumps({k: (round(v, 2) if isinstance(v, float) else v)

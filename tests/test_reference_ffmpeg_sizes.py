@@ -16,8 +16,10 @@ length, not the sizes. std's weights must stay where they were for std's 30 dB t
 FFmpeg must lay out the larger layers as rnnoise-kit does. The new weights are kept small:
 with larger ones (+-30/256) the agreement falls to about 24 dB at these sizes and to 28.5 dB
 at 32,24,56,104, so whether FFmpeg computes the new units exactly as librnnoise v0.1.1 would
-is not settled here; only a C build of v0.1.1 could settle it. One size over the limit must be refused by FFmpeg itself, so the family rule
-is checked against the client, not against our reading of its source.
+is not settled here; only a C build of v0.1.1 could settle it.
+
+One size over the limit must be refused by FFmpeg itself, so the family rule is checked
+against the client, not against our reading of its source.
 
 librnnoise v0.1.1 is not built here (the repository runs it through no harness), so its
 reader is not exercised by these tests.

@@ -29,7 +29,6 @@ torch = pytest.importorskip("torch")
 
 from rnnoise_kit.model.checkpoint import read_checkpoint  # noqa: E402
 from rnnoise_kit.training.matrix import MatrixWriter  # noqa: E402
-from rnnoise_kit.training.network import RNNoiseNet  # noqa: E402
 from rnnoise_kit.training.trainer import (  # noqa: E402
     CheckpointMismatch,
     UnloadableModelWarning,
