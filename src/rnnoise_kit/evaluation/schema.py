@@ -88,7 +88,7 @@ HIGHER_IS_BETTER: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE if m.high
 CHART_METRICS: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE if m.charted)
 """Metrics drawn in the charts, one panel each."""
 TITLES: dict[str, str] = {m.name: m.title for m in METRIC_TABLE}
-COLUMNS: tuple[str, ...] = ("model", "set", "file", "snr", *METRICS, "delay", "duration")
+COLUMNS: tuple[str, ...] = ("model", "file", "snr", *METRICS, "delay", "duration", "set")
 """Columns of ``metrics.csv``."""
 
 
