@@ -28,7 +28,6 @@ from rnnoise_kit.training.recipe import MAX_UNITS, TrainConfig
 torch = pytest.importorskip("torch")
 
 from rnnoise_kit.model.checkpoint import read_checkpoint  # noqa: E402
-from rnnoise_kit.training.matrix import MatrixWriter  # noqa: E402
 from rnnoise_kit.training.trainer import (  # noqa: E402
     CheckpointMismatch,
     UnloadableModelWarning,
@@ -37,19 +36,15 @@ from rnnoise_kit.training.trainer import (  # noqa: E402
     run_sizes,
     train,
 )
+from test_training_trainer import _write_matrix  # noqa: E402
 
 LARGEST = (62, 24, 62, 128)
 OVER_READER = (24, 24, 96, 128)  # denoise_gru reads 162 inputs: no .rnnn reader, a C build yes
 OVER_BUILD = (24, 24, 48, 256)  # 256 units: rnnoise-kit only
 
 
-def _matrix(path, rows=1200, seed=1):
-    rng = np.random.default_rng(seed)
-    m = rng.standard_normal((rows, 87)).astype(np.float32)
-    m[:, 42:64] = rng.random((rows, 22))
-    m[:, 86] = rng.choice([0.0, 0.5, 1.0], rows)
-    with MatrixWriter(path, rows) as w:
-        w.write(m)
+def _matrix(path, rows=1200):
+    _write_matrix(path, rows)
     return path
 
 
