@@ -256,6 +256,35 @@ def test_balance_on_a_full_disk_leaves_nothing_and_a_rerun_works(tmp_path, monke
     assert len(_files(out)) == 7 and "balance.csv" in _files(out)
 
 
+def test_balance_killed_while_moving_into_a_folder_then_rerun(tmp_path):
+    """SIGKILL between two of the final moves into an existing output folder left part of
+    the chosen files, and the rerun refused them as existing destinations."""
+    root = tmp_path / "root"
+    for g in "abc":
+        for i in range(2):
+            _wav(root / g / f"f{i}.wav", seed=i)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    args = ["balance", root, "--folders", "a,b,c", "-o", out, "--by", "count"]
+    code = ("import os, signal, sys\n_real, _n = os.replace, [0]\n"
+            "def _replace(a, b):\n"
+            "    _n[0] += 1\n"
+            "    if _n[0] == 4:\n"
+            "        os.kill(os.getpid(), signal.SIGKILL)\n"
+            "    return _real(a, b)\n"
+            "os.replace = _replace\n"
+            "from rnnoise_kit.cli import main\n"
+            f"sys.exit(main({[str(a) for a in args]!r}))\n")
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": SRC})
+    assert r.returncode == -9 and len(_files(out)) > 1  # some files were moved in
+    p = _run_cli(args)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert len(_files(out)) == 8 and "balance.csv" in _files(out) and "notes.txt" in _files(out)
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
+
+
 def test_balance_and_mix_on_a_real_full_tmpfs(tmp_path, capsys):
     small = tmp_path / "small"
     if not _tmpfs(small, "1m"):
