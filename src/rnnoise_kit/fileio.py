@@ -376,7 +376,9 @@ def staging_folder(target: str | os.PathLike) -> Iterator[Path]:
     Raises
     ------
     OutputError
-        ``target`` is a file, or its folder cannot be written.
+        ``target`` is a file, or its folder cannot be written; an OutputError or a write
+        failure (OSError) in the block naming a file in the staging folder is raised again
+        naming the same place under ``target``.
     """
     if Path(target).exists() and not Path(target).is_dir():
         raise OutputError(target, "is a file, not a folder")
@@ -391,8 +393,22 @@ def staging_folder(target: str | os.PathLike) -> Iterator[Path]:
     _plain_mode(stage, 0o777)
     try:
         yield stage
+    except OutputError as exc:  # name the user's path, never the hidden one
+        if exc.path is None or not _is_under(exc.path, stage):
+            raise
+        inside = Path(target) / os.path.relpath(exc.path, stage)
+        raise OutputError(inside, exc.problem) from exc
+    except OSError as exc:
+        mapped = _as_output_error(exc, Path(target), [stage])
+        if mapped is not exc:
+            raise mapped from exc
+        raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _is_under(path: str | os.PathLike, folder: Path) -> bool:
+    return os.path.abspath(path).startswith(os.path.abspath(folder) + os.sep)
 
 
 def _replaceable_by_rename(target: Path) -> bool:
@@ -461,13 +477,7 @@ def atomic_tree(target: str | os.PathLike, replace: Iterable[str] = ()) -> Itera
     """
     target = Path(target)
     with staging_folder(target) as stage:
-        try:
-            yield stage
-        except OSError as exc:
-            mapped = _as_output_error(exc, target, [stage])
-            if mapped is not exc:
-                raise mapped from exc
-            raise
+        yield stage
         _move_tree(stage, target, {Path(r) for r in replace})
 
 

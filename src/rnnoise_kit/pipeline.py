@@ -427,8 +427,7 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     def do_compare() -> dict:
         from rnnoise_kit.evaluation.compare import compare
 
-        if report.exists():
-            shutil.rmtree(report)
+        # compare swaps the new report in whole (a kill leaves the old one or a placeholder)
         r = compare(testset=testset, models=models, output=report, jobs=config.jobs)
         return {"summary": r.summary}
 
