@@ -387,7 +387,11 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     model_path = train_dir / "model.rnnn"
 
     def do_train() -> dict:
-        from rnnoise_kit.training.trainer import CheckpointMismatch, train
+        from rnnoise_kit.training.trainer import (
+            CheckpointMismatch,
+            DamagedTrainingState,
+            train,
+        )
 
         cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                           window=config.window, lr=config.lr,
@@ -396,8 +400,11 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
             # continues a killed run from its last checkpoint (fresh when there is none)
             r = train(matrix, train_dir, config=cfg, resume=True, init=config.init,
                       device=config.device)
-        except CheckpointMismatch:
-            log("train: the checkpoint there is from other data or settings; starting over")
+        except (CheckpointMismatch, DamagedTrainingState) as exc:
+            # a run folder is always resumable or restartable: what cannot be resumed is redone
+            why = ("its training state is damaged" if isinstance(exc, DamagedTrainingState)
+                   else "the checkpoint there is from other data or settings")
+            log(f"train: cannot resume ({why}); starting the training over")
             shutil.rmtree(train_dir)
             r = train(matrix, train_dir, config=cfg, resume=False, init=config.init,
                       device=config.device)

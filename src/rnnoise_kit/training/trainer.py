@@ -49,6 +49,7 @@ from rnnoise_kit.fileio import atomic_path, atomic_paths, atomic_write_text, sha
 from rnnoise_kit.model.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointMismatch,
+    DamagedTrainingState,
     checkpoint_files,
     read_checkpoint,
     write_checkpoint,
@@ -65,6 +66,7 @@ from rnnoise_kit.training.recipe import TrainConfig
 __all__ = [
     "METRIC_COLUMNS",
     "CheckpointMismatch",
+    "DamagedTrainingState",
     "TrainConfig",
     "TrainResult",
     "load_torch_model",
@@ -455,8 +457,9 @@ def train(
     ------
     InputError
         Unusable data (missing, not 87 columns, fewer rows than one window, a NaN or infinite
-        value) or ``init`` model; ``run_dir`` already holds a run and ``resume`` is False; a
-        damaged ``train_state.pt`` when resuming.
+        value) or ``init`` model; ``run_dir`` already holds a run and ``resume`` is False.
+    DamagedTrainingState
+        ``resume`` with a ``train_state.pt`` that cannot be read.
     CheckpointMismatch
         ``resume`` with a checkpoint made from other data or another recipe.
     TrainingDiverged
@@ -545,7 +548,7 @@ def restore_state(state: dict, state_path: Path, make_net: Callable[[], torch.nn
 
     Raises
     ------
-    InputError
+    DamagedTrainingState
         A damaged state (one line).
     """
     try:
@@ -559,7 +562,7 @@ def restore_state(state: dict, state_path: Path, make_net: Callable[[], torch.nn
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise InputError(state_path, _damaged_state(exc)) from None
+        raise DamagedTrainingState(state_path, _damaged_state(exc)) from None
     return net, opt, history
 
 
@@ -689,7 +692,7 @@ def _read_state(path: Path) -> tuple[dict, dict]:
         if not isinstance(header, dict) or "config" not in header:
             raise ValueError("its header is not a training header")
     except Exception as exc:  # a truncated or foreign file: torch's messages run to pages
-        raise InputError(path, _damaged_state(exc)) from None
+        raise DamagedTrainingState(path, _damaged_state(exc)) from None
     return state, header
 
 
