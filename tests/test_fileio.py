@@ -307,3 +307,12 @@ def test_install_tree_swaps_a_whole_set_and_marks_an_interrupted_swap(tmp_path):
         assert tree == {**old, "user.txt": "mine"} or tree["index.html"] == "incomplete", tree
         _install(out, old)
         assert _tree(out) == {**old, "user.txt": "mine"} and _hidden(tmp_path) == []
+
+
+def test_a_folder_under_a_file_is_named_as_the_user_gave_it(tmp_path, monkeypatch):
+    """The sweep found ``balance ROOT -o a_file/b`` naming /abs/path/a_file/b."""
+    monkeypatch.chdir(tmp_path)
+    Path("a_file").write_text("x")
+    with pytest.raises(OutputError) as info, atomic_tree(Path("a_file/b")):
+        pass
+    assert str(info.value) == "a_file/b: a parent of it is a file, not a folder"

@@ -382,8 +382,8 @@ def staging_folder(target: str | os.PathLike) -> Iterator[Path]:
     """
     if Path(target).exists() and not Path(target).is_dir():
         raise OutputError(target, "is a file, not a folder")
+    make_parent(Path(target))  # errors name the user's path
     place = _located(target)
-    make_parent(place)
     remove_stale_temps(place, "")
     try:
         stage = Path(tempfile.mkdtemp(prefix=f"{_temp_stem(place)}{os.getpid()}-",
