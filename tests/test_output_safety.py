@@ -351,26 +351,70 @@ def test_train_full_disk_keeps_the_run_resumable(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     args = ["train", data, "-o", run, "--epochs", "2", "--batch-size", "2", "--window", "50",
             "--device", "cpu"]
-    real = tr.torch.save
+    real = Path.write_bytes
     saves = []
 
-    def full_at_epoch_2(obj, path, *a, **k):
-        saves.append(path)
-        if len(saves) == 2:
-            Path(path).write_bytes(b"half")
-            _enospc()
-        return real(obj, path, *a, **k)
+    def full_at_epoch_2(path, data):  # the disk fills while epoch 2's state is written
+        if path.name.startswith(".train_state.pt."):
+            saves.append(path)
+            if len(saves) == 2:
+                real(path, data[:100])
+                _enospc()
+        return real(path, data)
 
-    monkeypatch.setattr(tr.torch, "save", full_at_epoch_2)
+    monkeypatch.setattr(Path, "write_bytes", full_at_epoch_2)
     rc, err = _cli(capsys, *args)
     assert rc == 2 and err.endswith(f"{run / 'train_state.pt'}: no space left on the device")
     assert _files(run) == ["checkpoint.json", "checkpoint.npz", "metrics.csv", "train_state.pt"]
     assert read_checkpoint(run).epoch == 1
     assert tr.torch.load(run / "train_state.pt", weights_only=True)["epoch"] == 1
-    monkeypatch.setattr(tr.torch, "save", real)
+    monkeypatch.setattr(Path, "write_bytes", real)
     rc, err = _cli(capsys, *args, "--resume")
     assert rc == 0, err
     assert read_checkpoint(run).epoch == 2 and (run / "model.rnnn").is_file()
+
+
+def _tiny_matrix(folder: Path) -> Path:
+    from rnnoise_kit.training.matrix import MatrixWriter
+
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((400, 87)).astype(np.float32)
+    m[:, 42:64] = rng.random((400, 22))
+    m[:, 86] = rng.choice([0.0, 0.5, 1.0], 400)
+    data = folder / "d.f32"
+    with MatrixWriter(data, 400) as w:
+        w.write(m)
+    return data
+
+
+def test_train_and_features_on_real_read_only_and_full_disks(tmp_path, capsys):
+    """Found by the sweep (tools/sweep_bad_inputs.py): `train -o RO/run` and `features -o
+    RO/x.f32` on a read-only disk, `train -o FULL/run` on a full one (torch's zip writer
+    reports it as a RuntimeError) and `train DATA -o DATA` were internal errors."""
+    pytest.importorskip("torch")
+    ro, full = tmp_path / "ro", tmp_path / "full"
+    if not (_tmpfs(ro, "64k") and _tmpfs(full, "64k")):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        data = _tiny_matrix(tmp_path)
+        small = ["--epochs", "1", "--batch-size", "2", "--window", "50", "--device", "cpu"]
+        rc, err = _cli(capsys, "train", data, "-o", ro / "run", *small)
+        assert (rc, err) == (2, f"rnnoise-kit: {ro / 'run'}: the file system is read-only")
+        rc, err = _cli(capsys, "train", data, "-o", full / "run", *small)
+        assert rc == 2
+        assert err == f"rnnoise-kit: {full / 'run' / 'train_state.pt'}: no space left on the device"
+        assert os.listdir(full / "run") == []  # nothing half-written
+        rc, err = _cli(capsys, "train", data, "-o", data, *small)
+        assert (rc, err) == (2, f"rnnoise-kit: {data}: is a file, not a folder; give the run "
+                                "folder to write")
+        sp, no = speech_and_noise(tmp_path)
+        rc, err = _cli(capsys, "features", "--speech", sp, "--noise", no, "--frames", 100,
+                       "-o", ro / "x.f32")
+        assert (rc, err) == (2, f"rnnoise-kit: {ro / 'x.f32'}: the file system is read-only")
+    finally:
+        for m in (ro, full):
+            subprocess.run(["umount", str(m)], capture_output=True)
 
 
 # ----------------------------------------------------------------------------- signals

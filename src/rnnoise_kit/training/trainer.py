@@ -44,8 +44,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnoise_kit.errors import InputError, SettingError, TrainingDiverged
-from rnnoise_kit.fileio import atomic_path, atomic_paths, atomic_write_text, sha256_file
+from rnnoise_kit.errors import InputError, OutputError, SettingError, TrainingDiverged
+from rnnoise_kit.fileio import (
+    atomic_path,
+    atomic_paths,
+    atomic_write_text,
+    sha256_file,
+    write_problem,
+)
 from rnnoise_kit.model.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointMismatch,
@@ -255,14 +261,22 @@ def _write_epoch(state_path: Path, state: dict, checkpoint: dict[Path, bytes]) -
     them would leave a checkpoint that neither a resume nor a fresh run accepts). The state
     is renamed into place first: a kill between the renames leaves a run that resumes."""
     with atomic_paths([state_path, *checkpoint]) as temps:
-        torch.save(state, temps[0])
+        temps[0].write_bytes(_torch_bytes(state))
         for tmp, data in zip(temps[1:], checkpoint.values(), strict=True):
             tmp.write_bytes(data)
 
 
+def _torch_bytes(obj) -> bytes:
+    """``torch.save`` into memory: written to a file, a full disk surfaces as a RuntimeError
+    of torch's zip writer ("unexpected pos"); as bytes, a plain OSError with its errno."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
 def _torch_save(obj, path: Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(_torch_bytes(obj))
 
 
 def _fmt(x: float) -> str:
@@ -468,6 +482,8 @@ def train(
     """
     cfg = config if config is not None else TrainConfig(activations=run_activations(init=init))
     run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        raise OutputError(run, "is a file, not a folder; give the run folder to write")
     data_path = Path(data)
     seqs = SequenceData(data_path, cfg.window, cfg.val_split)
     state_path = run / STATE_NAME
@@ -514,7 +530,10 @@ def train(
         "config": asdict(cfg) | {"activations": list(cfg.activations)},
     } | run_header(seqs, ident, init_info, dev)
 
-    run.mkdir(parents=True, exist_ok=True)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(run, write_problem(exc, run)) from exc
     n_batches = seqs.n_train_batches(cfg.batch_size)
     if max_step_frames is None:
         max_step_frames = 32_000 if dev.type == "cpu" else 1 << 62
