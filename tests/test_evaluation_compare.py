@@ -214,6 +214,13 @@ def test_a_folder_of_someone_elses_files_is_refused_before_work(testset, tmp_pat
         cmp.compare(out, ["ss"], testset=testset, jobs=1, denoiser_factory=standin_factory)
     assert _snapshot(out) == {"audio/song.flac": b"keep me"}
     assert sorted(os.listdir(tmp_path)) == ["mine"]
+    # the sweep's `compare --noisy DIR -o DIR`: the report's audio became test input
+    before = _snapshot(testset)
+    for folder, args in ((testset / "noisy", {"noisy": testset / "noisy"}),
+                         (testset / "clean" / "r", {"testset": testset})):
+        with pytest.raises(OutputError, match="lies in the input folder"):
+            cmp.compare(folder, ["ss"], jobs=1, denoiser_factory=standin_factory, **args)
+    assert _snapshot(testset) == before
 
 
 def test_rnnoise_02_without_pyrnnoise_is_one_clear_line(monkeypatch, tmp_path):

@@ -27,7 +27,13 @@ import numpy as np
 
 from rnnoise_kit.audio.io import read_audio, resample, to_mono
 from rnnoise_kit.audio.scan import SkippedFile, iter_source_files
-from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError, SettingError
+from rnnoise_kit.errors import (
+    InputError,
+    OutputError,
+    PartialFailure,
+    RnnoiseKitError,
+    SettingError,
+)
 from rnnoise_kit.evaluation import report
 from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
@@ -409,8 +415,9 @@ def compare(
     InputError
         Missing dependencies, bad inputs or models, or no file could be scored.
     OutputError
-        ``output`` is a file or holds someone else's files where the report goes (checked
-        before any work), or the report cannot be written.
+        ``output`` is a file, holds someone else's files where the report goes, or is (or
+        lies in) a folder of the test audio (checked before any work), or the report cannot
+        be written.
     PartialFailure
         Some files failed; the report for the others was written first (the exception's
         ``result`` is its :class:`CompareResult`).
@@ -427,6 +434,7 @@ def compare(
         _denoiser(factory, m.spec)
     out = Path(output)
     report.check_report_folder(out)
+    _check_outside_inputs(out, testset, noisy, clean)
     with staging_folder(out) as stage:
         result, media = _run_tasks(items, specs, stage, factory, max_lag_s, spectrograms,
                                    audio_format, jobs)
@@ -446,6 +454,22 @@ def compare(
     if result.failures:
         raise PartialFailure(result.failures, done=len(result.files), result=result)
     return result
+
+
+def _check_outside_inputs(out: Path, testset, noisy, clean) -> None:
+    """Refuse a report folder that is, or lies in, a folder of the test audio: its audio
+    files would be read as test input the next time."""
+    if testset is not None:
+        noisy, clean = Path(testset) / "noisy", Path(testset) / "clean"
+    where = out.resolve()
+    for folder in (noisy, clean):
+        if folder is None or not Path(folder).is_dir():
+            continue
+        root = Path(folder).resolve()
+        if where == root or root in where.parents:
+            raise OutputError(out, f"lies in the input folder {folder}: the report's audio "
+                                   "would be read as test audio next time; choose another "
+                                   "folder")
 
 
 def _run_tasks(items: list[InputFile], specs: list[ModelSpec], stage: Path,
