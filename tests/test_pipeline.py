@@ -257,3 +257,26 @@ def test_damaged_training_state_restarts_the_train_stage(tmp_path, monkeypatch):
     assert result.model.is_file() and (run / "report" / "index.html").is_file()
     rows = (run / "train" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 2  # header + the one epoch of the new run
+
+
+def test_a_run_folder_that_is_a_file_or_a_run_that_does_nothing(tmp_path, cache):
+    """Found by the sweep: `pipeline -o A_FILE` was an internal error, and a pipeline that
+    stopped at its first stage (an empty speech folder) left an empty run folder."""
+    speech, noise = tmp_path / "speech", tmp_path / "noise"
+    speech.mkdir()
+    noise.mkdir()
+    for i in range(2):
+        sf.write(str(noise / f"n{i}.wav"), 0.1 * np.random.default_rng(i).standard_normal(48000),
+                 48000)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    r = run_cli("pipeline", "--speech", str(speech), "--noise", str(noise), "-o", str(a_file),
+                "--frames", "3000", cache=cache, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"rnnoise-kit: {a_file}: is a file, not a folder; give the "
+                                "run folder to write")
+    run = tmp_path / "run"
+    r = run_cli("pipeline", "--speech", str(speech), "--noise", str(noise), "-o", str(run),
+                "--frames", "3000", cache=cache, timeout=120)
+    assert r.returncode == 2 and "needs at least 2 speech files" in r.stderr
+    assert not run.exists()

@@ -19,6 +19,7 @@ checkpoint).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,8 +34,8 @@ from pathlib import Path
 
 from rnnoise_kit import __version__
 from rnnoise_kit.audio.mix import MIN_SECONDS
-from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_write_text, sha256_file
+from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.fileio import atomic_write_text, sha256_file, write_problem
 from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS
 from rnnoise_kit.settings import Rule, check_settings
 from rnnoise_kit.training.recipe import RECIPE_RULES, TrainConfig
@@ -284,6 +285,8 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
         No speech or noise given, a missing source or ``init`` model, a training matrix or
         test set too large for the disk (all checked before the first stage), unusable
         sources, or a stage's own input errors.
+    OutputError
+        ``run_dir`` is a file or cannot be made, or a stage cannot write its outputs.
     """
     if not config.speech or not config.noise:
         raise InputError(None, "the pipeline needs speech and noise sources")
@@ -291,8 +294,26 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     for src in [*config.speech, *config.noise]:
         if not Path(src).exists():
             raise InputError(src, "no such file or folder")
+    if run.exists() and not run.is_dir():
+        raise OutputError(run, "is a file, not a folder; give the run folder to write")
     preflight(run, config)
-    run.mkdir(parents=True, exist_ok=True)
+    created = not run.exists()
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(run, write_problem(exc, run)) from exc
+    try:
+        return _run_stages(run, config, log)
+    except BaseException:
+        if created:  # a run that stopped before any stage wrote a file leaves no folder
+            with contextlib.suppress(OSError):
+                run.rmdir()
+        raise
+
+
+def _run_stages(run: Path, config: PipelineConfig,
+                log: Callable[[str], None]) -> PipelineResult:
+    """The stages of :func:`run_pipeline` in the run folder ``run`` (which exists)."""
     rec = RunRecord(run)
     rec.data["config"] = asdict(config)
     skipped: list[str] = []
