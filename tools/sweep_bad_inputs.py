@@ -87,8 +87,8 @@ def _mount(folder: Path, options: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def build_inputs(base: Path) -> dict[str, bool]:
-    """Good and bad inputs under ``base``; returns which mounts could be made."""
+def build_inputs(base: Path) -> None:
+    """Good and bad inputs under ``base``."""
     for i, name in enumerate("abc"):
         _wav(base / "sp" / f"{name}.wav", 1.5, seed=i)
     for i in range(2):
@@ -149,6 +149,13 @@ def build_inputs(base: Path) -> dict[str, bool]:
             raise SystemExit(f"setting up: {' '.join(argv)} failed: {r.stderr}")
     (base / "tiny.toml").write_text('test_count = 1\ntest_seconds = 1.0\ncompare_with = []\n'
                                     'batch_size = 2\nwindow = 100\nholdout = 0.34\n')
+
+
+def make_mounts(base: Path) -> dict[str, bool]:
+    """``base/RO`` (read-only) and ``base/FULL`` (full) tmpfs; which ones could be made."""
+    for name in ("RO", "FULL"):
+        if os.path.ismount(base / name):
+            subprocess.run(["umount", str(base / name)], capture_output=True)
     mounts = {"ro": _mount(base / "RO", "size=1m"), "full": _mount(base / "FULL", "size=64k")}
     if mounts["ro"]:
         subprocess.run(["mount", "-o", "remount,ro", str(base / "RO")], check=True)
@@ -486,9 +493,8 @@ def main() -> int:
     try:
         t0 = time.monotonic()
         if not (base / "m.f32").exists():
-            mounts = build_inputs(base)
-        else:
-            mounts = {"ro": os.path.ismount(base / "RO"), "full": os.path.ismount(base / "FULL")}
+            build_inputs(base)
+        mounts = make_mounts(base)
         mounted = [base / n for n, m in (("RO", mounts["ro"]), ("FULL", mounts["full"])) if m]
         (base / "o").mkdir(exist_ok=True)
         shutil.copy(base / "model.rnnn", base / "o" / "hh.h")
