@@ -335,19 +335,25 @@ def test_mix_failure_leaves_no_folder_and_a_rerun_works(tmp_path, monkeypatch, c
     assert rc == 0 and len(_files(out)) == 10
 
 
-def test_train_full_disk_keeps_the_run_resumable(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("torch")
-    import rnnoise_kit.training.trainer as tr
-    from rnnoise_kit.model.checkpoint import read_checkpoint
+def _tiny_matrix(folder: Path) -> Path:
     from rnnoise_kit.training.matrix import MatrixWriter
 
     rng = np.random.default_rng(1)
     m = rng.standard_normal((400, 87)).astype(np.float32)
     m[:, 42:64] = rng.random((400, 22))
     m[:, 86] = rng.choice([0.0, 0.5, 1.0], 400)
-    data = tmp_path / "d.f32"
+    data = folder / "d.f32"
     with MatrixWriter(data, 400) as w:
         w.write(m)
+    return data
+
+
+def test_train_full_disk_keeps_the_run_resumable(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    import rnnoise_kit.training.trainer as tr
+    from rnnoise_kit.model.checkpoint import read_checkpoint
+
+    data = _tiny_matrix(tmp_path)
     run = tmp_path / "run"
     args = ["train", data, "-o", run, "--epochs", "2", "--batch-size", "2", "--window", "50",
             "--device", "cpu"]
@@ -372,19 +378,6 @@ def test_train_full_disk_keeps_the_run_resumable(tmp_path, monkeypatch, capsys):
     rc, err = _cli(capsys, *args, "--resume")
     assert rc == 0, err
     assert read_checkpoint(run).epoch == 2 and (run / "model.rnnn").is_file()
-
-
-def _tiny_matrix(folder: Path) -> Path:
-    from rnnoise_kit.training.matrix import MatrixWriter
-
-    rng = np.random.default_rng(1)
-    m = rng.standard_normal((400, 87)).astype(np.float32)
-    m[:, 42:64] = rng.random((400, 22))
-    m[:, 86] = rng.choice([0.0, 0.5, 1.0], 400)
-    data = folder / "d.f32"
-    with MatrixWriter(data, 400) as w:
-        w.write(m)
-    return data
 
 
 def test_train_and_features_on_real_read_only_and_full_disks(tmp_path, capsys):
