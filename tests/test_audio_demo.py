@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -351,6 +354,51 @@ def test_dataset_reuse_rebuild_and_foreign_folders(tmp_path):
     (foreign / "speech" / "mine.wav").write_bytes(b"x")
     with pytest.raises(InputError, match="not a demo-data folder"):
         _small(foreign)
+
+
+def _killed_at_write(k: int, root: Path, **kwargs) -> None:
+    """Build the demo data in a child that SIGKILLs itself after its ``k``-th audio file."""
+    code = ("import os, signal\nimport rnnoise_kit.audio.demo.dataset as d\n"
+            "_real, _n = d.write_audio, [0]\n"
+            "def _write(*a, **k):\n"
+            "    _real(*a, **k)\n"
+            "    _n[0] += 1\n"
+            f"    if _n[0] == {k}:\n"
+            "        os.kill(os.getpid(), signal.SIGKILL)\n"
+            "d.write_audio = _write\n"
+            f"d.make_demo_dataset({str(root)!r}, progress=False, **{kwargs!r})\n")
+    src = str(Path(__file__).parents[1] / "src")
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": src})
+    assert r.returncode == -9
+
+
+def _bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_killed_build_is_never_trusted_and_a_rerun_completes_it(tmp_path):
+    """A build killed midway wrote over an earlier build's files in place: with the same
+    sizes (white noise of another seed), the earlier demo.json still matched them and the
+    rerun reused the mixture; a first build killed midway left speech/ without demo.json,
+    which the rerun then refused as foreign."""
+    root = tmp_path / "demo"
+    noise_only = {"speech_seconds": 0.0, "noise_seconds": 4.0, "noise_types": ["white"],
+                  "file_seconds": 2.0}
+    first = make_demo_dataset(root, seed=3, progress=False, **noise_only)
+    before = _bytes(root)
+    _killed_at_write(1, root, seed=4, **noise_only)
+    again = make_demo_dataset(root, seed=3, progress=False, **noise_only)
+    assert again.reused and _bytes(root) == before and again.files == first.files
+    assert sorted(os.listdir(tmp_path)) == ["demo"]  # the killed build's staging is gone
+
+    fresh = tmp_path / "fresh"
+    kw = {"speech_seconds": 3.0, "noise_seconds": 2.0, "languages": ["en"],
+          "noise_types": ["white"], "file_seconds": 1.5, "seed": 3}
+    _killed_at_write(1, fresh, **kw)
+    ds = make_demo_dataset(fresh, progress=False, **kw)
+    assert not ds.reused and len(ds.files) == 3
+    assert sorted(_bytes(fresh)) == sorted(["demo.json", *(f.path for f in ds.files)])
 
 
 def test_dataset_rejects_bad_arguments(tmp_path):

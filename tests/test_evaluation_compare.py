@@ -162,6 +162,67 @@ def test_compare_errors(testset, tmp_path):
         cmp.compare(tmp_path / "r2", ["ss"], noisy=empty, denoiser_factory=standin_factory)
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_report_is_replaced_whole_or_not_at_all(testset, tmp_path, monkeypatch):
+    """A compare that failed (or was killed) while writing its report left part of one in
+    the folder: new audio beside the old page, or audio and no page at all."""
+    import errno
+
+    from rnnoise_kit.errors import OutputError
+    from rnnoise_kit.evaluation import report
+
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    for p in sorted((testset / "noisy").iterdir())[:2]:
+        (noisy / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "rep"
+    cmp.compare(out, ["ss"], noisy=noisy, jobs=1, denoiser_factory=standin_factory,
+                spectrograms=False)
+    before = _snapshot(out)
+    real = report.write_report
+
+    def full_disk_after_the_csv(folder, *a, **k):
+        (folder / "metrics.csv").write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report, "write_report", full_disk_after_the_csv)
+    with pytest.raises(OutputError, match="no space left"):
+        cmp.compare(out, ["ss_half"], noisy=noisy, jobs=1, denoiser_factory=standin_factory)
+    assert _snapshot(out) == before
+    assert sorted(os.listdir(tmp_path)) == ["noisy", "rep"]  # no staging folder left
+    monkeypatch.setattr(report, "write_report", real)
+    cmp.compare(out, ["ss_half"], noisy=noisy, jobs=1, denoiser_factory=standin_factory)
+    after = _snapshot(out)
+    assert all(name.startswith(("audio/", "spectrograms/", "charts/")) or name in report.ENTRIES
+               for name in after)
+    assert not any(".ss." in name for name in after)  # the first report's files are gone
+    assert sum(".ss_half." in name for name in after) == 2 * 2  # audio + spectrogram each
+
+
+def test_a_folder_of_someone_elses_files_is_refused_before_work(testset, tmp_path):
+    """A new report replaces ``audio/`` etc. whole: only an earlier report's may go."""
+    from rnnoise_kit.errors import OutputError
+
+    out = tmp_path / "mine"
+    (out / "audio").mkdir(parents=True)
+    (out / "audio" / "song.flac").write_bytes(b"keep me")
+    with pytest.raises(OutputError, match="holds audio but no rnnoise-kit report"):
+        cmp.compare(out, ["ss"], testset=testset, jobs=1, denoiser_factory=standin_factory)
+    assert _snapshot(out) == {"audio/song.flac": b"keep me"}
+    assert sorted(os.listdir(tmp_path)) == ["mine"]
+    # the sweep's `compare --noisy DIR -o DIR`: the report's audio became test input
+    before = _snapshot(testset)
+    for folder, args in ((testset / "noisy", {"noisy": testset / "noisy"}),
+                         (testset / "clean" / "r", {"testset": testset})):
+        with pytest.raises(OutputError, match="lies in the input folder"):
+            cmp.compare(folder, ["ss"], jobs=1, denoiser_factory=standin_factory, **args)
+    assert _snapshot(testset) == before
+
+
 def test_rnnoise_02_without_pyrnnoise_is_one_clear_line(monkeypatch, tmp_path):
     import rnnoise_kit.model.v02.library as library
 

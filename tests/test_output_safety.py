@@ -256,6 +256,35 @@ def test_balance_on_a_full_disk_leaves_nothing_and_a_rerun_works(tmp_path, monke
     assert len(_files(out)) == 7 and "balance.csv" in _files(out)
 
 
+def test_balance_killed_while_moving_into_a_folder_then_rerun(tmp_path):
+    """SIGKILL between two of the final moves into an existing output folder left part of
+    the chosen files, and the rerun refused them as existing destinations."""
+    root = tmp_path / "root"
+    for g in "abc":
+        for i in range(2):
+            _wav(root / g / f"f{i}.wav", seed=i)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    args = ["balance", root, "--folders", "a,b,c", "-o", out, "--by", "count"]
+    code = ("import os, signal, sys\n_real, _n = os.replace, [0]\n"
+            "def _replace(a, b):\n"
+            "    _n[0] += 1\n"
+            "    if _n[0] == 4:\n"
+            "        os.kill(os.getpid(), signal.SIGKILL)\n"
+            "    return _real(a, b)\n"
+            "os.replace = _replace\n"
+            "from rnnoise_kit.cli import main\n"
+            f"sys.exit(main({[str(a) for a in args]!r}))\n")
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": SRC})
+    assert r.returncode == -9 and len(_files(out)) > 1  # some files were moved in
+    p = _run_cli(args)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert len(_files(out)) == 8 and "balance.csv" in _files(out) and "notes.txt" in _files(out)
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
+
+
 def test_balance_and_mix_on_a_real_full_tmpfs(tmp_path, capsys):
     small = tmp_path / "small"
     if not _tmpfs(small, "1m"):
@@ -306,42 +335,79 @@ def test_mix_failure_leaves_no_folder_and_a_rerun_works(tmp_path, monkeypatch, c
     assert rc == 0 and len(_files(out)) == 10
 
 
-def test_train_full_disk_keeps_the_run_resumable(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("torch")
-    import rnnoise_kit.training.trainer as tr
-    from rnnoise_kit.model.checkpoint import read_checkpoint
+def _tiny_matrix(folder: Path) -> Path:
     from rnnoise_kit.training.matrix import MatrixWriter
 
     rng = np.random.default_rng(1)
     m = rng.standard_normal((400, 87)).astype(np.float32)
     m[:, 42:64] = rng.random((400, 22))
     m[:, 86] = rng.choice([0.0, 0.5, 1.0], 400)
-    data = tmp_path / "d.f32"
+    data = folder / "d.f32"
     with MatrixWriter(data, 400) as w:
         w.write(m)
+    return data
+
+
+def test_train_full_disk_keeps_the_run_resumable(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    import rnnoise_kit.training.trainer as tr
+    from rnnoise_kit.model.checkpoint import read_checkpoint
+
+    data = _tiny_matrix(tmp_path)
     run = tmp_path / "run"
     args = ["train", data, "-o", run, "--epochs", "2", "--batch-size", "2", "--window", "50",
             "--device", "cpu"]
-    real = tr.torch.save
+    real = Path.write_bytes
     saves = []
 
-    def full_at_epoch_2(obj, path, *a, **k):
-        saves.append(path)
-        if len(saves) == 2:
-            Path(path).write_bytes(b"half")
-            _enospc()
-        return real(obj, path, *a, **k)
+    def full_at_epoch_2(path, data):  # the disk fills while epoch 2's state is written
+        if path.name.startswith(".train_state.pt."):
+            saves.append(path)
+            if len(saves) == 2:
+                real(path, data[:100])
+                _enospc()
+        return real(path, data)
 
-    monkeypatch.setattr(tr.torch, "save", full_at_epoch_2)
+    monkeypatch.setattr(Path, "write_bytes", full_at_epoch_2)
     rc, err = _cli(capsys, *args)
     assert rc == 2 and err.endswith(f"{run / 'train_state.pt'}: no space left on the device")
     assert _files(run) == ["checkpoint.json", "checkpoint.npz", "metrics.csv", "train_state.pt"]
     assert read_checkpoint(run).epoch == 1
     assert tr.torch.load(run / "train_state.pt", weights_only=True)["epoch"] == 1
-    monkeypatch.setattr(tr.torch, "save", real)
+    monkeypatch.setattr(Path, "write_bytes", real)
     rc, err = _cli(capsys, *args, "--resume")
     assert rc == 0, err
     assert read_checkpoint(run).epoch == 2 and (run / "model.rnnn").is_file()
+
+
+def test_train_and_features_on_real_read_only_and_full_disks(tmp_path, capsys):
+    """Found by the sweep (tools/sweep_bad_inputs.py): `train -o RO/run` and `features -o
+    RO/x.f32` on a read-only disk, `train -o FULL/run` on a full one (torch's zip writer
+    reports it as a RuntimeError) and `train DATA -o DATA` were internal errors."""
+    pytest.importorskip("torch")
+    ro, full = tmp_path / "ro", tmp_path / "full"
+    if not (_tmpfs(ro, "64k") and _tmpfs(full, "64k")):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        data = _tiny_matrix(tmp_path)
+        small = ["--epochs", "1", "--batch-size", "2", "--window", "50", "--device", "cpu"]
+        rc, err = _cli(capsys, "train", data, "-o", ro / "run", *small)
+        assert (rc, err) == (2, f"rnnoise-kit: {ro / 'run'}: the file system is read-only")
+        rc, err = _cli(capsys, "train", data, "-o", full / "run", *small)
+        assert rc == 2
+        assert err == f"rnnoise-kit: {full / 'run' / 'train_state.pt'}: no space left on the device"
+        assert os.listdir(full / "run") == []  # nothing half-written
+        rc, err = _cli(capsys, "train", data, "-o", data, *small)
+        assert (rc, err) == (2, f"rnnoise-kit: {data}: is a file, not a folder; give the run "
+                                "folder to write")
+        sp, no = speech_and_noise(tmp_path)
+        rc, err = _cli(capsys, "features", "--speech", sp, "--noise", no, "--frames", 100,
+                       "-o", ro / "x.f32")
+        assert (rc, err) == (2, f"rnnoise-kit: {ro / 'x.f32'}: the file system is read-only")
+    finally:
+        for m in (ro, full):
+            subprocess.run(["umount", str(m)], capture_output=True)
 
 
 # ----------------------------------------------------------------------------- signals

@@ -206,3 +206,77 @@ def test_bad_demo_options_stop_before_the_data_is_made(tmp_path, cache, args):
     r = run_cli("demo", "-o", str(run), *args, cache=cache, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not run.exists()
+
+
+# --------------------------------------------------------------------------- damaged run folders
+
+
+def test_damaged_training_state_restarts_the_train_stage(tmp_path, monkeypatch):
+    """A train_state.pt that cannot be read stopped the pipeline with a one-line error
+    ("cannot resume from it ... start a new run in another folder"), although a pipeline run
+    folder is meant to be always resumable or restartable: the train stage now starts over."""
+    from rnnoise_kit import pipeline
+    from rnnoise_kit.audio.demo import make_demo_dataset
+
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    make_demo_dataset(data, speech_seconds=8, noise_seconds=8, languages=["en"],
+                      noise_types=["white", "pink"], file_seconds=2.0, seed=1, progress=False)
+    config = pipeline.PipelineConfig(speech=[str(data / "speech")], noise=[str(data / "noise")],
+                                     frames=6000, epochs=1, batch_size=4, window=200,
+                                     jobs=1, test_count=1, test_seconds=2.0,
+                                     compare_with=[], holdout=0.3)
+    run = tmp_path / "run"
+
+    def report_standin(output, models, **kw):  # the report is tested elsewhere
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "index.html").write_text("report")
+        (output / "summary.json").write_text("{}")
+        return type("R", (), {"summary": {}})()
+
+    import rnnoise_kit.evaluation.compare as compare_mod
+    import rnnoise_kit.model as model_pkg
+
+    monkeypatch.setattr(compare_mod, "compare", report_standin)
+    real_load = model_pkg.load_model
+
+    def killed_after_training(*a, **k):  # the export stage: as if killed there
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model_pkg, "load_model", killed_after_training)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_pipeline(run, config, log=lambda m: None)
+    monkeypatch.setattr(model_pkg, "load_model", real_load)
+    assert (run / "train" / "train_state.pt").is_file()
+    (run / "train" / "model.rnnn").unlink()  # as if killed before the end of training
+    (run / "train" / "train_state.pt").write_bytes(b"damaged" * 100)
+    lines: list[str] = []
+    result = pipeline.run_pipeline(run, config, log=lines.append)
+    assert "train: cannot resume (its training state is damaged); starting the training over" \
+        in lines
+    assert result.model.is_file() and (run / "report" / "index.html").is_file()
+    rows = (run / "train" / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 2  # header + the one epoch of the new run
+
+
+def test_a_run_folder_that_is_a_file_or_a_run_that_does_nothing(tmp_path, cache):
+    """Found by the sweep: `pipeline -o A_FILE` was an internal error, and a pipeline that
+    stopped at its first stage (an empty speech folder) left an empty run folder."""
+    speech, noise = tmp_path / "speech", tmp_path / "noise"
+    speech.mkdir()
+    noise.mkdir()
+    for i in range(2):
+        sf.write(str(noise / f"n{i}.wav"), 0.1 * np.random.default_rng(i).standard_normal(48000),
+                 48000)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    r = run_cli("pipeline", "--speech", str(speech), "--noise", str(noise), "-o", str(a_file),
+                "--frames", "3000", cache=cache, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"rnnoise-kit: {a_file}: is a file, not a folder; give the "
+                                "run folder to write")
+    run = tmp_path / "run"
+    r = run_cli("pipeline", "--speech", str(speech), "--noise", str(noise), "-o", str(run),
+                "--frames", "3000", cache=cache, timeout=120)
+    assert r.returncode == 2 and "needs at least 2 speech files" in r.stderr
+    assert not run.exists()

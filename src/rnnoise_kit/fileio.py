@@ -7,6 +7,9 @@
   all.
 * :func:`atomic_tree`: a folder of outputs built in a hidden staging folder beside it and
   moved in at the end (all or nothing).
+* :func:`staging_folder` + :func:`install_tree`: a folder that a command rebuilds as a whole
+  (a ``compare`` report, the demo data) made beside its target and swapped in, with a
+  placeholder marking a swap a kill interrupted.
 * :func:`check_outputs`: an output that resolves (symbolic or hard links included) to one of
   the call's inputs or to another of its outputs is refused before any work.
 * Failures on the output side (a read-only folder, a full disk, a parent that is a file, an
@@ -16,6 +19,28 @@
 Temporary names carry the writer's process id: ``.NAME.PID-XXXXXXXX.partSUFFIX``. A process
 killed outright (SIGKILL, power loss) cannot remove its temporary files, so the next write of
 the same target removes those whose process no longer runs.
+
+The last step of a multi-file output is a series of renames. A signal (Ctrl-C, SIGTERM)
+arriving between two of them does not stop the series: every file is complete by then, so the
+set is finished and the signal then ends the command. Only SIGKILL or a power loss can fall
+between two renames (a window of microseconds, no data written in it); what is left then:
+
+* :func:`atomic_paths` (``rnn_data.c`` + ``.h``, a ``.raw`` + its manifest, a checkpoint and
+  its training state): the files renamed so far are new, the others keep their previous
+  content (or are missing); the temporary files of the rest stay hidden and the next write
+  removes them. Every command writing such a set rewrites all of it when run again, so the
+  rerun repairs it (and ``train`` renames its state first, so the run still resumes).
+* :func:`atomic_tree` into a folder that already holds files: a journal in the staging folder
+  lists the moves; the next call for the same folder takes the moved files out again (and
+  puts back a file they replaced), so the killed call did nothing.
+* :func:`install_tree`: the placeholder stays in place of the set's last entry, telling the
+  next run that the folder is its own and incomplete.
+
+Temporary files of the naming scheme before the process-id tag (``.NAME.XXXXXXXXSUFFIX``,
+rnnoise-kit 0.1.0 development builds before 2026-12-01) are left alone: nothing in those names
+tells whether their writer still runs (an older copy of the tool may be writing the same
+target right now), and a hidden file a few bytes to a few MB large costs less than an output
+deleted under a running writer.
 """
 
 from __future__ import annotations
@@ -23,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -158,6 +184,11 @@ def _as_output_error(exc: BaseException, target: Path, paths: Iterable[Path]) ->
 # --------------------------------------------------------------------------- temporary names
 
 
+def _located(target: str | os.PathLike) -> Path:
+    """``target`` made absolute, so that ``.`` and ``..`` have a name and a parent."""
+    return Path(os.path.abspath(target))
+
+
 def _temp_stem(target: Path) -> str:
     return f".{target.name[:_NAME_KEEP]}."
 
@@ -182,12 +213,12 @@ def _alive(pid: int) -> bool:
 def remove_stale_temps(target: str | os.PathLike, suffix: str | None = None) -> list[Path]:
     """Remove the temporary files (or staging folders) that killed writers of ``target`` left
     beside it; those of running processes are kept. Returns what was removed."""
-    target = Path(target)
+    target = _located(target)
     suffix = target.suffix if suffix is None else suffix
     pattern = _temp_pattern(target, suffix)
     removed = []
     try:
-        entries = list(os.scandir(target.parent if str(target.parent) else "."))
+        entries = list(os.scandir(target.parent))
     except OSError:
         return removed
     for entry in entries:
@@ -197,6 +228,7 @@ def remove_stale_temps(target: str | os.PathLike, suffix: str | None = None) -> 
         path = Path(entry.path)
         with contextlib.suppress(OSError):
             if entry.is_dir(follow_symlinks=False):
+                _undo_moves(path, target)
                 shutil.rmtree(path)
             else:
                 path.unlink()
@@ -263,28 +295,44 @@ def atomic_paths(
     check_outputs(paths, inputs)
     suffixes = list(suffixes) if suffixes is not None else [None] * len(paths)
     temps: list[Path] = []
-    renamed = 0
     try:
         for target, suffix in zip(paths, suffixes, strict=True):
             temps.append(_new_temp(target, suffix))
         yield list(temps)
-        for tmp, target in zip(temps, paths, strict=True):
-            os.replace(tmp, target)
-            renamed += 1
+        _rename_all(list(zip(temps, paths, strict=True)))
     except BaseException as exc:
-        for tmp in temps[renamed:]:
+        unfinished = [k for k, tmp in enumerate(temps) if os.path.lexists(tmp)]
+        for k in unfinished:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                temps[k].unlink()
         if not isinstance(exc, OSError) or not paths:
             raise
         # name the output whose temporary file the error names, else the first unfinished one
-        failed = paths[min(renamed, len(paths) - 1)]
+        failed = paths[min(unfinished[0] if unfinished else 0, len(paths) - 1)]
         for tmp, target in zip(temps, paths, strict=False):
             if os.fspath(tmp) in (exc.filename, exc.filename2):
                 failed = target
         mapped = _as_output_error(exc, failed, temps + paths)
         if mapped is not exc:
             raise mapped from exc
+        raise
+
+
+def _rename_all(moves: Sequence[tuple[Path, Path]]) -> None:
+    """``os.replace`` each pair in order. A signal arriving between two renames (raised as
+    KeyboardInterrupt) does not stop the rest: the files are complete by then, and stopping
+    would leave part of a set; the signal is raised again once all are in place."""
+    done = 0
+    try:
+        for src, dest in moves:
+            os.replace(src, dest)
+            done += 1
+    except Exception:
+        raise
+    except BaseException:
+        for src, dest in moves[done:]:
+            with contextlib.suppress(OSError):  # the one under way may have completed
+                os.replace(src, dest)
         raise
 
 
@@ -320,13 +368,104 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
+def staging_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new, empty hidden folder beside ``target`` (``.NAME.PID-XXXXXXXX.part``);
+    it is removed, with whatever it still holds, when the block ends. Those that killed runs
+    left beside ``target`` are removed first.
+
+    Raises
+    ------
+    OutputError
+        ``target`` is a file, or its folder cannot be written; an OutputError or a write
+        failure (OSError) in the block naming a file in the staging folder is raised again
+        naming the same place under ``target``.
+    """
+    if Path(target).exists() and not Path(target).is_dir():
+        raise OutputError(target, "is a file, not a folder")
+    make_parent(Path(target))  # errors name the user's path
+    place = _located(target)
+    remove_stale_temps(place, "")
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f"{_temp_stem(place)}{os.getpid()}-",
+                                      suffix=_PART, dir=place.parent))
+    except OSError as exc:
+        raise OutputError(target, write_problem(exc, target)) from exc
+    _plain_mode(stage, 0o777)
+    try:
+        yield stage
+    except OutputError as exc:  # name the user's path, never the hidden one
+        if exc.path is None or not _is_under(exc.path, stage):
+            raise
+        inside = Path(target) / os.path.relpath(exc.path, stage)
+        raise OutputError(inside, exc.problem) from exc
+    except OSError as exc:
+        mapped = _as_output_error(exc, Path(target), [stage])
+        if mapped is not exc:
+            raise mapped from exc
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _is_under(path: str | os.PathLike, folder: Path) -> bool:
+    return os.path.abspath(path).startswith(os.path.abspath(folder) + os.sep)
+
+
+def _replaceable_by_rename(target: Path) -> bool:
+    """Whether the staging folder can simply be renamed onto ``target``: it is missing, or
+    an empty folder other than the working directory (rename(2) replaces an empty folder)."""
+    if not os.path.lexists(target):
+        return True
+    try:
+        return (target.is_dir() and not target.is_symlink() and not any(target.iterdir())
+                and not os.path.samefile(target, "."))
+    except OSError:
+        return False
+
+
+def install_tree(stage: Path, target: str | os.PathLike, entries: Sequence[str], last: str,
+                 placeholder: bytes) -> None:
+    """Put the folder built in ``stage`` (from :func:`staging_folder` for ``target``) in
+    place of ``target``'s previous content.
+
+    A missing or empty ``target``: one rename, all or nothing. Otherwise only the set's
+    top-level ``entries`` are replaced (those ``stage`` lacks are removed; other files of
+    ``target`` stay): first ``last`` is replaced by ``placeholder``, then the other entries
+    one by one, and the new ``last`` goes in at the end. A complete set is thus one whose
+    ``last`` is not the placeholder; a run killed in between leaves the placeholder, which
+    tells the next run that the folder is its own and incomplete.
+
+    Raises
+    ------
+    OutputError
+        Naming ``target`` when a rename fails.
+    """
+    target = Path(target)
+    place = _located(target)
+    try:
+        if _replaceable_by_rename(place):
+            os.replace(stage, place)
+            return
+        with staging_folder(target) as old:
+            atomic_write_bytes(place / last, placeholder)
+            moves = [(place / name, old / name) for name in entries
+                     if name != last and os.path.lexists(place / name)]
+            moves += [(stage / name, place / name) for name in entries
+                      if name != last and os.path.lexists(stage / name)]
+            _rename_all([*moves, (stage / last, place / last)])
+    except OSError as exc:
+        raise OutputError(target, write_problem(exc, target)) from exc
+
+
+@contextlib.contextmanager
 def atomic_tree(target: str | os.PathLike, replace: Iterable[str] = ()) -> Iterator[Path]:
     """Yield a hidden staging folder beside ``target``; move what it holds into ``target``
     when the block succeeds (all or nothing), remove it when the block fails.
 
-    A missing ``target`` is created by renaming the staging folder onto it. An existing one
-    keeps its other files: the staged files are moved in one by one after checking that none
-    of them exists there yet; if a move fails, those already moved are taken out again.
+    A missing (or empty) ``target`` is replaced by the staging folder in one rename. An
+    existing one keeps its other files: the staged files are moved in one by one after
+    checking that none of them exists there yet; if a move fails, those already moved are
+    taken out again, and a journal lets the next call do the same after a SIGKILL.
     A staging folder a killed run left beside ``target`` is removed by the next call.
     ``replace`` names files (relative paths) that may replace existing ones, such as a
     summary rewritten by each run.
@@ -337,63 +476,76 @@ def atomic_tree(target: str | os.PathLike, replace: Iterable[str] = ()) -> Itera
         ``target`` is a file, a staged file exists there already, or writing failed.
     """
     target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise OutputError(target, "is a file, not a folder")
-    make_parent(target)
-    remove_stale_temps(target, "")
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=f"{_temp_stem(target)}{os.getpid()}-",
-                                      suffix=_PART, dir=target.parent))
-    except OSError as exc:
-        raise OutputError(target, write_problem(exc, target)) from exc
-    _plain_mode(stage, 0o777)
-    try:
-        try:
-            yield stage
-        except OSError as exc:
-            mapped = _as_output_error(exc, target, [stage])
-            if mapped is not exc:
-                raise mapped from exc
-            raise
+    with staging_folder(target) as stage:
+        yield stage
         _move_tree(stage, target, {Path(r) for r in replace})
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+
+
+_JOURNAL = ".moves.json"
+"""In a staging folder whose files are being moved into an existing folder: what the moves
+change (files moved in, files they replace, folders made), to undo them after a kill."""
+_REPLACED = ".replaced"
+"""In a staging folder: the files of the target that the moved ones replace, kept until the
+moves are done."""
 
 
 def _move_tree(stage: Path, target: Path, replace: set[Path]) -> None:
-    if not target.exists():
+    if _replaceable_by_rename(_located(target)):
         try:
-            os.replace(stage, target)
+            os.replace(stage, _located(target))
         except OSError as exc:
             raise OutputError(target, write_problem(exc, target)) from exc
         return
-    files = sorted(p for p in stage.rglob("*") if not p.is_dir())
-    dests = [target / p.relative_to(stage) for p in files]
-    taken = [d for d in dests if (d.exists() or d.is_symlink())
-             and d.relative_to(target) not in replace]
+    rels = sorted(p.relative_to(stage) for p in stage.rglob("*") if not p.is_dir())
+    taken = [target / r for r in rels if os.path.lexists(target / r) and r not in replace]
     if taken:
         raise OutputError(taken[0], f"already exists ({len(taken)} output(s) taken); nothing "
                                     "was written: remove them or choose an empty folder")
-    made: list[Path] = []
-    moved: list[Path] = []
+    dirs = sorted({d for r in rels for d in r.parents
+                   if str(d) != "." and not (target / d).exists()}, key=lambda d: len(d.parts))
+    journal = {"files": [r.as_posix() for r in rels],
+               "replaced": [r.as_posix() for r in rels if os.path.lexists(target / r)],
+               "dirs": [d.as_posix() for d in dirs]}
     try:
-        for src, dest in zip(files, dests, strict=True):
-            missing = [p for p in [dest.parent, *dest.parent.parents] if not p.exists()]
-            for d in reversed(missing):
-                d.mkdir()
-                made.append(d)
-            os.replace(src, dest)
-            moved.append(dest)
+        (stage / _JOURNAL).write_text(json.dumps(journal), encoding="utf-8")
+        for rel in map(Path, journal["replaced"]):
+            (stage / _REPLACED / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(target / rel, stage / _REPLACED / rel)
+        for d in dirs:
+            (target / d).mkdir()
+        _rename_all([(stage / r, target / r) for r in rels])
+        (stage / _JOURNAL).unlink()  # the moves are done: from here on, nothing is undone
     except BaseException as exc:
-        for dest in moved:
-            with contextlib.suppress(OSError):
-                dest.unlink()
-        for d in reversed(made):
-            with contextlib.suppress(OSError):
-                d.rmdir()
+        _undo_moves(stage, target)
         if isinstance(exc, OSError):
             raise OutputError(target, write_problem(exc, target)) from exc
         raise
+
+
+def _undo_moves(stage: Path, target: Path) -> None:
+    """Take out of ``target`` what a staging folder's journal says was moved in (files no
+    longer in the staging folder), put back the files they replaced, remove the folders
+    made; nothing without a journal."""
+    try:
+        journal = json.loads((stage / _JOURNAL).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for rel in journal.get("files", []):
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            continue  # not a journal this module wrote
+        if not os.path.lexists(stage / rel):
+            with contextlib.suppress(OSError):
+                (target / rel).unlink()
+    for rel in journal.get("replaced", []):
+        if os.path.lexists(stage / _REPLACED / rel) and ".." not in Path(rel).parts:
+            with contextlib.suppress(OSError):
+                os.replace(stage / _REPLACED / rel, target / rel)
+    for rel in reversed(journal.get("dirs", [])):
+        if ".." not in Path(rel).parts:
+            with contextlib.suppress(OSError):
+                (target / rel).rmdir()
+    with contextlib.suppress(OSError):
+        (stage / _JOURNAL).unlink()
 
 
 # --------------------------------------------------------------------------- hashing

@@ -19,6 +19,7 @@ checkpoint).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,8 +34,8 @@ from pathlib import Path
 
 from rnnoise_kit import __version__
 from rnnoise_kit.audio.mix import MIN_SECONDS
-from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_write_text, sha256_file
+from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.fileio import atomic_write_text, sha256_file, write_problem
 from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS
 from rnnoise_kit.settings import Rule, check_settings
 from rnnoise_kit.training.recipe import RECIPE_RULES, TrainConfig
@@ -284,6 +285,8 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
         No speech or noise given, a missing source or ``init`` model, a training matrix or
         test set too large for the disk (all checked before the first stage), unusable
         sources, or a stage's own input errors.
+    OutputError
+        ``run_dir`` is a file or cannot be made, or a stage cannot write its outputs.
     """
     if not config.speech or not config.noise:
         raise InputError(None, "the pipeline needs speech and noise sources")
@@ -291,8 +294,26 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     for src in [*config.speech, *config.noise]:
         if not Path(src).exists():
             raise InputError(src, "no such file or folder")
+    if run.exists() and not run.is_dir():
+        raise OutputError(run, "is a file, not a folder; give the run folder to write")
     preflight(run, config)
-    run.mkdir(parents=True, exist_ok=True)
+    created = not run.exists()
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(run, write_problem(exc, run)) from exc
+    try:
+        return _run_stages(run, config, log)
+    except BaseException:
+        if created:  # a run that stopped before any stage wrote a file leaves no folder
+            with contextlib.suppress(OSError):
+                run.rmdir()
+        raise
+
+
+def _run_stages(run: Path, config: PipelineConfig,
+                log: Callable[[str], None]) -> PipelineResult:
+    """The stages of :func:`run_pipeline` in the run folder ``run`` (which exists)."""
     rec = RunRecord(run)
     rec.data["config"] = asdict(config)
     skipped: list[str] = []
@@ -387,7 +408,11 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     model_path = train_dir / "model.rnnn"
 
     def do_train() -> dict:
-        from rnnoise_kit.training.trainer import CheckpointMismatch, train
+        from rnnoise_kit.training.trainer import (
+            CheckpointMismatch,
+            DamagedTrainingState,
+            train,
+        )
 
         cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                           window=config.window, lr=config.lr,
@@ -396,8 +421,11 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
             # continues a killed run from its last checkpoint (fresh when there is none)
             r = train(matrix, train_dir, config=cfg, resume=True, init=config.init,
                       device=config.device)
-        except CheckpointMismatch:
-            log("train: the checkpoint there is from other data or settings; starting over")
+        except (CheckpointMismatch, DamagedTrainingState) as exc:
+            # a run folder is always resumable or restartable: what cannot be resumed is redone
+            why = ("its training state is damaged" if isinstance(exc, DamagedTrainingState)
+                   else "the checkpoint there is from other data or settings")
+            log(f"train: cannot resume ({why}); starting the training over")
             shutil.rmtree(train_dir)
             r = train(matrix, train_dir, config=cfg, resume=False, init=config.init,
                       device=config.device)
@@ -427,8 +455,7 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     def do_compare() -> dict:
         from rnnoise_kit.evaluation.compare import compare
 
-        if report.exists():
-            shutil.rmtree(report)
+        # compare swaps the new report in whole (a kill leaves the old one or a placeholder)
         r = compare(testset=testset, models=models, output=report, jobs=config.jobs)
         return {"summary": r.summary}
 

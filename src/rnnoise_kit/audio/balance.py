@@ -21,7 +21,8 @@ destination file already exists, nothing is written and :class:`InputError` name
 silent overwrite; pick an empty folder). ``output/balance.csv`` lists the chosen files.
 Everything is made in a hidden staging folder beside ``output`` and moved in at the end, so
 a failure (a full disk, Ctrl-C, SIGTERM) leaves ``output`` as it was, and a rerun starts
-clean (a killed run's staging folder is removed by the next one).
+clean (a killed run's staging folder is removed by the next one, and the files it had
+already moved into an existing ``output`` are taken out again).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import numpy as np
 from rnnoise_kit.audio.io import audio_info
 from rnnoise_kit.audio.scan import SkippedFile, natural_key, scan_audio
 from rnnoise_kit.errors import InputError, SettingError
-from rnnoise_kit.fileio import atomic_tree
+from rnnoise_kit.fileio import atomic_tree, remove_stale_temps
 from rnnoise_kit.progress import progress_bar
 
 MEASURES = ("count", "duration", "bytes")
@@ -239,6 +240,8 @@ def balance(
 
     report = BalanceReport(output, by, seed, groups, dry_run=dry_run)
     plan = [(f.source, output / g.name / f.relative, g, f) for g in groups for f in g.chosen]
+    if not dry_run:  # a run killed while moving its files in: undo it before looking
+        remove_stale_temps(output, "")
     clashes = [dest for _, dest, _, _ in plan if dest.exists() or dest.is_symlink()]
     if clashes:
         raise InputError(clashes[0], f"already exists ({len(clashes)} destination(s) taken); "

@@ -29,11 +29,18 @@ import numpy as np
 
 from rnnoise_kit.audio.io import read_audio, resample, to_mono
 from rnnoise_kit.audio.scan import SkippedFile, iter_source_files
-from rnnoise_kit.errors import InputError, PartialFailure, RnnoiseKitError, SettingError
+from rnnoise_kit.errors import (
+    InputError,
+    OutputError,
+    PartialFailure,
+    RnnoiseKitError,
+    SettingError,
+)
 from rnnoise_kit.evaluation import report
 from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
 from rnnoise_kit.evaluation.schema import BASELINE, CLEAN, REAL_SET, TEST_SET
+from rnnoise_kit.fileio import install_tree, staging_folder
 from rnnoise_kit.progress import progress_bar
 
 _MODEL_SUFFIXES = (".rnnn", ".hdf5", ".h5", ".c", ".bin", ".pt", ".pth", ".ckpt", ".npz",
@@ -434,7 +441,9 @@ def compare(
     Parameters
     ----------
     output : path-like
-        Report folder (created; files of a previous report there are replaced).
+        Report folder (created). The report is built beside it and swapped in when complete:
+        a previous report there is replaced whole; other files there stay. A folder holding
+        ``audio/``, ``index.html``, ... that are not an earlier report is refused.
     models : sequence of str
         Model files of either generation, public model names (``rnnoise-0.2`` included), or
         ``LABEL=PATH``; a model may end in ``@OPTIONS`` (``std@12``: at most 12 dB of attenuation;
@@ -468,6 +477,10 @@ def compare(
     ------
     InputError
         Missing dependencies, bad inputs or models, or no file could be scored.
+    OutputError
+        ``output`` is a file, holds someone else's files where the report goes, or is (or
+        lies in) a folder of the test audio (checked before any work), or the report cannot
+        be written.
     PartialFailure
         Some files failed; the report for the others was written first (the exception's
         ``result`` is its :class:`CompareResult`).
@@ -489,11 +502,52 @@ def compare(
     for m in specs:  # fail early (exit 2) on a missing or broken model
         _denoiser(factory, m.spec)
     out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    report.check_report_folder(out)
+    _check_outside_inputs(out, testset, noisy, clean)
+    with staging_folder(out) as stage:
+        result, media = _run_tasks(items, specs, stage, factory, max_lag_s, spectrograms,
+                                   audio_format, jobs)
+        result.output, result.skipped = out, skipped
+        result.failures = {name: why.replace(str(stage), str(out))  # the user's path
+                           for name, why in result.failures.items()}
+        if not result.rows:
+            detail = next(iter(result.failures.values()), "no input")
+            raise InputError(None, f"no file could be scored (first error: {detail})")
+        labels = [BASELINE] + [m.label for m in specs]
+        result.summary = report.summarize_sets(result.rows, labels, result.files,
+                                               result.failures)
+        result.seconds = time.perf_counter() - t_start
+        result.summary["seconds"] = result.seconds
+        report.write_report(stage, result.rows, result.summary, labels, result.files,
+                            media, result.failures)
+        install_tree(stage, out, report.ENTRIES, report.INDEX, report.PLACEHOLDER)
+    if result.failures:
+        raise PartialFailure(result.failures, done=len(result.files), result=result)
+    return result
 
-    tasks = [_Task(it, tuple(specs), out, factory, max_lag_s, spectrograms, audio_format)
+
+def _check_outside_inputs(out: Path, testset, noisy, clean) -> None:
+    """Refuse a report folder that is, or lies in, a folder of the test audio: its audio
+    files would be read as test input the next time."""
+    if testset is not None:
+        noisy, clean = Path(testset) / "noisy", Path(testset) / "clean"
+    where = out.resolve()
+    for folder in (noisy, clean):
+        if folder is None or not Path(folder).is_dir():
+            continue
+        root = Path(folder).resolve()
+        if where == root or root in where.parents:
+            raise OutputError(out, f"lies in the input folder {folder}: the report's audio "
+                                   "would be read as test audio next time; choose another "
+                                   "folder")
+
+
+def _run_tasks(items: list[InputFile], specs: list[ModelSpec], stage: Path,
+               factory: DenoiserFactory, max_lag_s: float, spectrograms: bool,
+               audio_format: str, jobs: int) -> tuple[CompareResult, dict[str, dict]]:
+    """Denoise and score every item (in ``jobs`` processes), writing its media in ``stage``;
+    returns the rows and failures, and each scored item's media by key."""
+    tasks = [_Task(it, tuple(specs), stage, factory, max_lag_s, spectrograms, audio_format)
              for it in items]
     results: dict[str, tuple[list[dict] | None, dict, str | None]] = {}
     jobs = max(1, min(int(jobs), len(tasks)))
@@ -514,8 +568,7 @@ def compare(
                     key, rows, media, err = fut.result()
                     results[key] = (rows, media, err)
                     bar.advance(1)
-
-    result = CompareResult(out, models=specs, skipped=skipped)
+    result = CompareResult(stage, models=specs)
     media_by_key: dict[str, dict] = {}
     for it in items:
         rows, media, err = results[it.key]
@@ -525,15 +578,4 @@ def compare(
         result.rows.extend(rows)
         result.files.append(it)
         media_by_key[it.key] = media
-    if not result.rows:
-        detail = next(iter(result.failures.values()), "no input")
-        raise InputError(None, f"no file could be scored (first error: {detail})")
-    labels = [BASELINE] + [m.label for m in specs]
-    result.summary = report.summarize_sets(result.rows, labels, result.files, result.failures)
-    result.seconds = time.perf_counter() - t_start
-    result.summary["seconds"] = result.seconds
-    report.write_report(out, result.rows, result.summary, labels, result.files, media_by_key,
-                        result.failures)
-    if result.failures:
-        raise PartialFailure(result.failures, done=len(result.files), result=result)
-    return result
+    return result, media_by_key

@@ -1,7 +1,9 @@
 """The ``compare`` report: ``metrics.csv``, ``summary.json``, charts, spectrograms, ``index.html``.
 
 Everything lives in one folder with relative links (``audio/``, ``spectrograms/``,
-``charts/``), so the folder can be zipped and shared. Every file is written atomically.
+``charts/``), so the folder can be zipped and shared. The report is built in a hidden folder
+beside its own and swapped in whole (:func:`rnnoise_kit.fileio.install_tree`): a run that
+fails or is killed leaves the previous report (or none), never part of one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import quote
 import numpy as np
 
 from rnnoise_kit.audio.io import write_audio
+from rnnoise_kit.errors import OutputError
 from rnnoise_kit.evaluation._deps import matplotlib_pyplot, require
 from rnnoise_kit.evaluation.metrics import METRIC_RATE
 from rnnoise_kit.evaluation.schema import (
@@ -36,6 +39,16 @@ from rnnoise_kit.evaluation.schema import (
     fmt,
 )
 from rnnoise_kit.fileio import atomic_path, atomic_write_text
+
+ENTRIES = ("audio", "spectrograms", "charts", "metrics.csv", "summary.json", "index.html")
+"""What a report folder holds (top level); ``index.html`` is written last."""
+INDEX = "index.html"
+_TITLE = "<title>rnnoise-kit compare</title>"
+PLACEHOLDER = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               f"{_TITLE}</head><body><p>This report is incomplete: the run writing it was "
+               "interrupted. Run the same command again.</p></body></html>\n").encode()
+"""The ``index.html`` that stands in for the report's while a new one is swapped in: what a
+run killed at that moment leaves, and what tells the next run that the folder is its own."""
 
 SPEC_RANGE_DB = 80.0
 """Colour range of the spectrograms, below the loudest value of a file's signals."""
@@ -486,6 +499,32 @@ def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], file
                  "range shared by the signals of a file.</p>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def check_report_folder(out: Path) -> None:
+    """Refuse, before any work, a report folder whose report entries (``audio/``,
+    ``index.html``, ...) are someone else's files: a new report replaces those entries
+    whole, so they must be an earlier report's (its ``index.html`` says so).
+
+    Raises
+    ------
+    OutputError
+        ``out`` is a file, or holds report entries without an rnnoise-kit ``index.html``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "exists and is not a folder")
+    taken = [name for name in ENTRIES if (out / name).exists() or (out / name).is_symlink()]
+    if not taken:
+        return
+    try:
+        with open(out / INDEX, encoding="utf-8", errors="replace") as f:
+            ours = _TITLE in f.read(4096)
+    except OSError:
+        ours = False
+    if not ours:
+        raise OutputError(out, f"holds {taken[0]} but no rnnoise-kit report that a new one "
+                               "would replace; choose a new or empty folder")
 
 
 def write_report(out: Path, rows: Sequence[dict], summary: dict, labels: Sequence[str],

@@ -42,6 +42,7 @@ __all__ = [
     "CHECKPOINT_NAME",
     "Checkpoint",
     "CheckpointMismatch",
+    "DamagedTrainingState",
     "checkpoint_file",
     "is_checkpoint",
     "load_checkpoint",
@@ -253,3 +254,8 @@ def load_checkpoint(path: PathLike):
 
 class CheckpointMismatch(InputError):  # noqa: N818 - the name the API documents
     """A run folder's checkpoint belongs to different data or a different recipe."""
+
+
+class DamagedTrainingState(InputError):
+    """A run folder's training state (``train_state.pt``) cannot be read: the run cannot be
+    resumed, only started over (or fine-tuned from its checkpoint)."""

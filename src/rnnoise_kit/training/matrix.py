@@ -211,8 +211,12 @@ class MatrixWriter:
 
     def _discard_resume(self) -> None:
         for p in self._resume_paths:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 p.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # a read-only folder refuses even to look
+                raise OutputError(self.path, write_problem(exc, self.path)) from exc
 
     def write(self, block: np.ndarray) -> None:
         """Append rows (m, columns)."""

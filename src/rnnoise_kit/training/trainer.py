@@ -45,11 +45,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnoise_kit.errors import InputError, SettingError, TrainingDiverged
-from rnnoise_kit.fileio import atomic_path, atomic_paths, atomic_write_text, sha256_file
+from rnnoise_kit.errors import InputError, OutputError, SettingError, TrainingDiverged
+from rnnoise_kit.fileio import (
+    atomic_path,
+    atomic_paths,
+    atomic_write_text,
+    sha256_file,
+    write_problem,
+)
 from rnnoise_kit.model.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointMismatch,
+    DamagedTrainingState,
     checkpoint_files,
     read_checkpoint,
     write_checkpoint,
@@ -74,6 +81,7 @@ from rnnoise_kit.training.recipe import TrainConfig
 __all__ = [
     "METRIC_COLUMNS",
     "CheckpointMismatch",
+    "DamagedTrainingState",
     "TrainConfig",
     "TrainResult",
     "load_torch_model",
@@ -264,14 +272,22 @@ def _write_epoch(state_path: Path, state: dict, checkpoint: dict[Path, bytes]) -
     them would leave a checkpoint that neither a resume nor a fresh run accepts). The state
     is renamed into place first: a kill between the renames leaves a run that resumes."""
     with atomic_paths([state_path, *checkpoint]) as temps:
-        torch.save(state, temps[0])
+        temps[0].write_bytes(_torch_bytes(state))
         for tmp, data in zip(temps[1:], checkpoint.values(), strict=True):
             tmp.write_bytes(data)
 
 
+def _torch_bytes(obj) -> bytes:
+    """``torch.save`` into memory: written to a file, a full disk surfaces as a RuntimeError
+    of torch's zip writer ("unexpected pos"); as bytes, a plain OSError with its errno."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
 def _torch_save(obj, path: Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(_torch_bytes(obj))
 
 
 def _fmt(x: float) -> str:
@@ -531,8 +547,9 @@ def train(
     ------
     InputError
         Unusable data (missing, not 87 columns, fewer rows than one window, a NaN or infinite
-        value) or ``init`` model; ``run_dir`` already holds a run and ``resume`` is False; a
-        damaged ``train_state.pt`` when resuming.
+        value) or ``init`` model; ``run_dir`` already holds a run and ``resume`` is False.
+    DamagedTrainingState
+        ``resume`` with a ``train_state.pt`` that cannot be read.
     SettingError
         ``config.sizes`` outside the loadable family without ``allow_unloadable``; sizes or
         activations other than those of the ``init`` model.
@@ -546,6 +563,8 @@ def train(
                                                         sizes=run_sizes(init=init))
     compilable = _check_sizes(cfg.sizes, allow_unloadable)
     run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        raise OutputError(run, "is a file, not a folder; give the run folder to write")
     data_path = Path(data)
     seqs = SequenceData(data_path, cfg.window, cfg.val_split)
     state_path = run / STATE_NAME
@@ -598,7 +617,10 @@ def train(
         "config": asdict(cfg) | {"activations": list(cfg.activations)},
     } | run_header(seqs, ident, init_info, dev)
 
-    run.mkdir(parents=True, exist_ok=True)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(run, write_problem(exc, run)) from exc
     n_batches = seqs.n_train_batches(cfg.batch_size)
     if max_step_frames is None:
         max_step_frames = 32_000 if dev.type == "cpu" else 1 << 62
@@ -633,7 +655,7 @@ def restore_state(state: dict, state_path: Path, make_net: Callable[[], torch.nn
 
     Raises
     ------
-    InputError
+    DamagedTrainingState
         A damaged state (one line).
     """
     try:
@@ -647,7 +669,7 @@ def restore_state(state: dict, state_path: Path, make_net: Callable[[], torch.nn
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise InputError(state_path, _damaged_state(exc)) from None
+        raise DamagedTrainingState(state_path, _damaged_state(exc)) from None
     return net, opt, history
 
 
@@ -777,7 +799,7 @@ def _read_state(path: Path) -> tuple[dict, dict]:
         if not isinstance(header, dict) or "config" not in header:
             raise ValueError("its header is not a training header")
     except Exception as exc:  # a truncated or foreign file: torch's messages run to pages
-        raise InputError(path, _damaged_state(exc)) from None
+        raise DamagedTrainingState(path, _damaged_state(exc)) from None
     return state, header
 
 

@@ -1,5 +1,5 @@
-"""The demo data's manifest (``demo.json``): reusing an identical earlier build, removing
-the files of a replaced one, refusing a folder that is not demo data."""
+"""The demo data's manifest (``demo.json``): reusing an identical earlier build, refusing a
+folder that is not demo data."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from rnnoise_kit.audio.demo.speech import espeak_rates_used
 from rnnoise_kit.errors import InputError
 
 MANIFEST_VERSION = 1
+MANIFEST_NAME = "demo.json"
+PLACEHOLDER = (json.dumps({"format": "rnnoise-kit demo data", "version": MANIFEST_VERSION,
+                           "incomplete": "a build was interrupted while it replaced this one; "
+                                         "the next build replaces it"}) + "\n").encode()
+"""The ``demo.json`` that stands in while a new build is swapped in: the folder is demo data
+(so the next build may replace it) but matches no build (so it is never reused)."""
 
 
 def manifest_params(speech_seconds, noise_seconds, languages, babble, seed, reverb,
@@ -35,23 +41,6 @@ def reusable_build(root: Path, manifest: Path, params: dict) -> dict | None:
         if not p.is_file() or p.stat().st_size != entry.get("bytes"):
             return None
     return old
-
-
-def remove_stale(root: Path, manifest: Path, keep: set[str]) -> None:
-    """Delete files an earlier build listed in ``demo.json`` that this build did not make."""
-    try:
-        old = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    for entry in old.get("speech", []) + old.get("noise", []):
-        rel = str(entry.get("path", ""))
-        if rel and rel not in keep and ".." not in Path(rel).parts:
-            p = root / rel
-            if p.is_file():
-                p.unlink()
-            for d in (p.parent, p.parent.parent):
-                if d != root and d.is_dir() and not any(d.iterdir()):
-                    d.rmdir()
 
 
 def check_folder(root: Path, manifest: Path) -> None:

@@ -13,11 +13,12 @@ import numpy as np
 from rnnoise_kit.audio import _espeak
 from rnnoise_kit.audio.demo._common import rng_for
 from rnnoise_kit.audio.demo.cache import (
+    MANIFEST_NAME,
     MANIFEST_VERSION,
+    PLACEHOLDER,
     check_folder,
     generator_info,
     manifest_params,
-    remove_stale,
     reusable_build,
 )
 from rnnoise_kit.audio.demo.noise import NOISE_TYPES, make_noise
@@ -34,7 +35,12 @@ from rnnoise_kit.audio.demo.text import DEFAULT_LANGUAGES, available_languages
 from rnnoise_kit.audio.io import SAMPLE_RATE, write_audio
 from rnnoise_kit.capacity import check_disk
 from rnnoise_kit.errors import InputError
-from rnnoise_kit.fileio import atomic_write_text
+from rnnoise_kit.fileio import (
+    atomic_write_text,
+    install_tree,
+    remove_stale_temps,
+    staging_folder,
+)
 from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.settings import Rule, check_settings
 
@@ -127,16 +133,19 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     """Synthesise a small speech + noise dataset for training demos, fully offline.
 
     Writes ``out_dir/speech/<lang>/<lang>_NNN.wav``, ``out_dir/noise/<type>/<type>_NNN.wav``
-    (48 kHz mono 16-bit WAV, a few seconds each, written atomically) and
-    ``out_dir/demo.json`` describing everything (languages, voices, texts, durations, noise
-    parameters, rooms, seed).
+    (48 kHz mono 16-bit WAV, a few seconds each) and ``out_dir/demo.json`` describing
+    everything (languages, voices, texts, durations, noise parameters, rooms, seed). The
+    build is made in a hidden folder beside ``out_dir`` and swapped in whole, ``demo.json``
+    last: a build that fails or is killed leaves the previous one (or a placeholder
+    ``demo.json`` that no build matches), so a rerun never trusts part of a build.
 
     Parameters
     ----------
     out_dir : path-like
-        Created if needed. An earlier build there (``demo.json``) is replaced, or reused as
-        is when it was made with the same arguments and its files are intact; a folder with
-        foreign ``speech/`` or ``noise/`` content is refused.
+        Created if needed. An earlier build there (``demo.json``) is replaced whole
+        (``speech/``, ``noise/``), or reused as is when it was made with the same arguments
+        and its files are intact; a folder with foreign ``speech/`` or ``noise/`` content is
+        refused.
     speech_seconds, noise_seconds : float
         Total durations; speech is split evenly over the languages, noise over the types.
     languages : sequence of str, optional
@@ -172,7 +181,7 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     """
     t0 = time.perf_counter()
     root = Path(out_dir)
-    manifest = root / "demo.json"
+    manifest = root / MANIFEST_NAME
     seconds = check_settings({"speech_seconds": speech_seconds, "noise_seconds": noise_seconds},
                              dict.fromkeys(("speech_seconds", "noise_seconds"),
                                            Rule(float, minimum=0)))
@@ -204,6 +213,7 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     params = manifest_params(speech_seconds, noise_seconds, langs, babble, seed, reverb,
                              hf_extension, types)
 
+    remove_stale_temps(root, "")  # what a killed build left beside the folder
     old = reusable_build(root, manifest, params)
     if old is not None:
         return _dataset_from(root, manifest, old, 0.0, True)
@@ -216,7 +226,7 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
                   for i, secs in enumerate(_split(noise_seconds / len(types), file_seconds))]
     speech_entries, noise_entries = [], []
     total = len(speech_plan) + len(noise_plan)
-    with progress_bar(total, "demo data", enabled=progress) as bar:
+    with staging_folder(root) as stage, progress_bar(total, "demo data", enabled=progress) as bar:
         made: dict[str, float] = {}  # seconds written per language so far
         for lang, i, secs in speech_plan:
             bar.update(info=f"speech {lang}")
@@ -239,12 +249,12 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
             x = normalize_active(x, float(rng.uniform(-30.0, -20.0)))
             made[lang] = made.get(lang, 0.0) + x.size / SAMPLE_RATE
             rel = f"speech/{lang}/{lang}_{i:03d}.wav"
-            write_audio(root / rel, x.astype(np.float32), SAMPLE_RATE, "PCM_16")
+            write_audio(stage / rel, x.astype(np.float32), SAMPLE_RATE, "PCM_16")
             speech_entries.append({
                 "path": rel, "language": lang, "voice": voice.name, "rate": voice.rate,
                 "pitch": voice.pitch, "range": voice.pitch_range,
                 "seconds": round(x.size / SAMPLE_RATE, 3), "room": room,
-                "bytes": (root / rel).stat().st_size, "text": " ".join(texts),
+                "bytes": (stage / rel).stat().st_size, "text": " ".join(texts),
             })
             bar.advance()
         for kind, i, secs in noise_plan:
@@ -260,30 +270,32 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
                 if p > 0.95:
                     y *= 0.95 / p
             rel = f"noise/{kind}/{kind}_{i:03d}.wav"
-            write_audio(root / rel, y.astype(np.float32), SAMPLE_RATE, "PCM_16")
+            write_audio(stage / rel, y.astype(np.float32), SAMPLE_RATE, "PCM_16")
             noise_entries.append({"path": rel, "type": kind,
                                   "seconds": round(y.size / SAMPLE_RATE, 3), "room": room,
-                                  "bytes": (root / rel).stat().st_size, **info})
+                                  "bytes": (stage / rel).stat().st_size, **info})
             bar.advance()
 
-    data = {
-        "format": "rnnoise-kit demo data",
-        "version": MANIFEST_VERSION,
-        "params": params,
-        "seed": int(seed),
-        "sample_rate": SAMPLE_RATE,
-        "languages": list(langs),
-        "babble_languages": list(babble),
-        "voices": sorted({e["voice"] for e in speech_entries}),
-        "noise_types": list(types),
-        "hf_extension": bool(hf_extension),
-        "reverb": float(reverb),
-        "speech_seconds": round(sum(e["seconds"] for e in speech_entries), 3),
-        "noise_seconds": round(sum(e["seconds"] for e in noise_entries), 3),
-        "speech": speech_entries,
-        "noise": noise_entries,
-        "generator": generator_info(),
-    }
-    remove_stale(root, manifest, {e["path"] for e in speech_entries + noise_entries})
-    atomic_write_text(manifest, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        data = {
+            "format": "rnnoise-kit demo data",
+            "version": MANIFEST_VERSION,
+            "params": params,
+            "seed": int(seed),
+            "sample_rate": SAMPLE_RATE,
+            "languages": list(langs),
+            "babble_languages": list(babble),
+            "voices": sorted({e["voice"] for e in speech_entries}),
+            "noise_types": list(types),
+            "hf_extension": bool(hf_extension),
+            "reverb": float(reverb),
+            "speech_seconds": round(sum(e["seconds"] for e in speech_entries), 3),
+            "noise_seconds": round(sum(e["seconds"] for e in noise_entries), 3),
+            "speech": speech_entries,
+            "noise": noise_entries,
+            "generator": generator_info(),
+        }
+        atomic_write_text(stage / MANIFEST_NAME,
+                          json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        install_tree(stage, root, ("speech", "noise", MANIFEST_NAME), MANIFEST_NAME,
+                     PLACEHOLDER)
     return _dataset_from(root, manifest, data, time.perf_counter() - t0, False)
