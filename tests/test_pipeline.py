@@ -132,6 +132,7 @@ def _toml(tmp_path, text: str):
     ("frames = 2.5", "frames"),
     ("jobs = true", "jobs"),
     ("lr = inf", "lr"),
+    ('recipe = "fancy"', "recipe"),
     ("batch_size = 0", "batch_size"),
     ('activations = "relu,relu"', "activations"),
     ('activations = "tanh,relu,softmax"', "activations"),

@@ -87,7 +87,7 @@ def test_outside_the_family_says_why(sizes, reader, compiled):
 
 def test_sizes_setting_rules():
     assert TrainConfig(sizes="24,24,62,128").sizes == (24, 24, 62, 128)
-    assert TrainConfig.from_dict(TrainConfig(sizes=LARGEST).recipe()).sizes == LARGEST
+    assert TrainConfig.from_dict(TrainConfig(sizes=LARGEST).recipe_settings()).sizes == LARGEST
     for bad in ("24,24,48", "0,24,48,96", f"24,24,48,{MAX_UNITS + 1}", "a,b,c,d", (24.5, 1, 1, 1)):
         with pytest.raises(SettingError, match="sizes"):
             TrainConfig(sizes=bad)

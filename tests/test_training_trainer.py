@@ -25,7 +25,8 @@ from rnnoise_kit.training.trainer import (  # noqa: E402
     train,
 )
 
-CFG = TrainConfig(epochs=3, window=200, batch_size=16, seed=0)
+CFG = TrainConfig(recipe="seed", epochs=3, window=200, batch_size=16, seed=0)
+"""rnn_train.py's recipe, which the checkpoint and resume tests pin."""
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +152,22 @@ class _Killed(Exception):
     pass
 
 
+def _kill_after_epoch_2(epoch, metrics):
+    if epoch == 2:
+        raise _Killed
+
+
+def _interrupt_and_resume(data, run, cfg, device="cpu"):
+    """Train ``cfg`` in ``run``, killed after its second epoch, then resume it to the end."""
+    with pytest.raises(_Killed):
+        train(data, run, config=cfg, device=device, progress=False, callback=_kill_after_epoch_2)
+    return train(data, run, config=cfg, resume=True, device=device, progress=False)
+
+
 def test_interrupted_and_resumed_equals_uninterrupted(run3, matrix, tmp_path):
     run = tmp_path / "run"
-
-    def kill(epoch, metrics):
-        if epoch == 2:
-            raise _Killed
-
     with pytest.raises(_Killed):
-        train(matrix, run, config=CFG, device="cpu", progress=False, callback=kill)
+        train(matrix, run, config=CFG, device="cpu", progress=False, callback=_kill_after_epoch_2)
     assert [int(r["epoch"]) for r in _metrics(run)] == [1, 2]
     assert not (run / "model.rnnn").exists()
     res = train(matrix, run, config=CFG, resume=True, device="cpu", progress=False)
@@ -195,21 +203,13 @@ def test_cuda_run_matches_cpu_and_resumes_exactly(run3, matrix, tmp_path):
     rows, cpu = _metrics(full.run_dir), _metrics(run3.run_dir)
     assert float(rows[0]["loss"]) == pytest.approx(float(cpu[0]["loss"]), rel=1e-4)
     assert float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"])
-
-    def kill(epoch, metrics):
-        if epoch == 2:
-            raise _Killed
-
-    run = tmp_path / "resumed"
-    with pytest.raises(_Killed):
-        train(matrix, run, config=CFG, device="cuda", progress=False, callback=kill)
-    train(matrix, run, config=CFG, resume=True, device="cuda", progress=False)
-    assert (run / "model.rnnn").read_bytes() == full.model_path.read_bytes()
-    assert [r["loss"] for r in _metrics(run)] == [r["loss"] for r in rows]
+    resumed = _interrupt_and_resume(matrix, tmp_path / "resumed", CFG, device="cuda")
+    assert resumed.model_path.read_bytes() == full.model_path.read_bytes()
+    assert [r["loss"] for r in _metrics(resumed.run_dir)] == [r["loss"] for r in rows]
 
 
 def test_resume_refuses_other_recipe_or_data(run3, tmp_path):
-    other = TrainConfig(epochs=3, window=200, batch_size=16, seed=0, lr=1e-2)
+    other = TrainConfig(recipe="seed", epochs=3, window=200, batch_size=16, seed=0, lr=1e-2)
     with pytest.raises(CheckpointMismatch, match="lr"):
         train(run3_data(run3), run3.run_dir, config=other, resume=True, progress=False)
     small = tmp_path / "small.f32"
@@ -348,6 +348,7 @@ def test_cli_train_and_export(tmp_path, capsys):
     assert "epoch 1/1" in out
     h = read_checkpoint(run).header
     assert h["config"]["bce"] == "textbook" and h["config"]["seed"] == 5
+    assert h["config"]["recipe"] == "modern" and h["config"]["optimizer"] == "adamw"
     assert h["activations"]["vad_gru"] == "relu"
     assert main(["export", str(run / "checkpoint.npz"), "-o", str(tmp_path / "x.c")]) == 0
     assert (tmp_path / "x.h").is_file()
@@ -478,3 +479,118 @@ def test_damaged_training_state_is_one_line(tmp_path, capsys):
     assert main([*args, "--resume", "--epochs", "2"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "cannot read the training state" in err
+
+
+# ----------------------------------------------------------------------------- recipes and QAT
+
+
+def test_recipes_fill_the_unset_fields_and_seed_is_rnn_train():
+    from rnnoise_kit.training.recipe import RECIPES
+
+    seed = TrainConfig(recipe="seed")
+    assert (seed.lr, seed.eps, seed.l2, seed.clip, seed.optimizer, seed.schedule,
+            seed.warmup, seed.grad_clip, seed.qat_fraction) == (
+        1e-3, 1e-7, 1e-6, 0.499, "adam", "constant", 0.0, 0.0, 0.0)
+    modern = TrainConfig()
+    assert modern.recipe == "modern"
+    assert {k: getattr(modern, k) for k in RECIPES["modern"]} == RECIPES["modern"]
+    # a field given explicitly wins over its recipe
+    assert TrainConfig(recipe="seed", schedule="cosine").schedule == "cosine"
+    assert TrainConfig(lr=5e-4).lr == 5e-4
+    # every field a recipe leaves open is filled by each recipe
+    open_fields = {k for k, v in TrainConfig.__dataclass_fields__.items() if v.default is None}
+    assert all(set(r) == open_fields for r in RECIPES.values())
+    # a checkpoint written before named recipes describes the seed recipe
+    assert TrainConfig.from_dict({"epochs": 2, "lr": 1e-3}).recipe == "seed"
+    from rnnoise_kit.errors import InputError
+
+    with pytest.raises(InputError, match="recipe"):
+        TrainConfig(recipe="fancy")
+    with pytest.raises(InputError, match="warmup"):
+        TrainConfig(warmup=1.0)
+
+
+def test_learning_rate_warms_up_then_decays_along_a_cosine():
+    from rnnoise_kit.training.recipe import learning_rate, qat_epochs
+
+    cfg = TrainConfig(lr=2e-3, warmup=0.1, schedule="cosine")
+    lrs = [learning_rate(cfg, i, 100) for i in range(100)]
+    assert lrs[0] == pytest.approx(2e-4) and lrs[9] == pytest.approx(2e-3)
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:10], strict=False))  # warm-up rises
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:], strict=False))  # decay never rises
+    assert lrs[-1] == pytest.approx(2e-5) and lrs[54] == pytest.approx(1.01e-3, rel=0.02)
+    seed = TrainConfig(recipe="seed")
+    assert {learning_rate(seed, i, 100) for i in range(100)} == {1e-3}
+    # the quantisation-aware share rounds up, never past the run
+    assert qat_epochs(TrainConfig(epochs=15, qat_fraction=0.15)) == 3
+    assert qat_epochs(TrainConfig(epochs=20, qat_fraction=0.15)) == 3
+    assert qat_epochs(TrainConfig(epochs=3, qat_fraction=1.0)) == 3
+    assert qat_epochs(TrainConfig(recipe="seed")) == 0
+
+
+def test_fake_quantised_weights_are_the_exported_ones_with_straight_through_gradient():
+    from rnnoise_kit.model.core import quantize
+    from rnnoise_kit.training.network import RNNoiseNet
+    from rnnoise_kit.training.qat import fake_quantised, quantised
+
+    w = torch.tensor([0.4985, -0.4985, 1 / 512, -1 / 512, 3 / 512, 0.1234567, -0.3])
+    expected = quantize(w.numpy()).astype(np.float32) / 256  # half away from zero, max 127
+    np.testing.assert_array_equal(quantised(w).numpy(), expected)
+    assert expected[0] == 127 / 256 and expected[1] == -128 / 256 and expected[2] == 1 / 256
+
+    torch.manual_seed(0)
+    net = RNNoiseNet(backend="torch")
+    before = [p.detach().clone() for p in net.parameters()]
+    x = torch.randn(2, 5, 42)
+    with fake_quantised(net):
+        inside = [p.detach().clone() for p in net.parameters()]
+        sum(y.sum() for y in net(x)).backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    for b, p, q in zip(before, net.parameters(), inside, strict=True):
+        torch.testing.assert_close(p.detach(), b, rtol=0, atol=0)  # float weights are back
+        torch.testing.assert_close(q, quantised(b), rtol=0, atol=0)
+    # the gradient is that of the quantised network (straight-through)
+    for p, q in zip(net.parameters(), inside, strict=True):
+        with torch.no_grad():
+            p.copy_(q)
+        p.grad = None
+    sum(y.sum() for y in net(x)).backward()
+    for p, g in zip(net.parameters(), grads, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=0, atol=0)
+
+
+def test_modern_run_ends_on_the_exported_int8_model_and_resumes_exactly(tmp_path):
+    """The quantisation-aware last epoch validates the int8 weights: its validation loss is
+    the exported model's. The schedule is a function of the step, so a resumed run is the
+    uninterrupted one to the bit."""
+    from rnnoise_kit.training import trainer
+
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 3000)
+    cfg = TrainConfig(epochs=3, window=100, batch_size=4, qat_fraction=0.3)  # the last epoch
+    full = train(data, tmp_path / "full", config=cfg, device="cpu", progress=False)
+    net = load_torch_model(full.model_path)  # int8 / 256 weights
+    with SequenceData(data, cfg.window, cfg.val_split) as seqs:
+        exported = trainer._validate(net, seqs, cfg, torch.device("cpu"))["val_loss"]
+        floats = trainer._validate(load_torch_model(full.run_dir / "model.pt"), seqs, cfg,
+                                   torch.device("cpu"))["val_loss"]
+    assert full.val_loss == exported
+    assert floats != exported  # the float weights are not the int8 ones: the test can fail
+    assert read_checkpoint(full.run_dir).header["config"]["qat_fraction"] == 0.3
+    res = _interrupt_and_resume(data, tmp_path / "run", cfg)
+    assert [r["loss"] for r in res.history] == [r["loss"] for r in full.history]
+    assert res.model_path.read_bytes() == full.model_path.read_bytes()
+
+
+def test_checkpoints_from_before_named_recipes_resume_as_seed(tmp_path):
+    from rnnoise_kit.training.trainer import _check_resumable
+
+    seed = TrainConfig(recipe="seed", epochs=2, window=100)
+    old = {k: v for k, v in seed.recipe_settings().items()
+           if k not in ("recipe", "optimizer", "weight_decay", "schedule", "warmup",
+                        "grad_clip", "qat_fraction")}
+    header = {"config": old, "data": {"sha256": "x"}}
+    _check_resumable(header, seed, {"sha256": "x"}, tmp_path)
+    with pytest.raises(CheckpointMismatch, match="recipe 'seed' -> 'modern'"):
+        _check_resumable(header, TrainConfig(epochs=2, window=100, lr=1e-3, l2=1e-6),
+                         {"sha256": "x"}, tmp_path)

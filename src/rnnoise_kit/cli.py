@@ -750,9 +750,13 @@ def _add_pipeline(sub) -> None:
 def _add_pipeline_options(p, defaults, seed_help: str) -> None:
     """The pipeline options ``pipeline`` and ``demo`` share; their defaults (shown in the help)
     are ``defaults``' and apply only where neither the option nor ``--config`` sets them."""
+    from rnnoise_kit.training.recipe import RECIPES
+
     p.add_argument("--frames", type=int,
                    help=f"training-matrix rows (default {defaults.frames})")
     p.add_argument("--epochs", type=int, help=f"training epochs (default {defaults.epochs})")
+    p.add_argument("--recipe", choices=tuple(RECIPES),
+                   help=f"training recipe (default {defaults.recipe}; seed = rnn_train.py)")
     p.add_argument("--device", choices=_DEVICES, help="training device")
     p.add_argument("--seed", type=int, help=f"{seed_help} (default {defaults.seed})")
     p.add_argument("--jobs", "-j", type=int,
@@ -768,8 +772,8 @@ def _pipeline_config(args, **defaults):
     from rnnoise_kit.pipeline import PipelineConfig
 
     overrides = {k: getattr(args, k, None) for k in
-                 ("speech", "noise", "frames", "epochs", "device", "seed", "jobs", "augment",
-                  "rir")}
+                 ("speech", "noise", "frames", "epochs", "recipe", "device", "seed", "jobs",
+                  "augment", "rir")}
     if getattr(args, "config", None):
         return PipelineConfig.from_toml(args.config, defaults=defaults, **overrides)
     merged = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
@@ -824,19 +828,21 @@ def _run_demo(args) -> int:
 
 
 def _add_train(sub) -> None:
-    from rnnoise_kit.training.recipe import BCE_MODES, TrainConfig
+    from rnnoise_kit.training.recipe import BCE_MODES, DEFAULT_RECIPE, RECIPES, TrainConfig
     from rnnoise_kit.training.v02.recipe import SIZE_NAMES, TrainConfig02
 
     d, d2 = TrainConfig, TrainConfig02
     p = sub.add_parser(
         "train",
-        help="train a model on a training matrix (the recipe of rnn_train.py, or 0.2's)",
+        help="train a model on a training matrix (a modern recipe, rnn_train.py's, or 0.2's)",
         description=(
             "Train an RNNoise v0.1 model on a (rows, 87) training matrix (.h5 or .f32, read out "
-            f"of core) with the recipe of training/rnn_train.py: batches of {d.batch_size} "
-            f"sequences of {d.window} frames, {d.epochs} epochs, Adam lr {d.lr:g}, weights "
-            f"clipped to +-{d.clip:g}, the last {d.val_split:.0%} of the sequences for "
-            "validation. Writes RUN_DIR/checkpoint.npz every epoch, metrics.csv, "
+            f"of core): batches of {d.batch_size} sequences of {d.window} frames, {d.epochs} "
+            f"epochs, weights clipped to +-{d.clip:g}, the last {d.val_split:.0%} of the "
+            "sequences for validation. The modern recipe (default) trains with AdamW, "
+            "gradient clipping and quantisation-aware last epochs; the seed recipe is "
+            "training/rnn_train.py's (Adam with L2). Writes RUN_DIR/checkpoint.npz every "
+            "epoch, metrics.csv, "
             "and at the end model.rnnn, rnn_data.c/.h and model.pt. With --arch 0.2: an "
             "RNNoise 0.2 model on (rows, 98) rows with upstream's main-branch recipe "
             f"(train_rnnoise.py: batches of {d2.batch_size}, {d2.epochs} epochs, AdamW, GRU "
@@ -855,8 +861,12 @@ def _add_train(sub) -> None:
                    help=f"sequences per batch (default {d.batch_size}; 0.2: {d2.batch_size})")
     p.add_argument("--window", type=int, default=None,
                    help=f"frames per sequence (default {d.window})")
+    p.add_argument("--recipe", choices=tuple(RECIPES), default=None,
+                   help=f"training recipe (default {DEFAULT_RECIPE}; seed = rnn_train.py)")
     p.add_argument("--lr", type=float, default=None,
-                   help=f"learning rate (default {d.lr:g}; 0.2: {d2.lr:g})")
+                   help="learning rate (default: the recipe's, "
+                        + ", ".join(f"{k} {v['lr']:g}" for k, v in RECIPES.items())
+                        + f"; 0.2: {d2.lr:g})")
     p.add_argument("--device", choices=_DEVICES, default="auto",
                    help="where to train (default auto: CUDA when torch sees a GPU and Triton "
                         "is installed, else the CPU; 0.2: CUDA whenever torch sees a GPU; see "
@@ -914,6 +924,7 @@ def _run_train(args) -> int:
     import warnings
 
     from rnnoise_kit.errors import SettingError
+    from rnnoise_kit.training.recipe import DEFAULT_RECIPE
     from rnnoise_kit.training.trainer import TrainConfig, run_activations, run_sizes, train
 
     for name in ("size", "conv1_size", "gru_size", "threads"):
@@ -922,7 +933,8 @@ def _run_train(args) -> int:
     if args.sparse:
         raise SettingError("sparse", "is for --arch 0.2")
     d = TrainConfig
-    cfg = TrainConfig(epochs=_or(args.epochs, d.epochs), batch_size=_or(args.batch_size,
+    cfg = TrainConfig(recipe=_or(args.recipe, DEFAULT_RECIPE),
+                      epochs=_or(args.epochs, d.epochs), batch_size=_or(args.batch_size,
                       d.batch_size), window=_or(args.window, d.window), lr=_or(args.lr, d.lr),
                       seed=args.seed, bce=_or(args.bce, d.bce),
                       activations=run_activations(args.activations, args.init),
@@ -960,7 +972,7 @@ def _run_train02(args) -> int:
     from rnnoise_kit.errors import SettingError
     from rnnoise_kit.training.v02.trainer import TrainConfig02, run_sizes, train02
 
-    for name in ("activations", "bce", "sizes"):
+    for name in ("activations", "bce", "sizes", "recipe"):
         if getattr(args, name) is not None:
             raise SettingError(name, "is for --arch 0.1 (the 0.2 network has no such choice)")
     if args.allow_unloadable:

@@ -29,7 +29,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from rnnoise_kit import __version__
@@ -89,11 +89,15 @@ def _augment_steps(value: str) -> str | None:
 
 
 def _recipe_field(name: str):
-    """A setting shared with the training recipe: TrainConfig's default and rule."""
+    """A setting shared with the training recipe: TrainConfig's default and rule (None, the
+    named recipe's value, where TrainConfig's default is None)."""
     default = getattr(TrainConfig, name)
     if isinstance(default, tuple):  # activations: one "a,b,c" string here
         default = ",".join(default)
-    return field(default=default, metadata=_rule(RECIPE_RULES[name]))
+    rule = RECIPE_RULES[name]
+    if default is None:
+        rule = replace(rule, optional=True)
+    return field(default=default, metadata=_rule(rule))
 
 
 @dataclass
@@ -113,10 +117,11 @@ class PipelineConfig:
     frames: int = field(default=500_000, metadata=_rule(Rule(int, minimum=1)))
     augment: str = field(default="all", metadata=_rule(Rule(str, check=_augment_steps)))
     rir: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
+    recipe: str = _recipe_field("recipe")
     epochs: int = _recipe_field("epochs")
     batch_size: int = _recipe_field("batch_size")
     window: int = _recipe_field("window")
-    lr: float = _recipe_field("lr")
+    lr: float | None = _recipe_field("lr")
     activations: str = _recipe_field("activations")
     device: str = field(default="auto", metadata=_rule(Rule(str, check=_device_name)))
     seed: int = _recipe_field("seed")
@@ -404,7 +409,8 @@ def _run_stages(run: Path, config: PipelineConfig,
     # 5. train (resumable inside its own folder)
     train_dir = run / "train"
     train_params = {k: getattr(config, k) for k in
-                    ("epochs", "batch_size", "window", "lr", "activations", "seed", "init")}
+                    ("recipe", "epochs", "batch_size", "window", "lr", "activations", "seed",
+                     "init")}
     model_path = train_dir / "model.rnnn"
 
     def do_train() -> dict:
@@ -414,7 +420,8 @@ def _run_stages(run: Path, config: PipelineConfig,
             train,
         )
 
-        cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+        cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs,
+                          batch_size=config.batch_size,
                           window=config.window, lr=config.lr,
                           activations=tuple(config.activations.split(",")), seed=config.seed)
         try:
@@ -502,8 +509,6 @@ def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *
         Bad settings, a ``data/`` folder holding something else than demo data, or a stage's
         own input errors.
     """
-    from dataclasses import replace
-
     from rnnoise_kit.audio.demo import make_demo_dataset
 
     if config is None:

@@ -1,15 +1,18 @@
-"""Train an RNNoise v0.1 model with the recipe of ``training/rnn_train.py`` (spec section 13).
+"""Train an RNNoise v0.1 model (spec section 13).
 
 >>> from rnnoise_kit.training.trainer import TrainConfig, train
 >>> res = train("training.h5", "run", config=TrainConfig(epochs=3))   # doctest: +SKIP
 >>> res.model_path                                                     # doctest: +SKIP
 PosixPath('run/model.rnnn')
 
-Defaults reproduce ``rnn_train.py``: gain loss ``mycost`` and VAD loss ``my_crossentropy``
-weighted 10 and 0.5, the "swapped" BCE of Keras >= 2.0.7, Adam (lr 1e-3, eps 1e-7), every weight
-and bias clipped to +-0.499 after each step, L2 1e-6 on the GRU kernels and recurrent kernels,
-batches of 32 sequences of 2000 frames, 120 epochs, the last 10 % of the sequences held out.
-Every item is a :class:`TrainConfig` field and is recorded in the checkpoint.
+``TrainConfig(recipe="seed")`` reproduces ``rnn_train.py``: gain loss ``mycost`` and VAD loss
+``my_crossentropy`` weighted 10 and 0.5, the "swapped" BCE of Keras >= 2.0.7, Adam (lr 1e-3,
+eps 1e-7), every weight and bias clipped to +-0.499 after each step, L2 1e-6 on the GRU kernels
+and recurrent kernels, batches of 32 sequences of 2000 frames, 120 epochs, the last 10 % of the
+sequences held out. The default ``"modern"`` recipe changes the optimiser (AdamW without L2),
+clips the gradient norm and ends with quantisation-aware epochs; a warm-up and cosine schedule
+is a setting (:mod:`rnnoise_kit.training.recipe`). Every item is a :class:`TrainConfig` field and is
+recorded in the checkpoint.
 
 Files in the run folder:
 
@@ -76,7 +79,8 @@ from rnnoise_kit.training.data import SequenceData, prefetched
 from rnnoise_kit.training.layout import FEATURES, GAINS, ROW, VAD
 from rnnoise_kit.training.loss import rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
-from rnnoise_kit.training.recipe import TrainConfig
+from rnnoise_kit.training.qat import fake_quantised
+from rnnoise_kit.training.recipe import TrainConfig, learning_rate, qat_epochs
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -207,10 +211,12 @@ def _set_threads() -> None:
 
 
 def _make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    kind, kw = ((torch.optim.AdamW, {"weight_decay": cfg.weight_decay})
+                if cfg.optimizer == "adamw" else (torch.optim.Adam, {}))
     try:
-        return torch.optim.Adam(net.parameters(), lr=cfg.lr, eps=cfg.eps, fused=True)
+        return kind(net.parameters(), lr=cfg.lr, eps=cfg.eps, fused=True, **kw)
     except (RuntimeError, TypeError, ValueError):  # pragma: no cover - fused unsupported
-        return torch.optim.Adam(net.parameters(), lr=cfg.lr, eps=cfg.eps)
+        return kind(net.parameters(), lr=cfg.lr, eps=cfg.eps, **kw)
 
 
 def net_from_model(model: RNNoiseModel, backend: str = "auto") -> RNNoiseNet:
@@ -313,29 +319,40 @@ def device_batches(batches: Iterator[np.ndarray], device: torch.device) -> Itera
 
 
 def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, device, bar,
-               step_seqs: int) -> dict:
+               step_seqs: int, quantise: bool = False) -> dict:
     """One epoch; each batch's gradient is accumulated over chunks of ``step_seqs`` sequences
-    (the same gradient as the whole batch, up to float rounding, with less memory)."""
+    (the same gradient as the whole batch, up to float rounding, with less memory).
+    ``quantise``: forward and backward at the int8 weights (straight-through, :mod:`.qat`)."""
     net.train()
     tot = gsum = vsum = 0.0
     n = 0
-    for t in device_batches(data.train_batches(cfg.batch_size, cfg.seed, epoch), device):
+    n_batches = data.n_train_batches(cfg.batch_size)
+    scheduled = cfg.schedule != "constant" or cfg.warmup > 0
+    for i, t in enumerate(device_batches(data.train_batches(cfg.batch_size, cfg.seed, epoch),
+                                         device)):
         b = t.shape[0]
+        if scheduled:  # a function of the step alone: a resumed run continues it exactly
+            lr = learning_rate(cfg, epoch * n_batches + i, cfg.epochs * n_batches)
+            for group in opt.param_groups:
+                group["lr"] = lr
         opt.zero_grad(set_to_none=True)
         total = gain = vad_l = 0.0
-        for a in range(0, b, step_seqs):
-            part = t[a : a + step_seqs]
-            w = part.shape[0] / b
-            gains, vad = net(part[..., FEATURES])
-            parts = rnnoise_loss(gains, part[..., GAINS], vad, part[..., VAD], cfg.bce,
-                                 cfg.gain_weight, cfg.vad_weight)
-            (parts.total * w if w != 1 else parts.total).backward()
-            total += w * float(parts.total.detach())
-            gain += w * float(parts.gain.detach())
-            vad_l += w * float(parts.vad.detach())
-            del gains, vad, parts
-        reg = net.regularization_loss(cfg.l2)
-        reg.backward()
+        with fake_quantised(net, quantise):
+            for a in range(0, b, step_seqs):
+                part = t[a : a + step_seqs]
+                w = part.shape[0] / b
+                gains, vad = net(part[..., FEATURES])
+                parts = rnnoise_loss(gains, part[..., GAINS], vad, part[..., VAD], cfg.bce,
+                                     cfg.gain_weight, cfg.vad_weight)
+                (parts.total * w if w != 1 else parts.total).backward()
+                total += w * float(parts.total.detach())
+                gain += w * float(parts.gain.detach())
+                vad_l += w * float(parts.vad.detach())
+                del gains, vad, parts
+            reg = net.regularization_loss(cfg.l2)
+            reg.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         opt.step()
         net.clip_weights_(cfg.clip)
         tot += b * (total + float(reg.detach()))
@@ -348,9 +365,14 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
 
 
 @torch.no_grad()
-def _validate(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
+def _validate(net, data: SequenceData, cfg: TrainConfig, device, quantise: bool = False) -> dict:
     if data.n_val == 0:
         return {"val_loss": math.nan, "val_gain_loss": math.nan, "val_vad_loss": math.nan}
+    with fake_quantised(net, quantise):
+        return _validation_loss(net, data, cfg, device)
+
+
+def _validation_loss(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
     net.eval()
     reg = float(net.regularization_loss(cfg.l2))
     tot = gsum = vsum = 0.0
@@ -371,7 +393,13 @@ def _check_resumable(ck_header: dict, cfg: TrainConfig, ident: dict, run_dir: Pa
     # runs made before sizes were a setting trained the classic network
     old = {"sizes": list(CLASSIC_SIZES)} | ck_header.get("config", {})
     diffs = []
-    for k, v in cfg.recipe().items():
+    if isinstance(cfg, TrainConfig):
+        settings = cfg.recipe_settings()
+        if "recipe" not in old:  # written before named recipes: rnn_train.py's, the seed recipe
+            old = TrainConfig(recipe="seed").recipe_settings() | old
+    else:  # RNNoise 0.2's TrainConfig02
+        settings = cfg.recipe()
+    for k, v in settings.items():
         if old.get(k) != v:
             diffs.append(f"{k} {old.get(k)!r} -> {v!r}")
     if diffs:
@@ -393,7 +421,7 @@ def run_activations(
     """The GRU activations a run trains with.
 
     ``activations`` when given; otherwise those of the ``init`` model (fine-tuning keeps its
-    network); otherwise the recipe's (``TrainConfig().activations``, as ``rnn_train.py``).
+    network); otherwise the recipes' (``TrainConfig().activations``, as ``rnn_train.py``).
 
     Parameters
     ----------
@@ -510,7 +538,7 @@ def train(
     run_dir : path-like
         Output folder (created); see the module docstring for its files.
     config : TrainConfig, optional
-        The recipe; default :class:`TrainConfig()` (``rnn_train.py``), with the activations
+        The recipe; default :class:`TrainConfig()` (the modern recipe), with the activations
         and sizes of the ``init`` model when there is one (:func:`run_activations`,
         :func:`run_sizes`). ``config.sizes`` must make a model FFmpeg ``arnndn`` and
         librnnoise v0.1.1 load (every layer at most 128 inputs and units:
@@ -625,13 +653,15 @@ def train(
     if max_step_frames is None:
         max_step_frames = 32_000 if dev.type == "cpu" else 1 << 62
     step_seqs = max(1, int(max_step_frames) // cfg.window)
+    first_qat_epoch = cfg.epochs - qat_epochs(cfg)
     try:
         for epoch in range(len(history), cfg.epochs):
+            quantise = epoch >= first_qat_epoch
             t0 = time.perf_counter()
             desc = f"epoch {epoch + 1}/{cfg.epochs}"
             with progress_bar(n_batches, desc, enabled=progress) as bar:
-                m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs)
-                m |= _validate(net, seqs, cfg, dev)
+                m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs, quantise)
+                m |= _validate(net, seqs, cfg, dev, quantise)
                 bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")
             m["epoch"] = epoch + 1
             m["seconds"] = time.perf_counter() - t0
@@ -753,7 +783,7 @@ def open_run(run: Path, data_path: Path, cfg, resume: bool,
         The folder holds a run and ``resume`` is False.
     CheckpointMismatch
         A checkpoint without its training state, or one of other data or another recipe
-        (``cfg.recipe()``).
+        (``cfg.recipe_settings()``, 0.2: ``cfg.recipe()``).
     """
     state_path = run / STATE_NAME
     if (run / CHECKPOINT_NAME).exists() or state_path.exists():
