@@ -306,10 +306,8 @@ class MatrixReader:
         self.sharded: ShardedMatrix | None = None
         self.h5 = False
         if self.path.is_dir():
-            if not (self.path / INDEX_NAME).exists():
-                raise InputError(self.path, "is a directory, not a matrix file (a sharded "
-                                            f"matrix has an {INDEX_NAME}: its run has not "
-                                            "finished, or this is another folder)")
+            if not (self.path / INDEX_NAME).exists() and not any(self.path.glob("shard-*")):
+                raise InputError(self.path, "is a directory, not a matrix file")
             self.sharded = ShardedMatrix(self.path, width)
             self.rows = self.sharded.rows
             self.attrs = self.sharded.attrs
