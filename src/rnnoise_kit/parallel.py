@@ -37,7 +37,8 @@ LOCAL_PREFIX = "local:"
 RETRIES = 2
 """Times a Dask job that raised is run again (a lost worker is handled by the scheduler)."""
 
-__all__ = ["CLUSTER_EXTRA", "ClusterError", "Executor", "check_scheduler", "open_executor"]
+__all__ = ["CLUSTER_EXTRA", "ClusterError", "Executor", "check_scheduler", "close_clients",
+           "open_executor"]
 
 
 class ClusterError(RnnoiseKitError):
@@ -182,7 +183,8 @@ def _client(scheduler: str):
 
 
 @atexit.register
-def _close_clients() -> None:
+def close_clients() -> None:
+    """Close every Dask client (and ``local:N`` cluster) this process opened."""
     for client in _CLIENTS.values():
         cluster = client.cluster
         with contextlib.suppress(Exception):
