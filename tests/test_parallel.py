@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import training_noise as _noise
+from helpers import training_speech as _speech
 from rnnoise_kit.cli import main
 from rnnoise_kit.parallel import CLUSTER_EXTRA, close_clients, open_executor
 from rnnoise_kit.training import generator as G
 from rnnoise_kit.training.sharded import INDEX_NAME
-from test_training_generator import _noise, _speech
 
 pytest.importorskip("distributed")
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import training_noise as _noise
+from helpers import training_speech as _speech
 from rnnoise_kit.cli import main
 from rnnoise_kit.errors import InputError
 from rnnoise_kit.training import generator as G
 from rnnoise_kit.training.matrix import MatrixReader, convert, inspect
 from rnnoise_kit.training.sharded import INDEX_NAME, ShardedMatrix
-from test_training_generator import _noise, _speech
 
 
 @pytest.fixture
@@ -94,11 +95,11 @@ def test_killed_sharded_run_resumes_with_the_missing_shards(tmp_path, audio, mon
     real = G.shard_rows
     made: list[int] = []
 
-    def killed_at_2(seed, index, rows, speech, noise):
+    def killed_at_2(seed, index, rows, *sources):
         if index == 2:
             raise KeyboardInterrupt
         made.append(index)
-        return real(seed, index, rows, speech, noise)
+        return real(seed, index, rows, *sources)
 
     monkeypatch.setattr(G, "shard_rows", killed_at_2)
     folder = tmp_path / "m"
@@ -110,9 +111,9 @@ def test_killed_sharded_run_resumes_with_the_missing_shards(tmp_path, audio, mon
     with pytest.raises(InputError, match="has no index.json"):
         MatrixReader(folder)
 
-    def counted(seed, index, rows, speech, noise):
+    def counted(seed, index, rows, *sources):
         made.append(index)
-        return real(seed, index, rows, speech, noise)
+        return real(seed, index, rows, *sources)
 
     made.clear()
     monkeypatch.setattr(G, "shard_rows", counted)
