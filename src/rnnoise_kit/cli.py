@@ -128,14 +128,23 @@ def _add_prepare(sub) -> None:
                    help="also write the first N files as OUT.preview.wav for listening")
     p.add_argument("--strict", action="store_true",
                    help="fail (exit 2, nothing written) if any file is unusable")
+    _add_scheduler(p)
     p.set_defaults(func=_run_prepare)
+
+
+def _add_scheduler(p) -> None:
+    """``--scheduler``: the stage's jobs on a Dask cluster (rnnoise_kit.parallel)."""
+    p.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                   help="run the jobs on a Dask cluster instead of --jobs processes: a running "
+                        "`dask scheduler` (tcp://HOST:8786) or local:N (N worker processes "
+                        "here); same output. Needs pip install 'rnnoise-kit[cluster]'")
 
 
 def _run_prepare(args) -> int:
     from rnnoise_kit.audio.prepare import prepare
 
     r = prepare(args.sources, args.output, manifest=args.manifest, jobs=args.jobs,
-                preview=args.preview, strict=args.strict)
+                preview=args.preview, strict=args.strict, scheduler=args.scheduler)
     _list_skipped(r.skipped)
     if r.clipped:
         n_files = sum(1 for f in r.files if f.clipped)
@@ -271,7 +280,10 @@ def _add_features(sub) -> None:
     p.add_argument("--rooms", type=int, metavar="N",
                    help="--arch 0.2 without --rir: rooms to simulate from the seed "
                         "(default 16; 0: no reverberation)")
-    p.add_argument("-o", "--output", metavar="OUT", help="output matrix, .f32 or .h5")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output matrix, .f32 or .h5, or (v0.1) a folder (ending in /) of "
+                        "numbered .f32 shards and index.json, which train/--inspect/--convert "
+                        "read like one file")
     p.add_argument(
         "--compat", action="store_true",
         help="reproduce C exactly, in one process: v0.1 denoise_training (glibc rand() seed "
@@ -288,12 +300,15 @@ def _add_features(sub) -> None:
         help="v0.1 default mode: augmentation steps, comma-separated from reverb, filters, "
              "gains, clipping, band-limit, or all (default) or none (see docs/training.md)",
     )
+    _add_scheduler(p)
     p.add_argument("--no-hash", action="store_true",
                    help="do not record the inputs' sha256 in the .h5 attributes (saves a read)")
     p.add_argument("--convert", nargs=2, metavar=("IN.f32", "OUT.h5"),
-                   help="convert a .f32 matrix to .h5 (dataset /data), chunk by chunk")
+                   help="convert a .f32 or sharded matrix to .h5 (dataset /data), chunk by "
+                        "chunk")
     p.add_argument("--inspect", metavar="FILE",
-                   help="summarise a .f32 or .h5 matrix: rows, ignored gains, VAD, ranges")
+                   help="summarise a .f32, .h5 or sharded matrix: rows, ignored gains, VAD, "
+                        "ranges")
     p.set_defaults(func=_run_features)
 
 
@@ -335,8 +350,15 @@ def _run_features(args) -> int:
     from rnnoise_kit.training.augment import Augmentation
     from rnnoise_kit.training.generator import generate
 
-    if args.compat and (args.seed != 0 or args.jobs != 1):
-        _note("--compat uses glibc rand() with seed 1 in one process: --seed/--jobs ignored")
+    scheduler = args.scheduler
+    if args.compat and (args.seed != 0 or args.jobs != 1 or scheduler is not None):
+        _note("--compat uses glibc rand() with seed 1 in one process: "
+              "--seed/--jobs/--scheduler ignored")
+        if scheduler is not None:
+            from rnnoise_kit.parallel import check_scheduler
+
+            check_scheduler(scheduler)  # still refused when malformed or Dask is missing
+            scheduler = None
     augment = None
     if args.compat:
         if args.augment != "all" or args.rir or args.foreground_noise:
@@ -347,7 +369,8 @@ def _run_features(args) -> int:
         if args.rir and not augment.reverb:
             _note("--rir ignored: reverb is not among the --augment steps")
     res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
-                   seed=args.seed, jobs=args.jobs, hashes=not args.no_hash, augment=augment)
+                   seed=args.seed, jobs=args.jobs, hashes=not args.no_hash, augment=augment,
+                   scheduler=scheduler)
     return _report_generated(res)
 
 
@@ -676,6 +699,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--audio-format", choices=("flac", "wav"), default="flac",
                    help="format of the report's 16-bit audio (default flac: lossless, about "
                         "half the size of wav)")
+    _add_scheduler(p)
     p.set_defaults(func=_run_compare)
 
 
@@ -705,7 +729,7 @@ def _run_compare(args) -> int:
         res = compare(args.output, models, testset=args.testset, noisy=args.noisy,
                       clean=args.clean, real=args.real, jobs=args.jobs,
                       max_lag_s=args.max_lag, spectrograms=not args.no_spectrograms,
-                      audio_format=args.audio_format)
+                      audio_format=args.audio_format, scheduler=args.scheduler)
     except PartialFailure as exc:
         _list_skipped(exc.result.skipped)
         for table in summary_tables(exc.result.summary):
@@ -766,6 +790,7 @@ def _add_pipeline_options(p, defaults, seed_help: str) -> None:
                         f"(default {defaults.augment})")
     p.add_argument("--rir", metavar="DIR|LIST",
                    help="room impulse responses for the reverb step (default: generated rooms)")
+    _add_scheduler(p)
 
 
 def _pipeline_config(args, **defaults):
@@ -773,7 +798,7 @@ def _pipeline_config(args, **defaults):
 
     overrides = {k: getattr(args, k, None) for k in
                  ("speech", "noise", "frames", "epochs", "recipe", "device", "seed", "jobs",
-                  "augment", "rir")}
+                  "augment", "rir", "scheduler")}
     if getattr(args, "config", None):
         return PipelineConfig.from_toml(args.config, defaults=defaults, **overrides)
     merged = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}

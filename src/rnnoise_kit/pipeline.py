@@ -126,6 +126,9 @@ class PipelineConfig:
     device: str = field(default="auto", metadata=_rule(Rule(str, check=_device_name)))
     seed: int = _recipe_field("seed")
     jobs: int = field(default=2, metadata=_rule(Rule(int, minimum=1)))
+    scheduler: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
+    """Dask cluster for prepare, features and compare (``local:N`` or an address); same
+    outputs as ``jobs`` processes, so not part of any stage's parameters."""
     holdout: float = field(default=0.1, metadata=_rule(Rule(float, above=0, below=1)))
     test_count: int = field(default=8, metadata=_rule(Rule(int, minimum=1)))
     test_seconds: float = field(default=8.0, metadata=_rule(Rule(float, minimum=MIN_SECONDS)))
@@ -295,6 +298,9 @@ def run_pipeline(run_dir: str | os.PathLike, config: PipelineConfig,
     """
     if not config.speech or not config.noise:
         raise InputError(None, "the pipeline needs speech and noise sources")
+    from rnnoise_kit.parallel import check_scheduler
+
+    check_scheduler(config.scheduler)
     run = Path(run_dir)
     for src in [*config.speech, *config.noise]:
         if not Path(src).exists():
@@ -357,7 +363,7 @@ def _run_stages(run: Path, config: PipelineConfig,
         info = {}
         for role, out in (("speech", speech_raw), ("noise", noise_raw)):
             r = prepare(split["train"][role], out, manifest=run / f"{role}.json",
-                        jobs=config.jobs)
+                        jobs=config.jobs, scheduler=config.scheduler)
             info[role] = {"files": len(r.files), "seconds": round(r.duration, 2),
                           "skipped": [str(s.path) for s in r.skipped]}
             for s in r.skipped:
@@ -396,7 +402,7 @@ def _run_stages(run: Path, config: PipelineConfig,
 
         augment = Augmentation.from_steps(config.augment, rir=config.rir)
         r = generate(speech_raw, noise_raw, config.frames, matrix, seed=config.seed,
-                     jobs=config.jobs, augment=augment)
+                     jobs=config.jobs, augment=augment, scheduler=config.scheduler)
         steps = r.attrs.get("augment", "none")
         log(f"features: {r.rows} rows, augmentation: {steps}"
             + (f" ({r.attrs['augment_rir']})" if "augment_rir" in r.attrs else ""))
@@ -463,7 +469,8 @@ def _run_stages(run: Path, config: PipelineConfig,
         from rnnoise_kit.evaluation.compare import compare
 
         # compare swaps the new report in whole (a kill leaves the old one or a placeholder)
-        r = compare(testset=testset, models=models, output=report, jobs=config.jobs)
+        r = compare(testset=testset, models=models, output=report, jobs=config.jobs,
+                    scheduler=config.scheduler)
         return {"summary": r.summary}
 
     stage("compare", {"models": models},

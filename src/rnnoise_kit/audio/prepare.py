@@ -13,12 +13,8 @@ leaves nothing behind.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-import signal
-from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,6 +32,7 @@ from rnnoise_kit.audio.io import (
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
 from rnnoise_kit.errors import InputError, OutputError, SettingError
 from rnnoise_kit.fileio import atomic_paths, check_outputs, check_suffix, write_problem
+from rnnoise_kit.parallel import check_scheduler, open_executor
 from rnnoise_kit.progress import progress_bar
 
 
@@ -154,42 +151,9 @@ def _decode_or_reason(path: Path) -> tuple[np.ndarray, int, int, int] | str:
         return f"cannot decode ({type(exc).__name__}: {exc})"
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the main process, which cancels the pool and cleans up."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _decoded_in_order(
-    files: Sequence[Path], jobs: int
-) -> Iterator[tuple[np.ndarray, int, int, int] | str]:
-    """Decode ``files`` (in a process pool when ``jobs > 1``), yielding results in order.
-
-    At most ``2 * jobs`` files are in flight, so memory stays bounded.
-    """
-    if jobs <= 1 or len(files) <= 1:
-        for path in files:
-            yield _decode_or_reason(path)
-        return
-    # forkserver: workers start from a clean process, not a fork of this threaded one
-    # (rich's refresh thread, BLAS threads); Python 3.14 makes it the default on Linux.
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
-    pending: deque[Future] = deque()
-    it = iter(files)
-    try:
-        for path in it:
-            pending.append(pool.submit(_decode_or_reason, path))
-            if len(pending) >= 2 * jobs:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(_decode_or_reason, nxt))
-            yield result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+def _decode_job(context: None, path: Path) -> tuple[np.ndarray, int, int, int] | str:
+    """Executor job: one file decoded (:mod:`rnnoise_kit.parallel`)."""
+    return _decode_or_reason(path)
 
 
 def prepare(
@@ -199,6 +163,7 @@ def prepare(
     jobs: int = 1,
     preview: int = 0,
     strict: bool = False,
+    scheduler: str | None = None,
 ) -> PrepareReport:
     """Concatenate every audio file under ``sources`` into one 48 kHz s16 mono raw file.
 
@@ -218,6 +183,9 @@ def prepare(
         (:func:`preview_path`) for listening.
     strict : bool
         Make any skipped file fatal (nothing is written).
+    scheduler : str, optional
+        Decode on a Dask cluster instead (``"local:N"`` or a scheduler address, see
+        :mod:`rnnoise_kit.parallel`); the output is the same.
 
     Returns
     -------
@@ -234,6 +202,7 @@ def prepare(
         raise SettingError("jobs", f"must be at least 1 (got {jobs})")
     if preview < 0:
         raise SettingError("preview", f"must be 0 or more (got {preview})")
+    check_scheduler(scheduler)
     output = Path(output)
     if output.is_dir():
         raise InputError(output, "is a folder; give the .raw file to write")
@@ -255,9 +224,13 @@ def prepare(
     preview_parts: list[np.ndarray] = []
     offset = 0
     # the .raw, its preview and its manifest appear together or not at all
-    with atomic_paths(own) as temps, progress_bar(len(files), "prepare") as bar:
+    # forkserver: local workers start from a clean process, not a fork of this threaded one
+    # (rich's refresh thread, BLAS threads); Python 3.14 makes it the default on Linux.
+    executor = open_executor(min(jobs, len(files)), scheduler, start_method="forkserver")
+    with (executor, atomic_paths(own) as temps, progress_bar(len(files), "prepare") as bar):
         with open(temps[0], "wb") as fh:
-            for path, result in zip(files, _decoded_in_order(files, jobs), strict=True):
+            decoded = executor.map(_decode_job, files)
+            for path, result in zip(files, decoded, strict=True):
                 bar.advance(1)
                 if isinstance(result, str):
                     if strict:

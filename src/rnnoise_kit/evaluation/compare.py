@@ -21,7 +21,6 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
 from rnnoise_kit.evaluation.schema import BASELINE, CLEAN, REAL_SET, TEST_SET
 from rnnoise_kit.fileio import install_tree, staging_folder
+from rnnoise_kit.parallel import check_scheduler, open_executor
 from rnnoise_kit.progress import progress_bar
 
 _MODEL_SUFFIXES = (".rnnn", ".hdf5", ".h5", ".c", ".bin", ".pt", ".pth", ".ckpt", ".npz",
@@ -396,6 +396,13 @@ def _process(task: _Task) -> tuple[str, list[dict], dict[str, str]]:
     return item.key, rows, media
 
 
+def _run_job(in_worker: bool, task: _Task) -> tuple[str, list[dict] | None, dict, str | None]:
+    """Executor job (:mod:`rnnoise_kit.parallel`): one file, in a worker process or here."""
+    if in_worker:
+        _init_worker()
+    return _run_one(task)
+
+
 def _run_one(task: _Task) -> tuple[str, list[dict] | None, dict, str | None]:
     try:
         key, rows, media = _process(task)
@@ -435,6 +442,7 @@ def compare(
     spectrograms: bool = True,
     audio_format: str = "flac",
     denoiser_factory: DenoiserFactory | None = None,
+    scheduler: str | None = None,
 ) -> CompareResult:
     """Denoise every file with every model, score all outputs and write the report.
 
@@ -467,7 +475,11 @@ def compare(
         Format of the report's 16-bit audio files (FLAC: lossless, about half the size).
     denoiser_factory : callable, optional
         Builds a denoiser from a model value (default :func:`default_factory`); a hook for
-        tests and other engines. Must be picklable when ``jobs > 1``.
+        tests and other engines. Must be picklable when ``jobs > 1`` or on Dask.
+    scheduler : str, optional
+        Score the files on a Dask cluster (``"local:N"`` or a scheduler address, see
+        :mod:`rnnoise_kit.parallel`) instead of ``jobs`` processes. Its workers write the
+        report's media files themselves: ``output`` must be on storage they share.
 
     Returns
     -------
@@ -486,6 +498,7 @@ def compare(
         ``result`` is its :class:`CompareResult`).
     """
     t_start = time.perf_counter()
+    check_scheduler(scheduler)
     if audio_format not in report.AUDIO_FORMATS:
         raise InputError(None, f"audio format must be flac or wav (got {audio_format!r})")
     check_dependencies()
@@ -506,7 +519,7 @@ def compare(
     _check_outside_inputs(out, testset, noisy, clean)
     with staging_folder(out) as stage:
         result, media = _run_tasks(items, specs, stage, factory, max_lag_s, spectrograms,
-                                   audio_format, jobs)
+                                   audio_format, jobs, scheduler)
         result.output, result.skipped = out, skipped
         result.failures = {name: why.replace(str(stage), str(out))  # the user's path
                            for name, why in result.failures.items()}
@@ -544,30 +557,21 @@ def _check_outside_inputs(out: Path, testset, noisy, clean) -> None:
 
 def _run_tasks(items: list[InputFile], specs: list[ModelSpec], stage: Path,
                factory: DenoiserFactory, max_lag_s: float, spectrograms: bool,
-               audio_format: str, jobs: int) -> tuple[CompareResult, dict[str, dict]]:
-    """Denoise and score every item (in ``jobs`` processes), writing its media in ``stage``;
+               audio_format: str, jobs: int, scheduler: str | None = None
+               ) -> tuple[CompareResult, dict[str, dict]]:
+    """Denoise and score every item (in ``jobs`` processes or on the Dask ``scheduler``),
+    writing its media in ``stage``;
     returns the rows and failures, and each scored item's media by key."""
     tasks = [_Task(it, tuple(specs), stage, factory, max_lag_s, spectrograms, audio_format)
              for it in items]
     results: dict[str, tuple[list[dict] | None, dict, str | None]] = {}
-    jobs = max(1, min(int(jobs), len(tasks)))
-    with progress_bar(len(tasks), "compare") as bar:
-        if jobs == 1:
-            for t in tasks:
-                key, rows, media, err = _run_one(t)
-                results[key] = (rows, media, err)
-                bar.advance(1)
-        else:
-            import multiprocessing as mp
-
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
-                                     initializer=_init_worker) as pool:
-                futures = [pool.submit(_run_one, t) for t in tasks]
-                for fut in as_completed(futures):
-                    key, rows, media, err = fut.result()
-                    results[key] = (rows, media, err)
-                    bar.advance(1)
+    executor = open_executor(max(1, min(int(jobs), len(tasks))), scheduler, start_method="spawn")
+    # in other processes: one thread each for the metric libraries, no progress bars
+    in_workers = executor.workers > 1 or scheduler is not None
+    with executor, progress_bar(len(tasks), "compare") as bar:
+        for key, rows, media, err in executor.map(_run_job, tasks, in_workers):
+            results[key] = (rows, media, err)
+            bar.advance(1)
     result = CompareResult(stage, models=specs)
     media_by_key: dict[str, dict] = {}
     for it in items:

@@ -8,8 +8,8 @@ generator seeded by ``(seed, epoch)``, so an epoch's order does not depend on wh
 (a resumed run sees the same batches as an uninterrupted one).
 
 Nothing loads the whole matrix: a batch reads its sequences by index (sorted, one contiguous
-slice each) from h5py or with ``pread`` from the ``.f32`` file. No memory map is used, so the
-file's pages never count towards the process' resident set.
+slice each) from h5py or with ``pread`` from the ``.f32`` file or the shard files. No memory
+map is used, so the file's pages never count towards the process' resident set.
 
 This module needs NumPy and h5py only (no torch).
 """
@@ -94,8 +94,8 @@ class SequenceData:
     Parameters
     ----------
     path : path-like
-        ``.h5`` (dataset ``/data``, shape (rows, columns)) or ``.f32`` (rows of ``columns``
-        float32).
+        ``.h5`` (dataset ``/data``, shape (rows, columns)), ``.f32`` (rows of ``columns``
+        float32) or a sharded matrix's folder (:mod:`rnnoise_kit.training.sharded`).
     window : int
         Frames per sequence (``rnn_train.py``: 2000).
     val_split : float
@@ -123,6 +123,7 @@ class SequenceData:
         self.path = Path(path)
         self.columns = reader.columns
         self.h5 = reader.h5
+        self._sharded = reader.sharded
         self.rows = reader.rows
         self.window = int(window)
         self.n_sequences = self.rows // self.window
@@ -140,6 +141,8 @@ class SequenceData:
 
     # ----------------------------------------------------------------- resources
     def _open(self) -> None:
+        if self._sharded is not None:
+            return
         if self.h5:
             if self._h5file is None:
                 self._h5file = h5py.File(self.path, "r")
@@ -149,6 +152,8 @@ class SequenceData:
 
     def close(self) -> None:
         """Close the file (reopened on the next read)."""
+        if self._sharded is not None:
+            self._sharded.close()
         if self._h5file is not None:
             self._h5file.close()
             self._h5file = None
@@ -191,7 +196,9 @@ class SequenceData:
         w = self.window
         for j in np.argsort(idx, kind="stable"):
             i = int(idx[j])
-            if self.h5:
+            if self._sharded is not None:
+                self._sharded.read_into(i * w, out[j])
+            elif self.h5:
                 self._dset.read_direct(out, np.s_[i * w : (i + 1) * w], np.s_[j])
             else:
                 buf = memoryview(out[j]).cast("B")
@@ -202,7 +209,7 @@ class SequenceData:
                     if n <= 0:
                         raise InputError(self.path, "file shrank while training")
                     got += n
-        if not self.h5 and out.dtype.byteorder == ">":  # pragma: no cover - big-endian hosts
+        if self._sharded is None and not self.h5 and out.dtype.byteorder == ">":  # pragma: no cover
             out.byteswap(inplace=True)
         return out
 

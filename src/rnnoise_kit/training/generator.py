@@ -31,10 +31,7 @@ default
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import os
-import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,10 +40,12 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from rnnoise_kit import capacity
 from rnnoise_kit.dsp._block import deps_key
 from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad_step
 from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
-from rnnoise_kit.errors import InputError, SettingError
+from rnnoise_kit.errors import InputError, OutputError, SettingError
+from rnnoise_kit.parallel import LocalPool, check_scheduler, open_executor
 from rnnoise_kit.training import _analysis
 from rnnoise_kit.training.augment import (
     NO_AUGMENTATION,
@@ -63,6 +62,13 @@ from rnnoise_kit.training.augment import (
 from rnnoise_kit.training.augment import describe as describe_augmentation
 from rnnoise_kit.training.glibc_rand import RAND_MAX, GlibcRand
 from rnnoise_kit.training.layout import DESCRIPTION, FEATURES, GAINS, NOISE, ROW, VAD_COL
+from rnnoise_kit.training.sharded import (
+    INDEX_NAME,
+    ShardedRun,
+    shard_path,
+    wants_folder,
+    write_shard,
+)
 from rnnoise_kit.training.sources import Source, open_source
 
 f32 = np.float32
@@ -413,19 +419,58 @@ def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source,
     return out
 
 
-_WORKER: dict = {}
+def shard_tasks(frames: int, first_shard: int = 0) -> list[tuple[int, int]]:
+    """(shard number, rows) of every default-mode shard of a ``frames``-row run, from
+    ``first_shard`` on."""
+    return [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
+            for i in range(int(first_shard), (frames + SHARD_ROWS - 1) // SHARD_ROWS)]
 
 
-def _init_worker(run_shard: Callable, context: tuple) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    _WORKER.update(run=run_shard, context=context)
-
-
-def _worker_shard(task: tuple) -> np.ndarray | tuple[str | None, str]:
+def _guarded(context: tuple[Callable, tuple], task: tuple) -> np.ndarray | tuple:
+    """Executor job: ``run_shard(shared, task)``, an InputError sent back as its parts (its
+    constructor does not survive pickling)."""
+    run_shard, shared = context
     try:
-        return _WORKER["run"](_WORKER["context"], task)
+        return run_shard(shared, task)
     except InputError as exc:  # its constructor does not survive pickling: send the parts
         return (exc.path, exc.problem)
+
+
+def _shard_file_job(context: tuple[Callable, tuple], task: tuple[tuple, str]
+                    ) -> tuple[int, str] | tuple[str | None, str]:
+    """Executor job: one shard written to its file by the worker itself: (rows, sha256)."""
+    shard_task, path = task
+    block = _guarded(context, shard_task)
+    if isinstance(block, tuple):
+        return block
+    try:
+        return write_shard(path, block)
+    except OutputError as exc:
+        return (exc.path, "output: " + exc.problem)
+
+
+def _job_failed(result: tuple) -> BaseException:
+    path, problem = result
+    if problem.startswith("output: "):
+        return OutputError(path, problem[len("output: "):])
+    return InputError(path, problem)
+
+
+def _run_shards(job: Callable, context: tuple, tasks: list, jobs: int,
+                sources: tuple[Source, ...], warm_up: Callable[[], object] | None,
+                scheduler: str | None) -> Iterator:
+    """``job(context, task)`` for every task, in order (:mod:`rnnoise_kit.parallel`)."""
+    executor = open_executor(max(1, min(int(jobs), len(tasks))), scheduler, start_method="fork")
+    if isinstance(executor, LocalPool) and executor.start_method == "fork" and warm_up:
+        warm_up()  # load the compiled kernels once here: the forked workers share those pages
+    if executor.workers > 1 or scheduler is not None:
+        for src in sources:
+            src.close()  # workers must not share open file handles (and their offsets)
+    with executor:
+        for result in executor.map(job, tasks, context):
+            if isinstance(result, tuple) and not isinstance(result[0], int):
+                raise _job_failed(result)
+            yield result
 
 
 def shard_pool(
@@ -435,50 +480,33 @@ def shard_pool(
     jobs: int = 1,
     sources: tuple[Source, ...] = (),
     warm_up: Callable[[], object] | None = None,
+    scheduler: str | None = None,
 ) -> Iterator[np.ndarray]:
-    """Rows of independent shards, in task order, computed by up to ``jobs`` processes.
+    """Rows of independent shards, in task order, computed by up to ``jobs`` processes or on
+    the Dask ``scheduler`` (:mod:`rnnoise_kit.parallel`).
 
     Parameters
     ----------
     run_shard : callable
         ``run_shard(context, task) -> rows``, a module-level function (picklable): each shard
         depends on its task (its index, hence its own seed) and the shared ``context`` only,
-        so the output does not depend on ``jobs``.
+        so the output does not depend on ``jobs`` or ``scheduler``.
     context : tuple
         What every shard shares (seed, sources, settings), sent once to each worker.
     tasks : list of tuple
     jobs : int
     sources : tuple of Source
-        Closed before the workers start (forked workers must not share open file handles).
+        Closed before the workers start (workers must not share open file handles).
     warm_up : callable, optional
         Run once in the parent before forking, to load the compiled kernels there: the forked
         workers then share those pages.
+    scheduler : str, optional
+        ``"local:N"`` or a Dask scheduler address instead of ``jobs`` processes.
     """
     if not tasks:
         return
-    jobs = max(1, min(int(jobs), len(tasks)))
-    if jobs == 1:
-        for task in tasks:
-            yield run_shard(context, task)
-        return
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    ctx = mp.get_context(method)
-    if method == "fork" and warm_up is not None:
-        warm_up()
-    for src in sources:
-        src.close()
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(run_shard, context))
-    try:
-        for block in pool.imap(_worker_shard, tasks, chunksize=1):
-            if isinstance(block, tuple):
-                raise InputError(*block)
-            yield block
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+    yield from _run_shards(_guarded, (run_shard, context), tasks, jobs, sources, warm_up,
+                           scheduler)
 
 
 def _shard(context: tuple, task: tuple[int, int]) -> np.ndarray:
@@ -491,21 +519,21 @@ def _shard(context: tuple, task: tuple[int, int]) -> np.ndarray:
 
 def default_blocks(
     speech: Source, noise: Source, frames: int, seed: int, jobs: int = 1, first_shard: int = 0,
-    kit: AugmentKit | None = None,
+    kit: AugmentKit | None = None, scheduler: str | None = None,
 ) -> Iterator[np.ndarray]:
     """Rows of the default mode, one block per shard, in order (from shard ``first_shard``:
     each shard depends on the seed and its index only, so a run can resume at any shard).
-    ``kit``: the augmentation (None: none)."""
-    tasks = [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
-             for i in range(int(first_shard), (frames + SHARD_ROWS - 1) // SHARD_ROWS)]
-
-    def warm_up() -> None:
-        Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
-
+    ``kit``: the augmentation (None: none); ``scheduler``: Dask instead of ``jobs``."""
+    tasks = shard_tasks(frames, first_shard)
     sources = (speech, noise)
     if kit is not None and kit.foreground is not None:
         sources = (*sources, kit.foreground)
-    yield from shard_pool(_shard, (seed, speech, noise, kit), tasks, jobs, sources, warm_up)
+    yield from shard_pool(_shard, (seed, speech, noise, kit), tasks, jobs, sources,
+                          lambda: _warm_up(speech, noise), scheduler)
+
+
+def _warm_up(speech: Source, noise: Source) -> None:
+    Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
 
 
 # ----------------------------------------------------------------------------- front end
@@ -536,8 +564,10 @@ def generate(
     progress: bool = True,
     hashes: bool = True,
     augment: Augmentation | None = None,
+    scheduler: str | None = None,
 ) -> GenerateResult:
-    """Write a training matrix of ``frames`` rows x 87 to ``output`` (``.f32`` or ``.h5``).
+    """Write a training matrix of ``frames`` rows x 87 to ``output`` (``.f32``, ``.h5`` or a
+    folder of shards).
 
     Parameters
     ----------
@@ -550,7 +580,9 @@ def generate(
         Written to a hidden temporary file renamed at the end. In default mode an
         interrupted run (Ctrl-C, SIGTERM, SIGKILL, a full disk) leaves its completed shards
         there, and the same call continues from them (``resumed_rows``); compat mode starts
-        over.
+        over. A path ending in ``/`` (or an existing folder) gets a sharded matrix
+        (:mod:`rnnoise_kit.training.sharded`): one ``.f32`` file per generator shard, written
+        by the workers themselves, and ``index.json`` last.
     compat : bool
         Reproduce C's ``denoise_training`` (glibc ``rand()``, one process); ``seed`` and
         ``jobs`` are then ignored.
@@ -561,11 +593,15 @@ def generate(
     progress : bool
         Show a progress bar on a terminal.
     hashes : bool
-        Record the inputs' sha256 in the ``.h5`` attributes.
+        Record the inputs' sha256 in the ``.h5`` attributes (and a sharded index).
     augment : Augmentation, optional
         Default mode: the augmentation (:mod:`rnnoise_kit.training.augment`); default every
         step on, generated rooms, no foreground noise. ``NO_AUGMENTATION`` gives the rows of
         the plain v0.1 draws. Ignored in compat mode.
+    scheduler : str, optional
+        Default mode: run the shards on a Dask cluster instead of ``jobs`` processes
+        (``"local:N"`` or a scheduler address; :mod:`rnnoise_kit.parallel`). The output does
+        not depend on it.
 
     Returns
     -------
@@ -580,7 +616,7 @@ def generate(
     """
     from rnnoise_kit.fileio import check_outputs
     from rnnoise_kit.progress import progress_bar
-    from rnnoise_kit.training.matrix import MatrixWriter, check_matrix_room
+    from rnnoise_kit.training.matrix import MatrixWriter, check_matrix_room, matrix_bytes
 
     frames = int(frames)
     if frames <= 0:
@@ -589,10 +625,16 @@ def generate(
         raise SettingError("jobs", f"must be at least 1, not {jobs}")
     if seed < 0:
         raise SettingError("seed", f"must be a non-negative integer, not {seed}")
+    check_scheduler(scheduler)
+    sharded = wants_folder(output)
     out = Path(output)
-    MatrixWriter.check_suffix(out)
-    check_outputs([out], [speech, noise])
-    check_matrix_room(out, frames)
+    if sharded:
+        check_outputs([out / INDEX_NAME], [speech, noise])
+        capacity.check_disk(out, matrix_bytes(frames), f"{frames} rows x {ROW} float32")
+    else:
+        MatrixWriter.check_suffix(out)
+        check_outputs([out], [speech, noise])
+        check_matrix_room(out, frames)
     aug = NO_AUGMENTATION if compat else (Augmentation() if augment is None else augment)
     sp = open_source(speech, "speech")
     no = open_source(noise, "noise")
@@ -600,7 +642,7 @@ def generate(
           else None)
     sources = (sp, no) if fg is None else (sp, no, fg)
     inputs = [e.path for src in sources for e in src.entries]
-    check_outputs([out], inputs)
+    check_outputs([out / INDEX_NAME if sharded else out], inputs)
     if not sp.any_nonzero():
         raise InputError(speech, "speech source is all digital silence")
     attrs = {
@@ -621,7 +663,7 @@ def generate(
         attrs.update(describe_augmentation(aug, bank_info))
     elif not compat:
         attrs.update(describe_augmentation(aug, None))
-    if out.suffix.lower() in (".h5", ".hdf5"):
+    if sharded or out.suffix.lower() in (".h5", ".hdf5"):
         roles = ("speech", "noise", "foreground")
         for role, src in zip(roles, sources, strict=False):
             for k, v in src.describe(hashes=hashes).items():
@@ -630,13 +672,19 @@ def generate(
     t0 = time.perf_counter()
     # default mode resumes from its completed shards; compat mode is one sequential stream
     key = None if compat else _resume_key(attrs, sources)
+    if sharded:
+        resumed = _generate_sharded(sp, no, frames, out, attrs, key, compat=compat, seed=seed,
+                                    jobs=jobs, scheduler=scheduler, progress=progress, kit=kit)
+        return GenerateResult(out, frames, time.perf_counter() - t0, skipped, attrs,
+                              resumed_rows=resumed)
     with (MatrixWriter(out, frames, attrs, resume_key=key, inputs=inputs) as w,
           progress_bar(frames, "features", enabled=progress) as bar):
         if compat:
             blocks = compat_blocks(sp, no, frames)
         else:
             blocks = default_blocks(sp, no, frames, seed, jobs,
-                                    first_shard=w.start_row // SHARD_ROWS, kit=kit)
+                                    first_shard=w.start_row // SHARD_ROWS, kit=kit,
+                                    scheduler=scheduler)
         written = write_blocks(w, bar, blocks)
     if written != frames:  # pragma: no cover - a bug
         raise RuntimeError(f"wrote {written} rows instead of {frames}")
@@ -662,6 +710,57 @@ def write_blocks(writer, bar, blocks: Iterator[np.ndarray]) -> int:
         if close is not None:
             close()
     return written
+
+
+def _generate_sharded(speech: Source, noise: Source, frames: int, folder: Path, attrs: dict,
+                      key: str | None, *, compat: bool, seed: int, jobs: int,
+                      scheduler: str | None, progress: bool,
+                      kit: AugmentKit | None = None) -> int:
+    """Write the shards of ``folder`` and its index; return the rows a killed run had done.
+
+    Default mode: each generator shard is one file, written by the worker that made it; a
+    rerun makes only the missing ones. Compat mode is one stream, cut into files of
+    :data:`SHARD_ROWS` rows here, and starts over.
+    """
+    from rnnoise_kit.progress import progress_bar
+
+    if compat:
+        plan = [(i, min(SHARD_ROWS, frames - i * SHARD_ROWS))
+                for i in range((frames + SHARD_ROWS - 1) // SHARD_ROWS)]
+    else:
+        plan = shard_tasks(frames)
+    run = ShardedRun(folder, frames, ROW, key)
+    run.start(dict(plan))
+    resumed = sum(e["rows"] for e in run.done.values())
+    with progress_bar(frames, "features", enabled=progress) as bar:
+        bar.advance(resumed)
+        if compat:
+            pending = np.empty((0, ROW), np.float32)
+            shard = 0
+            for block in compat_blocks(speech, noise, frames):
+                pending = np.concatenate([pending, block])
+                while pending.shape[0] >= SHARD_ROWS or (
+                        shard < len(plan) and pending.shape[0] == plan[shard][1]):
+                    n = plan[shard][1]
+                    run.add(shard, *write_shard(shard_path(folder, shard), pending[:n]))
+                    pending = pending[n:]
+                    bar.advance(n)
+                    shard += 1
+        else:
+            todo = [((i, rows), str(shard_path(folder, i))) for i, rows in plan
+                    if i not in run.done]
+            sources = (speech, noise)
+            if kit is not None and kit.foreground is not None:
+                sources = (*sources, kit.foreground)
+            results = _run_shards(_shard_file_job, (_shard, (seed, speech, noise, kit)), todo,
+                                  jobs, sources, lambda: _warm_up(speech, noise), scheduler)
+            for ((i, rows), _), (done_rows, sha) in zip(todo, results, strict=True):
+                run.add(i, done_rows, sha)
+                bar.advance(rows)
+    if not compat:
+        attrs = {**attrs, "shard_seed": "numpy SeedSequence(seed, spawn_key=(shard,))"}
+    run.finish(attrs)
+    return resumed
 
 
 def _resume_key(attrs: dict, sources: tuple[Source, ...]) -> str:

@@ -3,6 +3,8 @@ inspection.
 
 * ``.f32``: rows of 87 native little-endian float32, back to back, exactly what
   ``denoise_training`` writes to stdout.
+* a folder: numbered ``.f32`` shards and ``index.json``
+  (:mod:`rnnoise_kit.training.sharded`), read exactly like one file.
 * ``.h5``: dataset ``data``, float32, shape (rows, 87), chunked, as ``bin2hdf5.py`` writes it
   and ``rnn_train.py`` reads it (``h5py.File(path)['data'][:]``); the file attributes record
   how it was made.
@@ -34,6 +36,7 @@ from rnnoise_kit.fileio import (
     write_problem,
 )
 from rnnoise_kit.training.layout import GAINS, GROUPS, ROW, VAD_COL
+from rnnoise_kit.training.sharded import INDEX_NAME, ShardedMatrix
 
 CHUNK_ROWS = 4096
 """HDF5 chunk height (4096 x 87 float32 = 1.4 MB)."""
@@ -281,7 +284,8 @@ class MatrixWriter:
 
 
 class MatrixReader:
-    """Read a ``.f32`` or ``.h5`` matrix block by block (never all at once).
+    """Read a ``.f32`` or ``.h5`` matrix, or a sharded one (a folder with ``index.json``,
+    :mod:`rnnoise_kit.training.sharded`), block by block (never all at once).
 
     Parameters
     ----------
@@ -298,9 +302,16 @@ class MatrixReader:
         width = self.columns
         if not self.path.exists():
             raise InputError(self.path, "no such file")
-        if self.path.is_dir():
-            raise InputError(self.path, "is a directory, not a matrix file")
         self.attrs: dict = {}
+        self.sharded: ShardedMatrix | None = None
+        self.h5 = False
+        if self.path.is_dir():
+            if not (self.path / INDEX_NAME).exists() and not any(self.path.glob("shard-*")):
+                raise InputError(self.path, "is a directory, not a matrix file")
+            self.sharded = ShardedMatrix(self.path, width)
+            self.rows = self.sharded.rows
+            self.attrs = self.sharded.attrs
+            return
         if self.path.suffix.lower() in H5_SUFFIXES or h5py.is_hdf5(self.path):
             try:
                 with h5py.File(self.path, "r") as f:
@@ -331,7 +342,9 @@ class MatrixReader:
 
     def blocks(self, block: int = _BLOCK):
         """Yield (start, rows (m, columns) float32) in order."""
-        if self.h5:
+        if self.sharded is not None:
+            yield from self.sharded.blocks(block)
+        elif self.h5:
             with h5py.File(self.path, "r") as f:
                 d = f["data"]
                 for a in range(0, self.rows, block):
@@ -370,15 +383,18 @@ def _plain(v):
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike) -> int:
-    """Convert a ``.f32`` matrix to ``.h5`` (``bin2hdf5.py``), chunk by chunk. Returns rows."""
+    """Convert a ``.f32`` or sharded matrix to ``.h5`` (``bin2hdf5.py``), chunk by chunk.
+    Returns rows."""
     r = MatrixReader(src)
     if r.h5:
-        raise InputError(src, "already an HDF5 file; only a .f32 matrix is converted")
+        raise InputError(src, "already an HDF5 file; only a .f32 or sharded matrix is "
+                              "converted")
     check_suffix(dst, H5_SUFFIXES, "an HDF5 matrix")
     if r.rows == 0:
         raise InputError(src, "contains no rows")
-    attrs = {"converted_from": str(src), "columns": ROW}
-    with MatrixWriter(dst, r.rows, attrs, inputs=[src]) as w:
+    attrs = {**r.attrs, "converted_from": str(src), "columns": ROW}
+    inputs = [src] if r.sharded is None else [p for p, _, _ in r.sharded.shards]
+    with MatrixWriter(dst, r.rows, attrs, inputs=inputs) as w:
         for _, rows in r.blocks():
             w.write(rows)
     return r.rows

@@ -170,15 +170,19 @@ _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 def _data_identity(path: Path, known: dict | None = None) -> dict:
     """Path, size, mtime and sha256 of the matrix; the hash is reused when size+mtime match
-    ``known`` (the previous checkpoint's record) or this process hashed it already."""
-    st = path.stat()
+    ``known`` (the previous checkpoint's record) or this process hashed it already. A sharded
+    matrix is identified by its index, which holds every shard's sha256."""
+    from rnnoise_kit.training.sharded import INDEX_NAME
+
+    target = path / INDEX_NAME if path.is_dir() else path
+    st = target.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     digest = _HASH_CACHE.get(key)
     if (digest is None and known and known.get("bytes") == st.st_size
             and known.get("mtime_ns") == st.st_mtime_ns and known.get("sha256")):
         digest = known["sha256"]
     if digest is None:
-        digest = sha256_file(path)
+        digest = sha256_file(target)
     _HASH_CACHE[key] = digest
     return {"path": key[0], "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
 

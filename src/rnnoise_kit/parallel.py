@@ -1,0 +1,268 @@
+"""Independent jobs in parallel: this process, a local process pool, or a Dask cluster.
+
+Every data stage (``features``, ``prepare``, ``compare``) cuts its work into independent jobs
+(generator shards with their own seeds, files) and runs them through :func:`open_executor`.
+The jobs and their results are the same whichever engine runs them, so the output does not
+depend on it: ``--jobs N`` and ``--scheduler ADDRESS`` write the same bytes.
+
+A job is ``fn(context, task)``: ``fn`` a module-level function (sent by reference), ``context``
+what every job shares (sources, settings; sent once per worker), ``task`` what this one does.
+:meth:`Executor.map` yields the results in task order, with a bounded number of jobs in flight
+so that memory does not grow with the number of tasks.
+
+Dask (the ``cluster`` extra, ``pip install 'rnnoise-kit[cluster]'``) is imported only when a
+scheduler is named. ``local:N`` starts a cluster of N single-threaded worker processes on this
+machine; any other value is the address of a running ``dask scheduler``
+(``tcp://10.0.0.5:8786``). A worker lost mid-run costs only the jobs it held: the scheduler
+runs them again elsewhere, and the results still arrive in order.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from rnnoise_kit.errors import RnnoiseKitError, SettingError
+
+CLUSTER_EXTRA = "pip install 'rnnoise-kit[cluster]'"
+"""How to get Dask (said by every error about a missing ``cluster`` extra)."""
+LOCAL_PREFIX = "local:"
+RETRIES = 2
+"""Times a Dask job that raised is run again (a lost worker is handled by the scheduler)."""
+
+__all__ = ["CLUSTER_EXTRA", "ClusterError", "Executor", "check_scheduler", "close_clients",
+           "open_executor"]
+
+
+class ClusterError(RnnoiseKitError):
+    """The Dask cluster could not be reached or ran out of workers."""
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """Raise :class:`SettingError` for a malformed scheduler value or a missing Dask.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        ``"local:N"`` (N >= 1) or a scheduler address; None means no Dask.
+    """
+    if scheduler is None:
+        return
+    text = str(scheduler).strip()
+    if not text:
+        raise SettingError("scheduler", "must be local:N or a scheduler address, not empty")
+    if text.startswith(LOCAL_PREFIX):
+        n = text[len(LOCAL_PREFIX):]
+        if not n.isdigit() or int(n) < 1:
+            raise SettingError("scheduler", f"local:N needs N >= 1 workers (got {text!r})")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise SettingError("scheduler", f"needs Dask: {CLUSTER_EXTRA}") from None
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+class Executor:
+    """Runs ``fn(context, task)`` for every task; see the module docstring."""
+
+    workers: int = 1
+
+    def map(self, fn: Callable[[Any, Any], Any], tasks: Iterable, context: Any = None
+            ) -> Iterator:
+        """Yield ``fn(context, task)`` for each task, in task order."""
+        for task in tasks:
+            yield fn(context, task)
+
+    def close(self) -> None:
+        """Release the workers (a shared Dask client stays open until the program ends)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+_CONTEXT: dict = {}
+
+
+def _init_local(context: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cleans up
+    _CONTEXT["value"] = context
+
+
+def _call_local(fn: Callable, task: Any) -> Any:
+    return fn(_CONTEXT.get("value"), task)
+
+
+class LocalPool(Executor):
+    """A pool of ``jobs`` processes on this machine (``start_method``: fork, forkserver or
+    spawn; forkserver where there is one by default)."""
+
+    def __init__(self, jobs: int, start_method: str | None = None):
+        self.workers = int(jobs)
+        methods = multiprocessing.get_all_start_methods()
+        if start_method is None or start_method not in methods:
+            start_method = "forkserver" if "forkserver" in methods else None
+        self.start_method = start_method
+
+    def map(self, fn, tasks, context=None):
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context(self.start_method)
+        pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_local,
+                                   initargs=(context,))
+        try:
+            yield from _in_order(lambda t: pool.submit(_call_local, fn, t), tasks,
+                                 2 * self.workers, lambda f: f.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_order(submit: Callable, tasks: Iterable, window: int, result: Callable) -> Iterator:
+    """Submit ``tasks`` keeping at most ``window`` in flight; yield their results in order."""
+    pending: deque = deque()
+    it = iter(tasks)
+    try:
+        for task in it:
+            pending.append(submit(task))
+            if len(pending) >= window:
+                break
+        while pending:
+            value = result(pending.popleft())
+            nxt = next(it, _END)
+            if nxt is not _END:
+                pending.append(submit(nxt))
+            yield value
+    finally:
+        for f in pending:
+            with contextlib.suppress(Exception):
+                f.cancel()
+
+
+_END = object()
+
+
+def _call_dask(fn: Callable, context: bytes, task: Any) -> Any:
+    # a private copy per job: a worker with several threads must not share open files
+    return fn(pickle.loads(context), task)
+
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def _client(scheduler: str):
+    """One client per scheduler value for the life of the program (``pipeline``'s stages
+    share a ``local:N`` cluster instead of starting one each)."""
+    client = _CLIENTS.get(scheduler)
+    if client is not None and client.status == "running":
+        return client
+    from distributed import Client, LocalCluster
+
+    try:
+        if scheduler.startswith(LOCAL_PREFIX):
+            n = int(scheduler[len(LOCAL_PREFIX):])
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="20s")
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler {scheduler} ({exc})") from exc
+    _CLIENTS[scheduler] = client
+    return client
+
+
+@atexit.register
+def close_clients() -> None:
+    """Close every Dask client (and ``local:N`` cluster) this process opened."""
+    for client in _CLIENTS.values():
+        cluster = client.cluster
+        with contextlib.suppress(Exception):
+            client.close()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close()
+    _CLIENTS.clear()
+
+
+class DaskExecutor(Executor):
+    """Jobs on a Dask cluster (``local:N`` or a scheduler address)."""
+
+    def __init__(self, scheduler: str):
+        check_scheduler(scheduler)
+        self.scheduler = scheduler.strip()
+        self.client = _client(self.scheduler)
+        self.workers = max(1, sum(self.client.nthreads().values()))
+
+    def map(self, fn, tasks, context=None):
+        from distributed import KilledWorker
+
+        blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+        shared = self.client.scatter(blob, broadcast=True, hash=False)
+        name = getattr(fn, "__name__", "job")
+
+        def submit(task):
+            return self.client.submit(_call_dask, fn, shared, task, pure=False,
+                                      retries=RETRIES, key=f"{name}-{_next_key()}")
+
+        def result(future):
+            try:
+                return future.result()
+            except KilledWorker as exc:
+                raise ClusterError(f"Dask job {future.key} killed every worker that ran it "
+                                   f"({exc})") from exc
+            except OSError as exc:
+                raise ClusterError(f"lost the Dask scheduler {self.scheduler} ({exc})") from exc
+
+        # the worker count may change during a run: keep every current worker busy twice over
+        window = max(2, 2 * self.workers)
+        try:
+            yield from _in_order(submit, tasks, window, result)
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.cancel([shared])
+
+
+def _next_key() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def open_executor(jobs: int = 1, scheduler: str | None = None, *,
+                  start_method: str | None = None) -> Executor:
+    """The executor of a stage: Dask when ``scheduler`` is given, else ``jobs`` processes.
+
+    Parameters
+    ----------
+    jobs : int
+        Local processes (1: in this process). Ignored when ``scheduler`` is given.
+    scheduler : str, optional
+        ``"local:N"`` or a Dask scheduler address.
+    start_method : str, optional
+        How local processes start (``"fork"``, ``"forkserver"``, ``"spawn"``).
+
+    Raises
+    ------
+    SettingError
+        ``jobs`` below 1, a malformed ``scheduler``, or Dask not installed.
+    ClusterError
+        The scheduler cannot be reached.
+    """
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    if int(jobs) < 1:
+        raise SettingError("jobs", f"must be at least 1 (got {jobs})")
+    if int(jobs) == 1:
+        return Executor()
+    return LocalPool(int(jobs), start_method)
