@@ -271,6 +271,25 @@ def test_resume_refuses_another_recipe(run3, rows_f32, tmp_path):
         train02(rows_f32, run, config=other, resume=True, device="cpu", progress=False)
 
 
+def test_damaged_state_and_a_file_as_run_folder_are_one_line_errors(run3, rows_f32, tmp_path):
+    """As the v0.1 trainer: a damaged train_state.pt is DamagedTrainingState (the pipeline
+    restarts the stage on it), a run folder that is a file is an OutputError."""
+    import shutil
+
+    from rnnoise_kit.errors import OutputError
+    from rnnoise_kit.model.checkpoint import DamagedTrainingState
+
+    run = tmp_path / "copy"
+    shutil.copytree(run3.run_dir, run)
+    (run / "train_state.pt").write_bytes(b"not a torch file")
+    with pytest.raises(DamagedTrainingState) as info:
+        train02(rows_f32, run, config=CFG, resume=True, device="cpu", progress=False)
+    assert "\n" not in str(info.value)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        train02(rows_f32, tmp_path / "afile", config=CFG, device="cpu", progress=False)
+
+
 def test_fine_tune_from_a_model(rows_f32, tmp_path):
     """--init: the network starts from the model's float weights (twins), or from its
     dequantised int8 weights when it has none; the header says which."""

@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnoise_kit.errors import InputError, SettingError
-from rnnoise_kit.model.checkpoint import ARCH_V02
+from rnnoise_kit.errors import InputError, OutputError, SettingError
+from rnnoise_kit.fileio import write_problem
+from rnnoise_kit.model.checkpoint import ARCH_V02, DamagedTrainingState
 from rnnoise_kit.model.v02.model import CONV_KERNEL
 from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training.data import SequenceData
@@ -281,6 +282,8 @@ def train02(
         config = TrainConfig02(conv1_size=c, gru_size=g, variant=v)
     cfg = config
     seqs = SequenceData(data_path, cfg.window, cfg.val_split, columns=ROW)
+    if run.exists() and not run.is_dir():
+        raise OutputError(run, "is a file, not a folder; give the run folder to write")
     state_path = run / STATE_NAME
     dev = _resolve_device(device)
     if threads is None:
@@ -301,7 +304,7 @@ def train02(
             if state.get("states") is not None:
                 progress_state["states"] = [s.to(dev) for s in state["states"]]
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-            raise InputError(state_path, _damaged_state(exc)) from None
+            raise DamagedTrainingState(state_path, _damaged_state(exc)) from None
         init_info = header.get("init")
     else:
         torch.manual_seed(cfg.seed)
@@ -325,7 +328,10 @@ def train02(
     header = {"arch": ARCH_V02, "topology": net.topology, "config": asdict(cfg)} | run_header(
         seqs, ident, init_info, dev)
     header["data"]["columns"] = ROW
-    run.mkdir(parents=True, exist_ok=True)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(run, write_problem(exc, run)) from exc
     n_batches = seqs.n_train_batches(cfg.batch_size)
     if max_step_frames is None:
         max_step_frames = 16_000 if dev.type == "cpu" else 1 << 62
