@@ -89,6 +89,47 @@ def test_espeak_unknown_voice_raises():
         _espeak.synthesize("hello", "xx-nonexistent")
 
 
+def test_an_interrupt_during_synthesis_is_not_lost(monkeypatch):
+    """Ctrl-C (or the CLI's SIGTERM, a KeyboardInterrupt) raised while espeak calls back into
+    Python used to be dropped by ctypes, so `demo` went on and ended with exit 0 after SIGTERM."""
+    real = np.ctypeslib.as_array
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np.ctypeslib, "as_array", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _espeak.synthesize("A sentence long enough for several callbacks, surely.", "en")
+    monkeypatch.setattr(np.ctypeslib, "as_array", real)
+    samples, _ = _espeak.synthesize("Hello world.", "en")  # the library is usable after
+    assert np.abs(samples).max() > 1000
+
+
+def test_sigterm_during_synthesis_ends_the_demo_data_build(tmp_path):
+    """The signal is held while espeak runs and handled as soon as it returns."""
+    code = (
+        "import os, signal, threading\n"
+        "from rnnoise_kit.audio import _espeak\n"
+        "def on_term(*a): raise KeyboardInterrupt\n"
+        "signal.signal(signal.SIGTERM, on_term)\n"
+        "threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        "try:\n"
+        "    for _ in range(400):\n"
+        "        _espeak.synthesize('A sentence to keep espeak busy for a while. ' * 4, 'en')\n"
+        "except KeyboardInterrupt:\n"
+        "    raise SystemExit(143)\n"
+        "raise SystemExit(0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert r.returncode == 143, r.stderr[-2000:]
+
+
 def test_synthesis_is_reproducible_whatever_came_before():
     a, _ = synth_speech("Guten Abend, wie geht es?", "de", voice_variant="m3", rate=160,
                         pitch=40, seed=5)

@@ -378,9 +378,9 @@ def cases() -> list[Case]:
     add("demo: full disk", ["demo", "-o", "FULL/d", *dm], names="FULL/d")
     add("demo: --epochs -1", ["demo", "-o", "o/dneg", "--epochs", "-1"], absent=["o/dneg"])
     add("demo: SIGTERM while making data", ["demo", "-o", "o/dsig", *dm], expect=(143,),
-        signal=signal.SIGTERM, delay=12, absent=["o/dsig/data/demo.json"])
+        signal=signal.SIGTERM, watch="o/dsig", delay=12, absent=["o/dsig/data/demo.json"])
     add("demo: SIGKILL while making data, rerun", ["demo", "-o", "o/dkill", *dm],
-        signal=signal.SIGKILL, delay=12, rerun=True)
+        signal=signal.SIGKILL, watch="o/dkill", delay=12, rerun=True)
     return out
 
 

@@ -26,6 +26,7 @@ import atexit
 import ctypes
 import os
 import shutil
+import signal
 import tempfile
 import threading
 from functools import lru_cache
@@ -192,6 +193,7 @@ def _close(lib: ctypes.CDLL) -> None:
 
 
 _lock = threading.Lock()
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def synthesize(text: str, voice: str, *, rate: int = 175, pitch: int = 50,
@@ -223,11 +225,18 @@ def synthesize(text: str, voice: str, *, rate: int = 175, pitch: int = 50,
         The library cannot be loaded or does not know the voice.
     """
     chunks: list[np.ndarray] = []
+    raised: list[BaseException] = []
 
     def collect(wav, numsamples, _events) -> int:
-        if numsamples > 0 and wav:
-            chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
-        return 0  # 0: continue synthesis
+        # ctypes drops an exception raised in a callback: keep it, stop the synthesis, and
+        # raise it once espeak returns
+        try:
+            if numsamples > 0 and wav:
+                chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
+            return 0  # 0: continue synthesis
+        except BaseException as exc:
+            raised.append(exc)
+            return 1  # 1: abort synthesis
 
     callback = _CALLBACK(collect)
     with _lock:
@@ -243,11 +252,21 @@ def synthesize(text: str, voice: str, *, rate: int = 175, pitch: int = 50,
                                  (ESPEAK_PUNCTUATION, 0), (ESPEAK_WORDGAP, 0)):
                 lib.espeak_SetParameter(param, int(value), 0)
             data = text.encode("utf-8") + b"\0"
-            err = lib.espeak_Synth(data, len(data), 0, ESPEAK_POS_CHARACTER, 0,
-                                   ESPEAK_CHARS_UTF8, None, None)
+            # Ctrl-C and SIGTERM wait until espeak returns (a sentence takes milliseconds):
+            # their handlers would otherwise run inside the callback, where ctypes drops
+            # the exception they raise and the command would go on as if never stopped
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+            try:
+                err = lib.espeak_Synth(data, len(data), 0, ESPEAK_POS_CHARACTER, 0,
+                                       ESPEAK_CHARS_UTF8, None, None)
+                if err == EE_OK:
+                    lib.espeak_Synchronize()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            if raised:
+                raise raised[0]
             if err != EE_OK:
                 raise EspeakError(f"espeak_Synth failed with code {err} (voice {voice!r})")
-            lib.espeak_Synchronize()
             sample_rate = lib._rnnoise_kit_rate
         finally:
             _close(lib)
