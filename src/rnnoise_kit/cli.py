@@ -775,6 +775,7 @@ def _add_pipeline_options(p, defaults, seed_help: str) -> None:
     """The pipeline options ``pipeline`` and ``demo`` share; their defaults (shown in the help)
     are ``defaults``' and apply only where neither the option nor ``--config`` sets them."""
     from rnnoise_kit.training.recipe import RECIPES
+    from rnnoise_kit.training.v02.recipe import SIZE_NAMES
 
     p.add_argument("--frames", type=int,
                    help=f"training-matrix rows (default {defaults.frames})")
@@ -791,17 +792,29 @@ def _add_pipeline_options(p, defaults, seed_help: str) -> None:
     p.add_argument("--rir", metavar="DIR|LIST",
                    help="room impulse responses for the reverb step (default: generated rooms)")
     _add_scheduler(p)
+    p.add_argument("--arch", choices=("0.1", "0.2"),
+                   help="the generation to train: RNNoise v0.1 (default) or 0.2 (its features, "
+                        "network and recipe; exports model.bin and rnnoise_data.c/.h, and "
+                        "compares rnnoise-0.2 too)")
+    p.add_argument("--size", choices=SIZE_NAMES,
+                   help="0.2: network size (default = upstream's, the one pyrnnoise's "
+                        "librnnoise loads; small trains faster)")
+    p.add_argument("--threads", type=int, help="0.2: torch's CPU threads while training")
 
 
-def _pipeline_config(args, **defaults):
+def _pipeline_config(args, defaults: dict | Callable[[str], dict] | None = None):
+    """The run's settings: given options over ``--config`` over ``defaults`` (a dict, or a
+    function of the run's arch)."""
     from rnnoise_kit.pipeline import PipelineConfig
 
     overrides = {k: getattr(args, k, None) for k in
                  ("speech", "noise", "frames", "epochs", "recipe", "device", "seed", "jobs",
-                  "augment", "rir", "scheduler")}
+                  "augment", "rir", "scheduler", "arch", "size", "threads")}
     if getattr(args, "config", None):
         return PipelineConfig.from_toml(args.config, defaults=defaults, **overrides)
-    merged = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    if callable(defaults):
+        defaults = defaults(args.arch or "0.1")
+    merged = {**(defaults or {}), **{k: v for k, v in overrides.items() if v is not None}}
     return PipelineConfig(**merged)
 
 
@@ -827,7 +840,9 @@ def _add_demo(sub) -> None:
         description=(
             "Synthesise multilingual speech (espeak-ng) and seven kinds of noise, then run "
             "`pipeline` on them at a small scale, ending with the HTML report that compares "
-            "the new model with the bundled one (and std when it is in the model cache)."
+            "the new model with the bundled one (and std when it is in the model cache). "
+            "--arch 0.2 trains an RNNoise 0.2 model of upstream's size (a few minutes more) and "
+            "compares the official rnnoise-0.2 too when pyrnnoise is installed."
         ),
     )
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR")
@@ -842,9 +857,9 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    from rnnoise_kit.pipeline import DEMO_DEFAULTS, run_demo
+    from rnnoise_kit.pipeline import demo_defaults, run_demo
 
-    return _finish_pipeline(run_demo(args.output, _pipeline_config(args, **DEMO_DEFAULTS),
+    return _finish_pipeline(run_demo(args.output, _pipeline_config(args, demo_defaults),
                                      speech_seconds=args.speech_seconds,
                                      noise_seconds=args.noise_seconds))
 

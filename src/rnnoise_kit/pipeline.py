@@ -5,10 +5,14 @@ Stages, each one function of the public API:
 1. ``split``    hold out whole speech and noise files for the test set (seeded);
 2. ``prepare``  the training files -> ``speech.raw`` / ``noise.raw`` (48 kHz s16 mono);
 3. ``testset``  ``mix`` the held-out files into a noisy/clean test set;
-4. ``features`` the 87-column training matrix (``features.h5``);
+4. ``features`` the 87-column training matrix (``features.h5``); ``arch = "0.2"``: the
+   98-column rows of 0.2's ``dump_features`` with its augmentation (the training noise is
+   also its foreground noise; rooms simulated from the seed, or ``rir``);
 5. ``train``    the PyTorch model (resumable: checkpoints in ``train/``);
-6. ``export``   ``model.rnnn`` and ``rnn_data.c/.h``;
-7. ``compare``  the HTML report comparing the new model with the bundled and ``std`` models.
+6. ``export``   ``model.rnnn`` and ``rnn_data.c/.h`` (0.2: ``model.bin`` and
+   ``rnnoise_data.c/.h``);
+7. ``compare``  the HTML report comparing the new model with the bundled and ``std`` models
+   (0.2: and the official ``rnnoise-0.2`` when pyrnnoise is installed).
 
 ``RUN_DIR/run.json`` records, for each stage, a key (the sha256 of its parameters and of its
 inputs' content hashes), its outputs with their sha256, versions and timings, and the final
@@ -34,13 +38,21 @@ from pathlib import Path
 
 from rnnoise_kit import __version__
 from rnnoise_kit.audio.mix import MIN_SECONDS
-from rnnoise_kit.errors import InputError, OutputError
+from rnnoise_kit.errors import InputError, OutputError, SettingError
 from rnnoise_kit.fileio import atomic_write_text, sha256_file, write_problem
 from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS
 from rnnoise_kit.settings import Rule, check_settings
 from rnnoise_kit.training.recipe import RECIPE_RULES, TrainConfig
+from rnnoise_kit.training.v02.recipe import SIZE_NAMES, SIZES, TrainConfig02
 
 RUN_FILE = "run.json"
+
+ARCHS = ("0.1", "0.2")
+"""Generations the pipeline trains: RNNoise v0.1 (default) and 0.2."""
+
+_ARCH_RECIPES = {"0.1": TrainConfig, "0.2": TrainConfig02}
+_RECIPE_KEYS = ("epochs", "batch_size", "window", "lr", "seed")
+_COMPARE_WITH = {"0.1": ["bundled", "std"], "0.2": ["rnnoise-0.2", "bundled", "std"]}
 
 DEMO_DEFAULTS = {
     # small enough for `rnnoise-kit demo` to finish in minutes on two cores
@@ -53,6 +65,27 @@ DEMO_DEFAULTS = {
     "holdout": 0.12,
 }
 """Settings of ``rnnoise-kit demo`` (overridable on its command line)."""
+
+DEMO_DEFAULTS_02 = {
+    # 0.2 at upstream's size (the only one pyrnnoise's librnnoise loads) on 20 sequences of
+    # 2000 rows: the GRUs of 384 dominate, about 100-140 s an epoch on this loaded 2-core CPU
+    # with one torch thread (faster than two while the CPU is shared: nn.GRU syncs every step)
+    "arch": "0.2",
+    "frames": 40_000,
+    "epochs": 2,
+    "batch_size": 8,
+    "window": 400,
+    "test_count": 6,
+    "test_seconds": 6.0,
+    "holdout": 0.12,
+    "threads": 1,
+}
+"""Settings of ``rnnoise-kit demo --arch 0.2``."""
+
+
+def demo_defaults(arch: str = "0.1") -> dict:
+    """The demo's settings for a generation (:data:`DEMO_DEFAULTS`, :data:`DEMO_DEFAULTS_02`)."""
+    return dict(DEMO_DEFAULTS_02 if arch == "0.2" else DEMO_DEFAULTS)
 
 DEMO_DATA_SECONDS = 150.0
 """Seconds of speech, and of noise, that :func:`run_demo` synthesises by default."""
@@ -89,15 +122,21 @@ def _augment_steps(value: str) -> str | None:
 
 
 def _recipe_field(name: str):
-    """A setting shared with the training recipe: TrainConfig's default and rule (None, the
-    named recipe's value, where TrainConfig's default is None)."""
-    default = getattr(TrainConfig, name)
-    if isinstance(default, tuple):  # activations: one "a,b,c" string here
-        default = ",".join(default)
-    rule = RECIPE_RULES[name]
-    if default is None:
-        rule = replace(rule, optional=True)
-    return field(default=default, metadata=_rule(rule))
+    """A setting shared with the training recipe: its rule; unset (None), it takes the
+    default of the run's generation (TrainConfig's or TrainConfig02's)."""
+    return field(default=None, metadata=_rule(replace(RECIPE_RULES[name], optional=True)))
+
+
+def _arch_default(arch: str, name: str):
+    if name == "activations":  # v0.1 only; one "a,b,c" string here
+        return ",".join(TrainConfig.activations) if arch == "0.1" else None
+    if name == "recipe":  # v0.1's named recipes
+        return TrainConfig.recipe if arch == "0.1" else None
+    if name == "compare_with":
+        return list(_COMPARE_WITH[arch])
+    if name == "size":
+        return "default" if arch == "0.2" else None
+    return getattr(_ARCH_RECIPES[arch], name)
 
 
 @dataclass
@@ -110,7 +149,17 @@ class PipelineConfig:
     :class:`~rnnoise_kit.training.recipe.TrainConfig`.
     ``speech``, ``noise`` and ``compare_with`` take a list or one string; ``activations``
     three names, as ``"tanh,relu,tanh"`` or a list.
+
+    ``arch`` chooses the generation, ``"0.1"`` (default) or ``"0.2"``; ``epochs``,
+    ``batch_size``, ``window``, ``lr``, ``compare_with`` left unset take that generation's
+    defaults (0.2: :class:`~rnnoise_kit.training.v02.recipe.TrainConfig02`'s, and
+    ``rnnoise-0.2`` is compared too). 0.2 only: ``size`` (``"default"``, upstream's, or
+    ``"small"``) and ``threads`` (torch's CPU threads); its ``frames`` are whole sequences of
+    2000 rows, its augmentation is the generator's own (``augment`` stays ``"all"``), and
+    ``activations`` is v0.1's.
     """
+
+    arch: str = field(default="0.1", metadata=_rule(Rule(str, choices=ARCHS)))
 
     speech: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
     noise: list[str] = field(default_factory=list, metadata=_rule(Rule(list)))
@@ -133,17 +182,54 @@ class PipelineConfig:
     test_count: int = field(default=8, metadata=_rule(Rule(int, minimum=1)))
     test_seconds: float = field(default=8.0, metadata=_rule(Rule(float, minimum=MIN_SECONDS)))
     test_snr: str = field(default="0:15", metadata=_rule(Rule(str, check=_snr_range)))
-    compare_with: list[str] = field(
-        default_factory=lambda: ["bundled", "std"],
-        metadata=_rule(Rule(list, choices=("bundled", *PUBLIC_MODELS, *LIBRARY_MODELS))))
+    compare_with: list[str] | None = field(
+        default=None,
+        metadata=_rule(Rule(list, choices=("bundled", *PUBLIC_MODELS, *LIBRARY_MODELS),
+                            optional=True)))
     init: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
+    size: str | None = field(default=None,
+                             metadata=_rule(Rule(str, choices=SIZE_NAMES, optional=True)))
+    threads: int | None = field(default=None,
+                                metadata=_rule(Rule(int, minimum=1, optional=True)))
 
     def __post_init__(self) -> None:
+        arch = check_settings({"arch": self.arch}, {"arch": self.rules()["arch"]})["arch"]
+        for name in (*_RECIPE_KEYS, "recipe", "activations", "compare_with", "size"):
+            if getattr(self, name) is None:
+                setattr(self, name, _arch_default(arch, name))
         values = check_settings({f.name: getattr(self, f.name) for f in fields(self)},
                                 self.rules())
-        values["activations"] = ",".join(values["activations"])
+        if values["activations"] is not None:
+            values["activations"] = ",".join(values["activations"])
         for name, value in values.items():
             setattr(self, name, value)
+        if arch == "0.2":
+            self._check_v02()
+        for name in ("size", "threads"):
+            if arch == "0.1" and getattr(self, name) is not None:
+                raise SettingError(name, "is for arch 0.2")
+
+    def _check_v02(self) -> None:
+        from rnnoise_kit.training.v02.layout import SEQUENCE
+
+        if self.recipe is not None:
+            raise SettingError("recipe", "is for arch 0.1 (0.2 has its own recipe)")
+        if self.activations is not None:
+            raise SettingError("activations", "is for arch 0.1 (the 0.2 network has no such "
+                                              "choice)")
+        if self.augment != "all":
+            raise SettingError("augment", "must be all with arch 0.2 (its generator's "
+                                          "augmentation is fixed; rir chooses the rooms)")
+        if self.frames % SEQUENCE:
+            raise SettingError("frames", f"must be a multiple of {SEQUENCE} with arch 0.2 "
+                                         f"(whole sequences), not {self.frames}")
+        self.recipe02()  # the 0.2 recipe's own ranges (window >= 5, ...)
+
+    def recipe02(self) -> TrainConfig02:
+        """The 0.2 training recipe of this run (``arch = "0.2"``)."""
+        conv1, gru = SIZES[self.size or "default"]
+        return TrainConfig02(epochs=self.epochs, batch_size=self.batch_size, window=self.window,
+                             lr=self.lr, seed=self.seed, conv1_size=conv1, gru_size=gru)
 
     @classmethod
     def rules(cls) -> dict[str, Rule]:
@@ -151,12 +237,14 @@ class PipelineConfig:
         return {f.name: f.metadata["rule"] for f in fields(cls)}
 
     @classmethod
-    def from_toml(cls, path: str | os.PathLike, defaults: dict | None = None,
+    def from_toml(cls, path: str | os.PathLike,
+                  defaults: dict | Callable[[str], dict] | None = None,
                   **overrides) -> PipelineConfig:
         """Read a TOML file (keys as the attributes above).
 
         Precedence: ``overrides`` (command-line options that were given) over the file over
-        ``defaults`` over the attribute defaults.
+        ``defaults`` over the attribute defaults. ``defaults`` may be a function of the run's
+        ``arch`` (as :func:`demo_defaults`).
 
         Raises
         ------
@@ -175,6 +263,8 @@ class PipelineConfig:
         except tomllib.TOMLDecodeError as exc:
             raise InputError(path, f"not valid TOML ({exc})") from None
         data = check_settings(data, cls.rules(), source=path)
+        if callable(defaults):
+            defaults = defaults(overrides.get("arch") or data.get("arch") or "0.1")
         data = {**(defaults or {}), **data}
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
@@ -396,7 +486,19 @@ def _run_stages(run: Path, config: PipelineConfig,
     raw_hash = {"speech": rec.output_hash("prepare", "speech.raw"),
                 "noise": rec.output_hash("prepare", "noise.raw")}
 
+    v02 = config.arch == "0.2"
+    arch_param = {"arch": "0.2"} if v02 else {}  # v0.1 keys as before: its runs stay valid
+
     def do_features() -> dict:
+        if v02:
+            from rnnoise_kit.training.v02.generator import DEFAULT_ROOMS, generate_v02
+
+            r = generate_v02(speech_raw, noise_raw, config.frames, matrix,
+                             foreground_noise=noise_raw, rir=config.rir, rooms=DEFAULT_ROOMS,
+                             seed=config.seed, jobs=config.jobs)
+            rooms = config.rir or f"{DEFAULT_ROOMS} generated rooms"
+            log(f"features: {r.rows} rows (0.2), reverberation: {rooms}")
+            return {"rows": r.rows, "augment": "0.2 dump_features", "rir": rooms}
         from rnnoise_kit.training.augment import Augmentation
         from rnnoise_kit.training.generator import generate
 
@@ -409,39 +511,46 @@ def _run_stages(run: Path, config: PipelineConfig,
         return {"rows": r.rows, "augment": steps}
 
     stage("features", {"frames": config.frames, "seed": config.seed,
-                       "augment": config.augment, "rir": config.rir}, raw_hash, [matrix],
-          do_features)
+                       "augment": config.augment, "rir": config.rir, **arch_param}, raw_hash,
+          [matrix], do_features)
 
     # 5. train (resumable inside its own folder)
     train_dir = run / "train"
     train_params = {k: getattr(config, k) for k in
                     ("recipe", "epochs", "batch_size", "window", "lr", "activations", "seed",
                      "init")}
-    model_path = train_dir / "model.rnnn"
+    if v02:
+        train_params = {**train_params, **arch_param, "size": config.size}
+    model_name = "model.bin" if v02 else "model.rnnn"
+    model_path = train_dir / model_name
 
-    def do_train() -> dict:
-        from rnnoise_kit.training.trainer import (
-            CheckpointMismatch,
-            DamagedTrainingState,
-            train,
-        )
+    def train_once(resume: bool):
+        if v02:
+            from rnnoise_kit.training.v02.trainer import train02
+
+            return train02(matrix, train_dir, config=config.recipe02(), resume=resume,
+                           init=config.init, device=config.device, threads=config.threads)
+        from rnnoise_kit.training.trainer import train
 
         cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs,
                           batch_size=config.batch_size,
                           window=config.window, lr=config.lr,
                           activations=tuple(config.activations.split(",")), seed=config.seed)
+        return train(matrix, train_dir, config=cfg, resume=resume, init=config.init,
+                     device=config.device)
+
+    def do_train() -> dict:
+        from rnnoise_kit.training.trainer import CheckpointMismatch, DamagedTrainingState
+
         try:
-            # continues a killed run from its last checkpoint (fresh when there is none)
-            r = train(matrix, train_dir, config=cfg, resume=True, init=config.init,
-                      device=config.device)
+            r = train_once(resume=True)  # continues a killed run (fresh when there is none)
         except (CheckpointMismatch, DamagedTrainingState) as exc:
             # a run folder is always resumable or restartable: what cannot be resumed is redone
             why = ("its training state is damaged" if isinstance(exc, DamagedTrainingState)
                    else "the checkpoint there is from other data or settings")
             log(f"train: cannot resume ({why}); starting the training over")
             shutil.rmtree(train_dir)
-            r = train(matrix, train_dir, config=cfg, resume=False, init=config.init,
-                      device=config.device)
+            r = train_once(resume=False)
         return {"epochs": r.epochs, "loss": r.loss, "val_loss": r.val_loss}
 
     stage("train", train_params, {"features": rec.output_hash("features", "features.h5")},
@@ -449,7 +558,9 @@ def _run_stages(run: Path, config: PipelineConfig,
 
     # 6. export
     export_dir = run / "model"
-    exported = [export_dir / "model.rnnn", export_dir / "rnn_data.c", export_dir / "rnn_data.h"]
+    exported = ([export_dir / "model.bin", export_dir / "rnnoise_data.c",
+                 export_dir / "rnnoise_data.h"] if v02 else
+                [export_dir / "model.rnnn", export_dir / "rnn_data.c", export_dir / "rnn_data.h"])
 
     def do_export() -> None:
         from rnnoise_kit.model import load_model, save_model
@@ -458,7 +569,7 @@ def _run_stages(run: Path, config: PipelineConfig,
         save_model(m, exported[0])
         save_model(m, exported[1])
 
-    stage("export", {}, {"model": rec.output_hash("train", "train/model.rnnn")}, exported,
+    stage("export", {}, {"model": rec.output_hash("train", f"train/{model_name}")}, exported,
           do_export)
 
     # 7. compare
@@ -474,7 +585,7 @@ def _run_stages(run: Path, config: PipelineConfig,
         return {"summary": r.summary}
 
     stage("compare", {"models": models},
-          {"model": rec.output_hash("export", "model/model.rnnn"),
+          {"model": rec.output_hash("export", f"model/{exported[0].name}"),
            "testset": rec.output_hash("testset", "testset/mix.csv")},
           [report / "index.html", report / "summary.json"], do_compare)
 
@@ -543,13 +654,22 @@ def preflight(run_dir: str | os.PathLike, config: PipelineConfig) -> None:
     from rnnoise_kit.training.matrix import check_matrix_room
 
     run = Path(run_dir)
-    if config.init is not None:
+    if config.init is not None and config.arch == "0.2":
+        from rnnoise_kit.training.v02.trainer import run_sizes
+
+        run_sizes(config.size, init=config.init)  # a 0.2 model of the run's size
+    elif config.init is not None:
         from rnnoise_kit.model import load_model
 
         load_model(config.init)
     # outputs a previous run left are replaced only when their stage reruns (checked then)
     if not (run / "features.h5").exists():
-        check_matrix_room(run / "features.h5", config.frames)
+        if config.arch == "0.2":
+            from rnnoise_kit.training.v02.layout import ROW
+
+            check_matrix_room(run / "features.h5", config.frames, ROW)
+        else:
+            check_matrix_room(run / "features.h5", config.frames)
     if not (run / "testset").exists():
         check_mix_room(run / "testset", config.test_count, config.test_seconds)
 
@@ -569,6 +689,11 @@ def _comparison_models(names: list[str], log: Callable[[str], None]) -> list[str
                 out.append(f"bundled={default_model_path()}")
             else:
                 log("compare: no bundled model in this build, not compared")
+        elif name in LIBRARY_MODELS:
+            try:  # imported from the installed pyrnnoise on first use
+                out.append(f"{name}={cached_path(name)}")
+            except InputError as exc:
+                log(f"compare: {name} not compared ({exc})")
         elif cache_status(name) == "ok":
             out.append(f"{name}={cached_path(name)}")
         elif cache_status(name) == "modified":

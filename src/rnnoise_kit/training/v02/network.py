@@ -43,12 +43,10 @@ from rnnoise_kit.model.v02.model import (
     TAG_HEADS,
     RNNoise02Model,
 )
+from rnnoise_kit.training.v02.recipe import SIZES
 
 __all__ = ["SIZES", "RNNoise02Net", "fake_quantize", "quantize_inputs"]
 
-SIZES: dict[str, tuple[int, int]] = {"default": (128, 384), "small": (32, 64)}
-"""Named (conv1 size C, GRU size G): ``default`` = upstream's ``--cond-size 128 --gru-size
-384`` (the shipped model), ``small`` = a network that trains on a laptop CPU in minutes."""
 
 _TORCH_TO_C_GATES = (1, 0, 2)
 """torch's gate blocks are (r, z, n); 0.2's are (z, r, h): C gate g is torch block [g]."""

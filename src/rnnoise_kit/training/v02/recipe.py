@@ -10,10 +10,13 @@ from dataclasses import asdict, dataclass, fields
 from rnnoise_kit.settings import Rule, check_settings
 from rnnoise_kit.training.v02.layout import SEQUENCE
 
-__all__ = ["RECIPE_RULES02", "SIZE_NAMES", "VARIANTS", "TrainConfig02"]
+__all__ = ["RECIPE_RULES02", "SIZES", "SIZE_NAMES", "VARIANTS", "TrainConfig02"]
 
-SIZE_NAMES = ("default", "small")
-"""Named network sizes (:data:`rnnoise_kit.training.v02.network.SIZES`)."""
+SIZES: dict[str, tuple[int, int]] = {"default": (128, 384), "small": (32, 64)}
+"""Named (conv1 size C, GRU size G): ``default`` = upstream's ``--cond-size 128 --gru-size
+384`` (the shipped model), ``small`` = a network that trains on a laptop CPU in minutes."""
+SIZE_NAMES = tuple(SIZES)
+"""The names of :data:`SIZES`."""
 VARIANTS = ("skip", "tag")
 """Head variants: cat(conv2, gru1..3) (main branch, default) or GRU3 only (v0.2 tag)."""
 
