@@ -104,7 +104,8 @@ def init_model(path: str | os.PathLike):
         file = cached_path(os.fspath(path))
     model = load_model(file)
     if getattr(model, "generation", "0.1") != "0.2":
-        raise InputError(path, "is an RNNoise v0.1 model; --arch 0.2 fine-tunes 0.2 models")
+        raise InputError(path, "is an RNNoise v0.1 model; a 0.2 run fine-tunes RNNoise 0.2 "
+                               "models only")
     return model, ("float" if model.precision == "float" else "dequantized int8"), file
 
 
