@@ -23,12 +23,14 @@ libespeak-ng is not thread-safe; every call goes through one process-wide lock.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -193,7 +195,28 @@ def _close(lib: ctypes.CDLL) -> None:
 
 
 _lock = threading.Lock()
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while espeak runs (a sentence takes milliseconds), then hand
+    them to their handlers. A handler that ran inside the synthesis callback would raise
+    where ctypes drops the exception, and the command would go on as if never stopped."""
+    if (threading.current_thread() is not threading.main_thread()
+            or any(signal.getsignal(s) is None for s in _HELD_SIGNALS)):
+        yield  # only the main thread sets handlers; one set outside Python cannot be restored
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _frame: caught.append(signum))
+                for s in _HELD_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(caught):
+            signal.raise_signal(s)
 
 
 def synthesize(text: str, voice: str, *, rate: int = 175, pitch: int = 50,
@@ -252,17 +275,11 @@ def synthesize(text: str, voice: str, *, rate: int = 175, pitch: int = 50,
                                  (ESPEAK_PUNCTUATION, 0), (ESPEAK_WORDGAP, 0)):
                 lib.espeak_SetParameter(param, int(value), 0)
             data = text.encode("utf-8") + b"\0"
-            # Ctrl-C and SIGTERM wait until espeak returns (a sentence takes milliseconds):
-            # their handlers would otherwise run inside the callback, where ctypes drops
-            # the exception they raise and the command would go on as if never stopped
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-            try:
+            with _signals_held():
                 err = lib.espeak_Synth(data, len(data), 0, ESPEAK_POS_CHARACTER, 0,
                                        ESPEAK_CHARS_UTF8, None, None)
                 if err == EE_OK:
                     lib.espeak_Synchronize()
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
             if raised:
                 raise raised[0]
             if err != EE_OK:
