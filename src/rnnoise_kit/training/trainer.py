@@ -202,7 +202,7 @@ def _resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _set_threads() -> None:
+def use_all_cpus() -> None:
     """All the CPUs this process may use, unless the user chose (OMP_NUM_THREADS)."""
     if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
         return
@@ -300,7 +300,8 @@ def _torch_save(obj, path: Path) -> None:
         tmp.write_bytes(_torch_bytes(obj))
 
 
-def _fmt(x: float) -> str:
+def format_loss(x: float) -> str:
+    """A loss for the progress line: 4 decimals, ``n/a`` when not measured (NaN)."""
     return "n/a" if math.isnan(x) else f"{x:.4f}"
 
 
@@ -602,7 +603,7 @@ def train(
     state_path = run / STATE_NAME
     dev = _resolve_device(device)
     gru.keep_freed_memory()
-    _set_threads()
+    use_all_cpus()
 
     state, header, ident = open_run(run, data_path, cfg, resume)
 
@@ -638,7 +639,7 @@ def train(
                 _load_float_arrays(net, model.to_float_arrays())
             except (ValueError, KeyError) as exc:
                 raise InputError(init, f"cannot initialise the network from it ({exc})") from None
-            init_info = {"path": str(Path(init).resolve()), "format": _fmt_of(init)}
+            init_info = {"path": str(Path(init).resolve()), "format": model_format_of(init)}
         net.to(dev)
         opt = _make_optimizer(net, cfg)
         history = []
@@ -666,7 +667,7 @@ def train(
             with progress_bar(n_batches, desc, enabled=progress) as bar:
                 m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs, quantise)
                 m |= _validate(net, seqs, cfg, dev, quantise)
-                bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")
+                bar.update(info=f"loss {format_loss(m['loss'])} val {format_loss(m['val_loss'])}")
             m["epoch"] = epoch + 1
             m["seconds"] = time.perf_counter() - t0
             end_epoch(run, net, opt, m, history, header, seqs.n_val > 0, dev,
@@ -703,7 +704,7 @@ def restore_state(state: dict, state_path: Path, make_net: Callable[[], torch.nn
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise DamagedTrainingState(state_path, _damaged_state(exc)) from None
+        raise DamagedTrainingState(state_path, damaged_state_message(exc)) from None
     return net, opt, history
 
 
@@ -812,7 +813,8 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:120]}" if first else type(exc).__name__
 
 
-def _damaged_state(exc: BaseException) -> str:
+def damaged_state_message(exc: BaseException) -> str:
+    """The one-line problem of an unreadable ``train_state.pt`` (both generations' trainers)."""
     return (f"cannot read the training state ({_one_line(exc)}): the file is damaged or was "
             f"not written by rnnoise-kit; cannot resume from it. Start a new run in another "
             f"folder, or fine-tune from {CHECKPOINT_NAME} (init)")
@@ -833,7 +835,7 @@ def _read_state(path: Path) -> tuple[dict, dict]:
         if not isinstance(header, dict) or "config" not in header:
             raise ValueError("its header is not a training header")
     except Exception as exc:  # a truncated or foreign file: torch's messages run to pages
-        raise DamagedTrainingState(path, _damaged_state(exc)) from None
+        raise DamagedTrainingState(path, damaged_state_message(exc)) from None
     return state, header
 
 
@@ -862,7 +864,8 @@ def _check_diverged(net: torch.nn.Module, m: dict, validated: bool, epoch: int) 
             "Try a lower learning rate")
 
 
-def _fmt_of(path: str | os.PathLike) -> str:
+def model_format_of(path: str | os.PathLike) -> str:
+    """The format name of a model file, as recorded in a checkpoint's ``init``."""
     from rnnoise_kit.model.formats import detect_format
 
     return detect_format(path)

@@ -41,16 +41,16 @@ from rnnoise_kit.training.data import SequenceData
 from rnnoise_kit.training.trainer import (
     STATE_NAME,
     TrainResult,
-    _damaged_state,
-    _fmt,
-    _fmt_of,
-    _set_threads,
+    damaged_state_message,
     device_batches,
     end_epoch,
     finish_run,
+    format_loss,
+    model_format_of,
     open_run,
     restore_state,
     run_header,
+    use_all_cpus,
 )
 from rnnoise_kit.training.v02.layout import FEATURES, GAINS, ROW, VAD
 from rnnoise_kit.training.v02.loss import rnnoise02_loss
@@ -288,7 +288,7 @@ def train02(
     state_path = run / STATE_NAME
     dev = _resolve_device(device)
     if threads is None:
-        _set_threads()
+        use_all_cpus()
     elif threads < 1:
         raise SettingError("threads", f"must be at least 1 (got {threads})")
     else:
@@ -305,7 +305,7 @@ def train02(
             if state.get("states") is not None:
                 progress_state["states"] = [s.to(dev) for s in state["states"]]
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-            raise DamagedTrainingState(state_path, _damaged_state(exc)) from None
+            raise DamagedTrainingState(state_path, damaged_state_message(exc)) from None
         init_info = header.get("init")
     else:
         torch.manual_seed(cfg.seed)
@@ -320,7 +320,7 @@ def train02(
                                    f"(conv1 {have[0]}, GRU {have[1]}, {have[2]} heads)", path=init)
             net.load_float_layers(model.float_layers() if source == "float"
                                   else model.dequantized_layers())
-            init_info = {"path": str(init_file.resolve()), "format": _fmt_of(init_file),
+            init_info = {"path": str(init_file.resolve()), "format": model_format_of(init_file),
                          "weights": source}
         net.to(dev)
         opt = _make_optimizer(net, cfg)
@@ -345,7 +345,7 @@ def train02(
             with progress_bar(n_batches, desc, enabled=progress) as bar:
                 m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs, progress_state)
                 m |= _validate(net, seqs, cfg, dev)
-                bar.update(info=f"loss {_fmt(m['loss'])} val {_fmt(m['val_loss'])}")
+                bar.update(info=f"loss {format_loss(m['loss'])} val {format_loss(m['val_loss'])}")
             m["epoch"] = epoch + 1
             m["seconds"] = time.perf_counter() - t0
             header["step"] = progress_state["step"]
