@@ -205,3 +205,162 @@ def test_sizes_beyond_memory_or_disk_are_refused_up_front(sources, tmp_path, cap
                  "1", "--seconds", "1e9"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "PiB" in err and not out.exists()
+
+
+# --------------------------------------------------------------------------- --reverb
+
+
+def _rir(path: Path, peak_at: int = 100, seed: int = 0) -> np.ndarray:
+    """A response with pre-delay (silence before its direct path) and a decaying tail."""
+    rng = np.random.default_rng(seed)
+    h = np.zeros(6000)
+    h[peak_at] = 0.9
+    tail = np.arange(h.size - peak_at - 1)
+    h[peak_at + 1:] = 0.2 * rng.standard_normal(tail.size) * np.exp(-tail / 800)
+    sf.write(str(path), h, 48000, subtype="FLOAT")
+    return h
+
+
+def _rows(out: Path) -> list[dict]:
+    return list(csv.DictReader((out / "mix.csv").open()))
+
+
+def _fixed_columns(rows: list[dict]) -> list[list[str]]:
+    """What a reverberant set shares with the dry set of the same seed: files, sources, targets."""
+    keys = ("file", "target_snr_db", "target_level_dbfs", "speech_sources", "noise_sources")
+    return [[r[k] for k in keys] for r in rows]
+
+
+def test_reverb_clean_is_early_convolved_speech(tmp_path):
+    """clean = speech * early_response(rir), noisy - noise = speech * rir, one common scale."""
+    from scipy.signal import fftconvolve
+
+    from rnnoise_kit.audio.rir import RIR_LEAD, early_response
+
+    n = 24000
+    speech_int = np.round(
+        8000 * np.sin(2 * np.pi * 230 * np.arange(n) / 48000)
+        * (np.sin(2 * np.pi * 3 * np.arange(n) / 48000) > 0)).astype(np.int16)
+    sf.write(str(tmp_path / "s.wav"), speech_int, 48000, subtype="PCM_16")
+    noise = _noise(tmp_path / "n.wav", 1.0, 48000, 0)
+    rirs = tmp_path / "rirs"
+    rirs.mkdir()
+    h = _rir(rirs / "room.wav", peak_at=100)
+    out = tmp_path / "rev"
+    report = mix([tmp_path / "s.wav"], [noise], out, count=2, seconds=n / 48000, seed=2,
+                 reverb=True, rir=rirs)
+    aligned = h.astype(np.float32)[100 - RIR_LEAD:]  # the direct path RIR_LEAD samples in
+    speech = speech_int / 32768
+    want_early = fftconvolve(speech, early_response(aligned).astype(np.float64))[:n]
+    want_full = fftconvolve(speech, aligned.astype(np.float64))[:n]
+    assert not np.allclose(want_early, want_full)  # the late tail makes them differ
+    for item in report.items:
+        assert item.speech[0].start == 0 and item.speech[0].duration == n / 48000
+        clean = _read_int(out / "clean" / f"{item.name}.wav")
+        noisy = _read_int(out / "noisy" / f"{item.name}.wav")
+        noise_q = _read_int(out / "noise" / f"{item.name}.wav")
+        # the scale the documented rule gives: the early speech at the target level, then
+        # the clipping gain, in int16 units (whatever the response's own scale)
+        scale = (np.sqrt(10 ** (item.target_level / 10) / active_power(want_early))
+                 * 10 ** (item.gain / 20) * 32768)
+        # both are that signal rounded to int16 (0.5 LSB), the response being kept in float32
+        # after its scaling (relative 6e-8 a coefficient: ~5e-5 LSB here); a response shifted
+        # by one sample or scaled otherwise misses by hundreds of LSB
+        assert np.abs(clean - scale * want_early).max() <= 0.5 + 1e-3
+        assert np.abs((noisy - noise_q) - scale * want_full).max() <= 0.5 + 1e-3
+        # level and SNR are those of the clean (early) speech
+        assert abs(measure_snr(clean, noise_q) - item.snr) < 1e-6
+        assert abs(item.snr - item.target_snr) < 0.05
+        assert abs(measure_level(clean / 32768) - item.level) < 1e-6
+        assert item.response == str(rirs / "room.wav") and item.rt60 is None
+
+
+def test_reverb_same_seed_same_files_and_the_dry_sets_draws(sources, tmp_path):
+    sp, no = sources
+    runs = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        runs[name] = mix([sp], [no], tmp_path / name, count=2, seconds=0.5, seed=seed,
+                         reverb=True)
+    mix([sp], [no], tmp_path / "dry", count=2, seconds=0.5, seed=3)
+    for kind in ("clean", "noise", "noisy"):
+        for f in ("mix_0001.wav", "mix_0002.wav"):
+            assert (tmp_path / "a" / kind / f).read_bytes() == \
+                (tmp_path / "b" / kind / f).read_bytes()
+    assert (tmp_path / "a" / "mix.csv").read_text() == (tmp_path / "b" / "mix.csv").read_text()
+    assert (tmp_path / "a" / "clean" / "mix_0001.wav").read_bytes() != \
+        (tmp_path / "c" / "clean" / "mix_0001.wav").read_bytes()
+    # the same speech, noise and targets as the dry set of the seed; other clean audio
+    assert _fixed_columns(_rows(tmp_path / "a")) == _fixed_columns(_rows(tmp_path / "dry"))
+    assert (tmp_path / "a" / "clean" / "mix_0001.wav").read_bytes() != \
+        (tmp_path / "dry" / "clean" / "mix_0001.wav").read_bytes()
+    rows = _rows(tmp_path / "a")
+    assert list(rows[0]) == ["file", "snr_db", "level_dbfs", "target_snr_db",
+                             "target_level_dbfs", "clip_gain_db", "speech_sources",
+                             "noise_sources", "response", "rt60_s"]
+    for i, (row, item) in enumerate(zip(rows, runs["a"].items, strict=True)):
+        assert row["response"].startswith(f"room_{i + 1:04d} (")  # a room of its own
+        assert 0.2 <= float(row["rt60_s"]) <= 0.8 and float(row["rt60_s"]) == item.rt60
+    assert rows[0]["response"] != rows[1]["response"]
+
+
+def test_reverb_share_zero_writes_the_dry_set(sources, tmp_path):
+    """No triplet drawn to reverberate: the dry set's files (the reverb draws are apart)."""
+    sp, no = sources
+    mix([sp], [no], tmp_path / "dry", count=3, seconds=0.5, seed=7)
+    report = mix([sp], [no], tmp_path / "none", count=3, seconds=0.5, seed=7, reverb=True,
+                 reverb_share=0.0)
+    for kind in ("clean", "noise", "noisy"):
+        for item in report.items:
+            f = f"{item.name}.wav"
+            assert (tmp_path / "dry" / kind / f).read_bytes() == \
+                (tmp_path / "none" / kind / f).read_bytes()
+    dry, none = _rows(tmp_path / "dry"), _rows(tmp_path / "none")
+    assert "response" not in dry[0]  # a dry mix.csv keeps its columns
+    assert [{k: r[k] for k in dry[0]} for r in none] == dry
+    assert all(r["response"] == "" and r["rt60_s"] == "" for r in none)
+
+
+def test_reverb_share_is_a_share(sources, tmp_path):
+    sp, no = sources
+    rirs = tmp_path / "rirs"
+    rirs.mkdir()
+    for k in range(3):
+        _rir(rirs / f"r{k}.wav", peak_at=10 + k, seed=k)
+    report = mix([sp], [no], tmp_path / "o", count=40, seconds=0.1, seed=1, reverb=True,
+                 rir=rirs, reverb_share=0.5)
+    used = [it.response for it in report.items]
+    wet = sum(bool(u) for u in used)
+    # binomial(40, 0.5): 9..31 holds with probability 1 - 1e-4 (and the seed is fixed)
+    assert 9 <= wet <= 31
+    assert {Path(u).name for u in used if u} == {"r0.wav", "r1.wav", "r2.wav"}
+
+
+def test_reverb_errors(sources, tmp_path):
+    sp, no = sources
+    with pytest.raises(InputError, match="rir is used only with reverb"):
+        mix([sp], [no], tmp_path / "o1", count=1, seconds=0.5, rir=tmp_path)
+    with pytest.raises(InputError, match="reverb_share is used only with reverb"):
+        mix([sp], [no], tmp_path / "o2", count=1, seconds=0.5, reverb_share=0.5)
+    for share in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InputError, match=r"reverb_share must be in \[0, 1\]"):
+            mix([sp], [no], tmp_path / "o3", count=1, seconds=0.5, reverb=True,
+                reverb_share=share)
+    with pytest.raises(InputError, match="no such file or folder"):
+        mix([sp], [no], tmp_path / "o4", count=1, seconds=0.5, reverb=True,
+            rir=tmp_path / "nope")
+    assert not (tmp_path / "o4").exists()
+
+
+def test_reverb_cli(sources, tmp_path, capsys):
+    sp, no = sources
+    rirs = tmp_path / "rirs"
+    rirs.mkdir()
+    _rir(rirs / "r.wav")
+    out = tmp_path / "cli"
+    assert main(["mix", "--speech", str(sp), "--noise", str(no), "-o", str(out), "--count",
+                 "2", "--seconds", "0.5", "--reverb", "--rir", str(rirs)]) == 0
+    assert all(r["response"].endswith("r.wav") for r in _rows(out))
+    capsys.readouterr()
+    assert main(["mix", "--speech", str(sp), "--noise", str(no), "-o", str(tmp_path / "x"),
+                 "--count", "1", "--rir", str(rirs)]) == 2
+    assert capsys.readouterr().err.strip().endswith("--rir is used only with reverb")

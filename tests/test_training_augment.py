@@ -13,7 +13,7 @@ from helpers import training_noise as _noise
 from helpers import training_speech as _speech
 from rnnoise_kit.audio.bandwidth import effective_bandwidth
 from rnnoise_kit.audio.io import resample, round_to_int
-from rnnoise_kit.audio.rir import early_response
+from rnnoise_kit.audio.rir import RIR_LEAD, early_response
 from rnnoise_kit.cli import main
 from rnnoise_kit.dsp.constants import FRAME_SIZE, NB_BANDS
 from rnnoise_kit.training import augment as A
@@ -84,7 +84,7 @@ def test_generated_rooms_are_seeded(monkeypatch):
     assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
     assert not np.array_equal(first[0][:other[0].size], other[0][:first[0].size])
     for rir in first:  # direct path 1 ms in, early part of unit energy
-        assert int(np.argmax(np.abs(rir))) == A.RIR_LEAD
+        assert int(np.argmax(np.abs(rir))) == RIR_LEAD
         assert np.sum(early_response(rir).astype(np.float64) ** 2) == pytest.approx(1, rel=1e-5)
 
 
@@ -171,7 +171,7 @@ def test_reverb_target_is_direct_path_and_early_reflections(tmp_path):
     _speech(6.0).tofile(_speech_path)
     tail = A.prepare_response(_tail_rir(0))
     short = np.zeros(400, np.float32)  # everything inside the flat early window
-    short[A.RIR_LEAD], short[200] = 1.0, 0.4
+    short[RIR_LEAD], short[200] = 1.0, 0.4
     bank = [tail, A.prepare_response(short)]
     dry = _speech_only_rows(bank, -1)[:, 42:64]
     assert set(np.unique(dry)) <= {-1.0, 1.0}  # reverb off: the target is the input

@@ -220,7 +220,11 @@ def _add_mix(sub) -> None:
             "active speech: 20 ms frames within 40 dB of the loudest) and the noise to an "
             "SNR (active speech power over noise power), scale all three down together if "
             "a peak would pass 0.99, and write DIR/clean, DIR/noise, DIR/noisy (48 kHz mono "
-            "s16 WAV, same names) and DIR/mix.csv. DIR must be new or empty."
+            "s16 WAV, same names) and DIR/mix.csv. DIR must be new or empty. --reverb: the "
+            "speech is convolved with a room impulse response; noisy = speech with the full "
+            "response + noise, clean = speech with the early response only (direct path and "
+            "first 10 ms, the target training teaches); level and SNR are set on that clean "
+            "(early) speech."
         ),
     )
     p.add_argument("--speech", nargs="+", required=True, metavar="SRC",
@@ -234,6 +238,16 @@ def _add_mix(sub) -> None:
     p.add_argument("--level", default="-35:-15", metavar="LO:HI",
                    help="active speech level range, dBFS (default -35:-15)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--reverb", action="store_true",
+                   help="reverberate the speech (see above); mix.csv gets the response and "
+                        "its RT60")
+    p.add_argument("--rir", metavar="DIR|LIST",
+                   help="with --reverb: room impulse responses, a folder of audio files or a "
+                        "list of raw float32 files, one drawn per triplet; default: a simulated "
+                        "shoebox room per triplet (RT60 0.2-0.8 s)")
+    p.add_argument("--reverb-share", type=float, metavar="P",
+                   help="with --reverb: share of the triplets that reverberate, 0..1 "
+                        "(default 1: all)")
     _allow_negative_ranges(p)
     p.set_defaults(func=_run_mix)
 
@@ -242,7 +256,8 @@ def _run_mix(args) -> int:
     from rnnoise_kit.audio.mix import mix
 
     r = mix(args.speech, args.noise, args.output, count=args.count, seconds=args.seconds,
-            snr=args.snr, level=args.level, seed=args.seed)
+            snr=args.snr, level=args.level, seed=args.seed, reverb=args.reverb,
+            rir=args.rir, reverb_share=_or(args.reverb_share, 1.0))
     _list_skipped(r.skipped)
     print(f"{r.output}: {len(r.items)} clean/noise/noisy triplet(s); {r.csv_path}")
     return EXIT_OK

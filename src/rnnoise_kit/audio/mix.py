@@ -21,6 +21,34 @@ Levels and SNR (the *documented rule*, :func:`active_power`):
 Clean and noise are rounded to int16 and the noisy file is their exact sum, so
 ``noisy == clean + noise`` holds sample by sample in the written files.
 
+Reverberation (``reverb``; off by default, and then nothing above changes): a share of the
+triplets (``reverb_share``, default all) convolve their speech clip with a room impulse
+response, the user's (``rir``: a folder of audio files or a list of raw float32 files,
+:func:`rnnoise_kit.audio.rir.load_rirs`, one drawn per triplet) or a room generated for the
+triplet (:func:`rnnoise_kit.audio.rir.seeded_room`: a shoebox room with RT60 0.2-0.8 s, other
+rooms than the training generator's for the same seed). Each response is aligned and scaled
+by :func:`rnnoise_kit.audio.rir.prepare_response` (direct path 1 ms in, early part of unit
+energy). Then
+
+* the **clean** file is the speech convolved with the response's early part only
+  (:func:`rnnoise_kit.audio.rir.early_response`: direct path and the first 10 ms of
+  reflections), the target the training generator teaches, so scores judge what the model is
+  asked to do;
+* the **noisy** file is the speech convolved with the full response, plus the noise (dry):
+  ``noisy == reverberant speech + noise`` exactly, so ``noisy - noise`` is the reverberant
+  speech;
+* level and SNR are set and measured on the clean (early) speech as above; the reverberant
+  speech gets the same gain;
+* the convolutions start from silence (no reverberation from before the clip) and are cut to
+  the clip's length (the tail after it is dropped).
+
+The draws of clips, levels and SNRs come from the seed as without reverberation (the
+responses have generators of their own), so a reverberant set and a dry set of the same seed
+and sources hold the same speech and noise at the same targets. ``mix.csv`` then has two more
+columns: ``response`` (the user's file, or ``room_NNNN (WxDxH m, D m)``: the generated room,
+its size and the talker's distance; empty for a dry triplet) and ``rt60_s`` (the generated
+room's design RT60; empty when unknown).
+
 Outputs: ``DIR/clean/``, ``DIR/noise/``, ``DIR/noisy/`` with the same names
 (``mix_0001.wav``, ...; 48 kHz mono s16 WAV) and ``DIR/mix.csv``. ``DIR`` must be empty or
 absent (nothing is overwritten). The same seed and sources give the same files.
@@ -40,6 +68,7 @@ import numpy as np
 import soundfile as sf
 
 from rnnoise_kit.audio.io import INT16_SCALE, SAMPLE_RATE, read_mono_48k, round_to_int
+from rnnoise_kit.audio.rir import early_response, load_rirs, prepare_response, seeded_room
 from rnnoise_kit.audio.scan import SkippedFile, scan_audio
 from rnnoise_kit.capacity import check_disk, check_memory
 from rnnoise_kit.errors import InputError, OutputError, SettingError
@@ -57,7 +86,17 @@ MIN_SECONDS = FRAME / SAMPLE_RATE
 MEMORY_PER_SAMPLE = 64
 """Bytes of memory one sample of a clip costs while its triplet is made (measured: about
 61, the clips, their scaled copies, the int16 and int32 versions and the measurements)."""
+REVERB_MEMORY_PER_SAMPLE = 48
+"""Bytes one sample of a clip costs on top of :data:`MEMORY_PER_SAMPLE` when its speech is
+convolved (measured on a 30 s clip: about 41, the FFT buffers of the convolutions and the
+reverberant copy)."""
 WAV_HEADER = 44
+REVERB_KEY = 0xFFFFFFFD
+"""Spawn key of the generator that draws which triplets reverberate and with which of the
+user's responses (``SeedSequence(seed, spawn_key=(REVERB_KEY,))``)."""
+ROOM_KEY = 0xFFFFFFFE
+"""First spawn key of the generated rooms: triplet ``i`` (0-based) has room
+``seeded_room(seed, (ROOM_KEY, i))`` (the training generator's rooms use another key)."""
 
 
 def active_power(speech: np.ndarray, frame: int = FRAME,
@@ -140,6 +179,10 @@ class MixItem:
     """Scaling applied to avoid clipping, dB (0 when none)."""
     speech: tuple[Piece, ...]
     noise: tuple[Piece, ...]
+    response: str = ""
+    """The impulse response the speech was convolved with ("" when dry)."""
+    rt60: float | None = None
+    """RT60 of that response in seconds, when known."""
 
 
 @dataclass
@@ -233,14 +276,17 @@ def parse_range(value: str | Sequence[float] | float, what: str) -> tuple[float,
     return nums[0], nums[1]
 
 
-def check_mix_room(output: str | os.PathLike, count: int, seconds: float) -> None:
+def check_mix_room(output: str | os.PathLike, count: int, seconds: float,
+                   reverb: bool = False) -> None:
     """Refuse (InputError, with the size) a test set that memory or the disk cannot hold.
 
-    Each triplet is made in memory (:data:`MEMORY_PER_SAMPLE` per sample) and written as
-    three 16-bit WAV files.
+    Each triplet is made in memory (:data:`MEMORY_PER_SAMPLE` per sample, and
+    :data:`REVERB_MEMORY_PER_SAMPLE` more with ``reverb``) and written as three 16-bit WAV
+    files.
     """
     n = int(round(seconds * SAMPLE_RATE))
-    check_memory(n * MEMORY_PER_SAMPLE, f"a {seconds:g} s clip")
+    per_sample = MEMORY_PER_SAMPLE + (REVERB_MEMORY_PER_SAMPLE if reverb else 0)
+    check_memory(n * per_sample, f"a {seconds:g} s clip")
     check_disk(output, int(count) * 3 * (2 * n + WAV_HEADER),
                f"{count} triplet(s) of {seconds:g} s (16-bit WAV)")
 
@@ -254,6 +300,9 @@ def mix(
     snr: str | Sequence[float] = (0.0, 20.0),
     level: str | Sequence[float] = (-35.0, -15.0),
     seed: int = 0,
+    reverb: bool = False,
+    rir: str | os.PathLike | None = None,
+    reverb_share: float = 1.0,
 ) -> MixReport:
     """Write ``count`` clean/noise/noisy triplets of ``seconds`` each.
 
@@ -271,6 +320,15 @@ def mix(
         Uniform ranges for the SNR (dB) and the active speech level (dBFS).
     seed : int
         Seed of every random draw.
+    reverb : bool
+        Convolve the speech of ``reverb_share`` of the triplets with a room impulse response
+        (module docstring): the noisy file gets the full response, the clean file its early
+        part, and the level and SNR are those of the clean (early) speech.
+    rir : path-like, optional
+        With ``reverb``: the user's responses (folder of audio files or list of raw float32
+        files, :func:`rnnoise_kit.audio.rir.load_rirs`); default: a generated room per triplet.
+    reverb_share : float
+        With ``reverb``: the probability that a triplet reverberates, in [0, 1] (default 1).
 
     Returns
     -------
@@ -280,7 +338,8 @@ def mix(
     ------
     InputError
         Bad arguments, a missing source, no usable speech or noise, a non-empty output, or
-        clips larger than the memory or the disk can hold (checked before any work).
+        clips larger than the memory or the disk can hold (checked before any work); an
+        unreadable response.
     """
     snr_lo, snr_hi = parse_range(snr, "snr")
     lvl_lo, lvl_hi = parse_range(level, "level")
@@ -291,12 +350,19 @@ def mix(
         raise SettingError("seconds", f"must be at least {MIN_SECONDS} (got {seconds})")
     if lvl_hi >= 0:
         raise SettingError("level", f"must be below 0 dBFS (got {lvl_lo:g}:{lvl_hi:g})")
+    if not reverb and rir is not None:
+        raise SettingError("rir", "is used only with reverb")
+    if not reverb and reverb_share != 1.0:
+        raise SettingError("reverb_share", "is used only with reverb")
+    if not 0.0 <= reverb_share <= 1.0:  # also refuses NaN
+        raise SettingError("reverb_share", f"must be in [0, 1] (got {reverb_share})")
     output = Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise InputError(output, "exists and is not an empty folder; choose a new one")
-    check_mix_room(output, count, seconds)
+    check_mix_room(output, count, seconds, reverb)
 
     report = MixReport(output)
+    responses = _Responses(rir, seed, reverb_share, report.skipped) if reverb else None
     pools = []
     for kind, sources in (("speech", speech), ("noise", noise)):
         if not sources:
@@ -314,8 +380,9 @@ def mix(
     # all or nothing: the set is made in a staging folder beside the output and moved in last
     with atomic_tree(output) as stage, progress_bar(count, "mix") as bar:
         for i in range(1, count + 1):
+            response = responses.draw(i - 1) if responses is not None else None
             item, signals = _make_item(rng, speech_pool, noise_pool, n, f"mix_{i:0{width}d}",
-                                       (snr_lo, snr_hi), (lvl_lo, lvl_hi))
+                                       (snr_lo, snr_hi), (lvl_lo, lvl_hi), response)
             for kind, pcm in signals.items():
                 dest = stage / kind / f"{item.name}.wav"
                 dest.parent.mkdir(exist_ok=True)
@@ -325,13 +392,60 @@ def mix(
                     raise OutputError(output, write_problem(exc, output)) from exc
             report.items.append(item)
             bar.advance(1)
-        (stage / "mix.csv").write_text(_csv_text(report.items), encoding="utf-8")
+        (stage / "mix.csv").write_text(_csv_text(report.items, reverb), encoding="utf-8")
     report.csv_path = output / "mix.csv"
     return report
 
 
+@dataclass(frozen=True)
+class _Response:
+    """The impulse response of one triplet."""
+
+    rir: np.ndarray
+    """Prepared (:func:`rnnoise_kit.audio.rir.prepare_response`), float32."""
+    name: str
+    rt60: float | None
+
+
+class _Responses:
+    """Which triplets reverberate, and with which response (module docstring)."""
+
+    def __init__(self, rir: str | os.PathLike | None, seed: int, share: float,
+                 skipped: list[SkippedFile]) -> None:
+        self.seed, self.share = int(seed), float(share)
+        self.rng = np.random.Generator(np.random.PCG64(
+            np.random.SeedSequence(self.seed, spawn_key=(REVERB_KEY,))))
+        self.user: list[_Response] = []
+        if rir is not None:
+            rirs, paths, dropped = load_rirs(rir)
+            skipped.extend(dropped)
+            self.user = [_Response(prepare_response(r), str(p), None)
+                         for r, p in zip(rirs, paths, strict=True)]
+
+    def draw(self, index: int) -> _Response | None:
+        """The response of triplet ``index`` (0-based), None when it stays dry."""
+        reverberates = self.rng.random() < self.share
+        pick = int(self.rng.integers(len(self.user))) if self.user else index
+        if not reverberates:
+            return None
+        if self.user:
+            return self.user[pick]
+        rir, info = seeded_room(self.seed, (ROOM_KEY, index))
+        size = "x".join(f"{d:.2f}" for d in info["room"])
+        return _Response(rir, f"room_{index + 1:04d} ({size} m, {info['distance']:.2f} m)",
+                         float(info["rt60"]))
+
+
+def _convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """The first ``x.size`` samples of ``x * h`` (float64)."""
+    from scipy.signal import fftconvolve  # only reverberant sets pay for importing it
+
+    return fftconvolve(x, np.asarray(h, dtype=np.float64))[: x.size]
+
+
 def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
                snr_range: tuple[float, float], level_range: tuple[float, float],
+               response: _Response | None = None,
                tries: int = 20) -> tuple[MixItem, dict[str, np.ndarray]]:
     silent: set[Path] = set()
     for _ in range(tries):
@@ -339,19 +453,27 @@ def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
         noise, n_pieces = noise_pool.draw(rng, n)
         target_snr = float(rng.uniform(*snr_range))
         target_level = float(rng.uniform(*level_range))
+        reverberant = None
+        if response is not None:  # the clean target keeps the early reflections only
+            reverberant = _convolve(clean, response.rir)
+            clean = _convolve(clean, early_response(response.rir))
         p_speech, p_noise = active_power(clean), float(np.mean(noise**2))
         if p_speech <= 0 or p_noise <= 0:  # a silent clip: draw again
             silent.update(p.path for p in (s_pieces if p_speech <= 0 else n_pieces))
             continue
-        clean = clean * np.sqrt(10 ** (target_level / 10) / p_speech)
+        scale = np.sqrt(10 ** (target_level / 10) / p_speech)
+        clean = clean * scale
+        reverberant = clean if reverberant is None else reverberant * scale
         p_speech = 10 ** (target_level / 10)
         noise = noise * np.sqrt(p_speech / 10 ** (target_snr / 10) / p_noise)
-        peak = max(np.abs(clean).max(), np.abs(noise).max(), np.abs(clean + noise).max())
+        peak = max(np.abs(clean).max(), np.abs(noise).max(), np.abs(reverberant + noise).max())
         gain = min(1.0, PEAK_LIMIT / peak)
-        # int32, so that noisy = clean + noise exactly (the peak limit keeps all three in int16)
+        # int32, so that noisy = speech + noise exactly (the peak limit keeps all in int16)
         clean_q = round_to_int(clean * gain * INT16_SCALE, np.int32)
         noise_q = round_to_int(noise * gain * INT16_SCALE, np.int32)
-        noisy_q = clean_q + noise_q
+        speech_q = (clean_q if response is None else
+                    round_to_int(reverberant * gain * INT16_SCALE, np.int32))
+        noisy_q = speech_q + noise_q
         if not (np.any(clean_q) and np.any(noise_q)):
             continue  # too quiet to survive int16
         item = MixItem(
@@ -363,6 +485,8 @@ def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
             gain=float(20 * np.log10(gain)),
             speech=s_pieces,
             noise=n_pieces,
+            response="" if response is None else response.name,
+            rt60=None if response is None else response.rt60,
         )
         signals = {k: v.astype(np.int16) for k, v in
                    (("clean", clean_q), ("noise", noise_q), ("noisy", noisy_q))}
@@ -372,13 +496,16 @@ def _make_item(rng, speech_pool: _Pool, noise_pool: _Pool, n: int, name: str,
                            f"(silent: {names})")
 
 
-def _csv_text(items: list[MixItem]) -> str:
+def _csv_text(items: list[MixItem], reverb: bool = False) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["file", "snr_db", "level_dbfs", "target_snr_db", "target_level_dbfs",
-                "clip_gain_db", "speech_sources", "noise_sources"])
+                "clip_gain_db", "speech_sources", "noise_sources"]
+               + (["response", "rt60_s"] if reverb else []))
     for it in items:
         w.writerow([f"{it.name}.wav", f"{it.snr:.3f}", f"{it.level:.3f}",
                     f"{it.target_snr:.3f}", f"{it.target_level:.3f}", f"{it.gain:.3f}",
-                    ";".join(str(p) for p in it.speech), ";".join(str(p) for p in it.noise)])
+                    ";".join(str(p) for p in it.speech), ";".join(str(p) for p in it.noise)]
+                   + ([it.response, "" if it.rt60 is None else f"{it.rt60:.3f}"]
+                      if reverb else []))
     return buf.getvalue()

@@ -7,7 +7,11 @@ A response is a float array at 48 kHz whose direct path comes first. Two sources
   48 kHz) or a text list of headerless native float32 files, one path a line, relative to the
   list's folder; that is the list RNNoise 0.2's ``dump_features -rir_list`` reads (spec
   ``rnnoise-v0.2.md`` section 11), except that C opens names relative to its working folder.
-* :func:`room_impulse_response` simulates a random shoebox room (pyroomacoustics).
+* :func:`room_impulse_response` simulates a random shoebox room (pyroomacoustics);
+  :func:`seeded_room` is room ``spawn_key`` of a seed, ready to use.
+
+:func:`prepare_response` aligns and scales a response the way the training generator and
+``rnnoise-kit mix --reverb`` use it.
 
 Like C, only the first :data:`MAX_RIR_SAMPLES` samples of a response are used.
 """
@@ -30,6 +34,9 @@ EARLY_FLAT = 480
 """Samples of the early response kept unchanged (10 ms: the direct path and first reflections)."""
 EARLY_FADE = 240
 """Samples over which the early response fades linearly to zero after :data:`EARLY_FLAT` (5 ms)."""
+
+RIR_LEAD = 48
+"""Samples kept before a response's largest sample (1 ms), where its direct path is."""
 
 _MAX_ISM_ORDER = 17
 
@@ -59,6 +66,27 @@ def early_response(rir: np.ndarray) -> np.ndarray:
     out[EARLY_FLAT:EARLY_FLAT + fade.size] = (rir[EARLY_FLAT:EARLY_FLAT + fade.size] * ramp
                                               ).astype(rir.dtype)
     return out
+
+
+def prepare_response(rir: np.ndarray) -> np.ndarray:
+    """A response as it is used: float32, starting :data:`RIR_LEAD` samples before its largest
+    sample (its direct path, so that the early window holds it), at most
+    :data:`MAX_RIR_SAMPLES` long, scaled so that its early part has unit energy (speech
+    convolved with the early part keeps the dry speech's level whatever the response's scale).
+
+    Parameters
+    ----------
+    rir : np.ndarray, shape (n,)
+
+    Returns
+    -------
+    np.ndarray, float32, shape (<= MAX_RIR_SAMPLES,)
+    """
+    rir = np.asarray(rir, dtype=np.float64)
+    start = max(int(np.argmax(np.abs(rir))) - RIR_LEAD, 0)
+    rir = rir[start:start + MAX_RIR_SAMPLES]
+    energy = float(np.sum(early_response(rir) ** 2))
+    return (rir / math.sqrt(energy if energy > 0 else 1.0)).astype(np.float32)
 
 
 def _check_response(path: Path, rir: np.ndarray) -> np.ndarray:
@@ -202,3 +230,23 @@ def room_impulse_response(rng: np.random.Generator, *, rt60: float | None = None
             "distance": round(float(np.linalg.norm(src - mic)), 2)}
     return rir, info
 
+
+
+def seeded_room(seed: int, spawn_key: tuple[int, ...]) -> tuple[np.ndarray, dict]:
+    """A generated room that depends on ``seed`` and ``spawn_key`` only, prepared for use.
+
+    The room is :func:`room_impulse_response` drawn from
+    ``SeedSequence(seed, spawn_key=spawn_key)``; each user of rooms has its own first key, so
+    that, for one seed, the training generator's rooms and a test set's are different rooms.
+
+    Returns
+    -------
+    rir : np.ndarray, float32
+        :func:`prepare_response` of the room's response.
+    info : dict
+        The room's ``rt60`` (s, the reverberation time it was designed for), ``room`` (m) and
+        ``distance`` (m, source to microphone).
+    """
+    ss = np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in spawn_key))
+    rir, info = room_impulse_response(np.random.Generator(np.random.PCG64(ss)))
+    return prepare_response(rir), info

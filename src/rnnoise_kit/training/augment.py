@@ -47,7 +47,13 @@ import numpy as np
 import scipy.fft
 
 from rnnoise_kit.audio.bandwidth import effective_bandwidth
-from rnnoise_kit.audio.rir import MAX_RIR_SAMPLES, early_response, load_rirs
+from rnnoise_kit.audio.rir import (
+    MAX_RIR_SAMPLES,
+    early_response,
+    load_rirs,
+    prepare_response,
+    seeded_room,
+)
 from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad
 from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, NB_BANDS
 from rnnoise_kit.errors import SettingError
@@ -79,8 +85,6 @@ CONV_FFT = 131072
 """FFT size of the overlap-save convolution (98,305 new samples per transform)."""
 BANDWIDTH_REGION = 30 * 48000
 """Samples of a speech file whose bandwidth is measured as one (longer files: per region)."""
-RIR_LEAD = 48
-"""Samples kept before a response's largest sample (1 ms), where its direct path is."""
 
 
 # ----------------------------------------------------------------------------- settings
@@ -145,27 +149,6 @@ NO_AUGMENTATION = Augmentation(False, False, False, False, False)
 # ----------------------------------------------------------------------------- responses
 
 
-def prepare_response(rir: np.ndarray) -> np.ndarray:
-    """A response as the generator uses it: float32, starting :data:`RIR_LEAD` samples before
-    its largest sample (its direct path, so that the early window holds it), at most
-    :data:`MAX_RIR_SAMPLES` long, scaled so that its early part has unit energy (the target
-    keeps the dry speech's level whatever the response's scale).
-
-    Parameters
-    ----------
-    rir : np.ndarray, shape (n,)
-
-    Returns
-    -------
-    np.ndarray, float32, shape (<= MAX_RIR_SAMPLES,)
-    """
-    rir = np.asarray(rir, dtype=np.float64)
-    start = max(int(np.argmax(np.abs(rir))) - RIR_LEAD, 0)
-    rir = rir[start:start + MAX_RIR_SAMPLES]
-    energy = float(np.sum(early_response(rir) ** 2))
-    return (rir / math.sqrt(energy if energy > 0 else 1.0)).astype(np.float32)
-
-
 def response_bank(aug: Augmentation, seed: int) -> tuple[RoomBank | list[np.ndarray], dict]:
     """The responses of a run and their description for the matrix attributes.
 
@@ -197,15 +180,11 @@ class RoomBank:
         return self.count
 
     def __getitem__(self, k: int) -> np.ndarray:
-        from rnnoise_kit.audio.rir import room_impulse_response
-
         if not 0 <= k < self.count:
             raise IndexError(k)
         key = (self.seed, int(k))
         if key not in _ROOMS:
-            ss = np.random.SeedSequence(self.seed, spawn_key=(ROOM_BANK_KEY, int(k)))
-            rng = np.random.Generator(np.random.PCG64(ss))
-            _ROOMS[key] = prepare_response(room_impulse_response(rng)[0])
+            _ROOMS[key] = seeded_room(self.seed, (ROOM_BANK_KEY, int(k)))[0]
         return _ROOMS[key]
 
 
