@@ -42,7 +42,7 @@ from rnnoise_kit.errors import InputError, OutputError, SettingError
 from rnnoise_kit.fileio import atomic_write_text, sha256_file, write_problem
 from rnnoise_kit.model.registry import LIBRARY_MODELS, PUBLIC_MODELS
 from rnnoise_kit.settings import Rule, check_settings
-from rnnoise_kit.training.recipe import RECIPE_RULES, TrainConfig
+from rnnoise_kit.training.recipe import RECIPE_RULES, TrainConfig, unit_count_texts
 from rnnoise_kit.training.v02.recipe import SIZE_NAMES, SIZES, TrainConfig02
 
 RUN_FILE = "run.json"
@@ -153,10 +153,13 @@ class PipelineConfig:
     ``arch`` chooses the generation, ``"0.1"`` (default) or ``"0.2"``; ``epochs``,
     ``batch_size``, ``window``, ``lr``, ``compare_with`` left unset take that generation's
     defaults (0.2: :class:`~rnnoise_kit.training.v02.recipe.TrainConfig02`'s, and
-    ``rnnoise-0.2`` is compared too). 0.2 only: ``size`` (``"default"``, upstream's, or
-    ``"small"``) and ``threads`` (torch's CPU threads); its ``frames`` are whole sequences of
-    2000 rows, its augmentation is the generator's own (``augment`` stays ``"all"``), and
-    ``activations`` is v0.1's.
+    ``rnnoise-0.2`` is compared too). 0.1 only: ``sizes``, the units of the four layers as
+    ``"24,24,62,128"`` or a list (``train --sizes``' rules; sizes FFmpeg and librnnoise v0.1.1
+    cannot load are refused), unset: the classic ``24,24,48,96`` or the ``init`` model's.
+    0.2 only: ``size`` (``"default"``, upstream's, or ``"small"``) and ``threads`` (torch's
+    CPU threads); its ``frames`` are whole sequences of 2000 rows, its augmentation is the
+    generator's own (``augment`` stays ``"all"``), and ``activations`` and ``sizes`` are
+    v0.1's.
     """
 
     arch: str = field(default="0.1", metadata=_rule(Rule(str, choices=ARCHS)))
@@ -172,6 +175,7 @@ class PipelineConfig:
     window: int = _recipe_field("window")
     lr: float | None = _recipe_field("lr")
     activations: str = _recipe_field("activations")
+    sizes: str | None = _recipe_field("sizes")
     device: str = field(default="auto", metadata=_rule(Rule(str, check=_device_name)))
     seed: int = _recipe_field("seed")
     jobs: int = field(default=2, metadata=_rule(Rule(int, minimum=1)))
@@ -197,10 +201,12 @@ class PipelineConfig:
         for name in (*_RECIPE_KEYS, "recipe", "activations", "compare_with", "size"):
             if getattr(self, name) is None:
                 setattr(self, name, _arch_default(arch, name))
+        self.sizes = unit_count_texts(self.sizes)
         values = check_settings({f.name: getattr(self, f.name) for f in fields(self)},
                                 self.rules())
-        if values["activations"] is not None:
-            values["activations"] = ",".join(values["activations"])
+        for name in ("activations", "sizes"):  # one "a,b,c" string each
+            if values[name] is not None:
+                values[name] = ",".join(values[name])
         for name, value in values.items():
             setattr(self, name, value)
         if arch == "0.2":
@@ -208,6 +214,10 @@ class PipelineConfig:
         for name in ("size", "threads"):
             if arch == "0.1" and getattr(self, name) is not None:
                 raise SettingError(name, "is for arch 0.2")
+        if self.sizes is not None:
+            from rnnoise_kit.model.core import refuse_unloadable
+
+            refuse_unloadable([int(v) for v in self.sizes.split(",")])
 
     def _check_v02(self) -> None:
         from rnnoise_kit.training.v02.layout import SEQUENCE
@@ -217,6 +227,8 @@ class PipelineConfig:
         if self.activations is not None:
             raise SettingError("activations", "is for arch 0.1 (the 0.2 network has no such "
                                               "choice)")
+        if self.sizes is not None:
+            raise SettingError("sizes", "is for arch 0.1 (0.2: size)")
         if self.augment != "all":
             raise SettingError("augment", "must be all with arch 0.2 (its generator's "
                                           "augmentation is fixed; rir chooses the rooms)")
@@ -262,6 +274,8 @@ class PipelineConfig:
             raise InputError(path, "no such config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(path, f"not valid TOML ({exc})") from None
+        if "sizes" in data:
+            data["sizes"] = unit_count_texts(data["sizes"])
         data = check_settings(data, cls.rules(), source=path)
         if callable(defaults):
             defaults = defaults(overrides.get("arch") or data.get("arch") or "0.1")
@@ -521,6 +535,8 @@ def _run_stages(run: Path, config: PipelineConfig,
                      "init")}
     if v02:
         train_params = {**train_params, **arch_param, "size": config.size}
+    elif config.sizes is not None:  # unset, the key of a run made before sizes was a setting
+        train_params["sizes"] = config.sizes
     model_name = "model.bin" if v02 else "model.rnnn"
     model_path = train_dir / model_name
 
@@ -530,12 +546,13 @@ def _run_stages(run: Path, config: PipelineConfig,
 
             return train02(matrix, train_dir, config=config.recipe02(), resume=resume,
                            init=config.init, device=config.device, threads=config.threads)
-        from rnnoise_kit.training.trainer import train
+        from rnnoise_kit.training.trainer import run_sizes, train
 
         cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs,
                           batch_size=config.batch_size,
                           window=config.window, lr=config.lr,
-                          activations=tuple(config.activations.split(",")), seed=config.seed)
+                          activations=tuple(config.activations.split(",")), seed=config.seed,
+                          sizes=run_sizes(config.sizes, config.init))
         return train(matrix, train_dir, config=cfg, resume=resume, init=config.init,
                      device=config.device)
 

@@ -164,6 +164,28 @@ def reader_problem(sizes: Mapping[str, tuple[int, int]]) -> str | None:
             "inputs and units per layer from a .rnnn file")
 
 
+def refuse_unloadable(hidden: Sequence[int]) -> None:
+    """Refuse hidden sizes outside the loadable family (:func:`reader_problem`).
+
+    Parameters
+    ----------
+    hidden : sequence of 4 int
+        Units of input_dense, vad_gru, noise_gru, denoise_gru.
+
+    Raises
+    ------
+    SettingError
+        ``sizes``: FFmpeg ``arnndn`` and librnnoise v0.1.1 cannot load such a model (one line,
+        naming the layer and its count).
+    """
+    problem = reader_problem(layer_sizes(hidden))
+    if problem:
+        from rnnoise_kit.errors import SettingError
+
+        raise SettingError("sizes", f"{','.join(map(str, hidden))} make a model that FFmpeg "
+                                    f"arnndn and librnnoise v0.1.1 cannot load ({problem})")
+
+
 def compiled_problem(sizes: Mapping[str, tuple[int, int]]) -> str | None:
     """Why a librnnoise v0.1.1 build cannot run these layer sizes compiled in from
     ``rnn_data.c`` (at most :data:`MAX_NEURONS` units and :data:`COMPILED_MAX_INPUTS`

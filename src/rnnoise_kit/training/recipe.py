@@ -37,6 +37,14 @@ def _unit_counts(values: list[str]) -> str | None:
     return None if ok else f"4 unit counts, each 1..{MAX_UNITS} (e.g. 24,24,48,96)"
 
 
+def unit_count_texts(sizes):
+    """Sizes given as numbers (``[24, 24, 62, 128]``) as the strings that
+    ``RECIPE_RULES["sizes"]`` checks (their digits); any other value unchanged."""
+    if isinstance(sizes, (list, tuple)):
+        return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in sizes]
+    return sizes
+
+
 OPTIMIZERS = ("adam", "adamw")
 """``adam``: Adam with the L2 penalty in the loss (Keras); ``adamw``: decoupled weight decay."""
 SCHEDULES = ("constant", "cosine")
@@ -168,11 +176,8 @@ class TrainConfig:
             if values[name] is None:
                 values[name] = value
         # one table of types and ranges (RECIPE_RULES), shared with the pipeline's settings
-        given = values
-        if isinstance(given["sizes"], (list, tuple)):  # numbers: checked as their digits
-            given["sizes"] = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                              for v in given["sizes"]]
-        values = check_settings(given, RECIPE_RULES)
+        values = check_settings(values | {"sizes": unit_count_texts(values["sizes"])},
+                                RECIPE_RULES)
         values["activations"] = tuple(values["activations"])
         values["sizes"] = tuple(int(v) for v in values["sizes"])
         for name, value in values.items():

@@ -72,6 +72,7 @@ from rnnoise_kit.model.core import (
     compiled_problem,
     layer_sizes,
     reader_problem,
+    refuse_unloadable,
 )
 from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training import gru
@@ -503,12 +504,11 @@ def run_sizes(
 def _check_sizes(sizes: Sequence[int], allow_unloadable: bool) -> bool:
     """Refuse sizes FFmpeg and librnnoise cannot load unless allowed (then warn); returns
     whether a librnnoise build can compile the model in (``rnn_data.c``)."""
+    if not allow_unloadable:
+        refuse_unloadable(sizes)
     shape = layer_sizes(sizes)
     problem, compiled = reader_problem(shape), compiled_problem(shape)
     text = ",".join(map(str, sizes))
-    if problem and not allow_unloadable:
-        raise SettingError("sizes", f"{text} make a model that FFmpeg arnndn and librnnoise "
-                                    f"v0.1.1 cannot load ({problem})")
     if problem:
         tail = (f"; no rnn_data.c is written ({compiled})" if compiled else
                 "; its rnn_data.c compiles into a librnnoise v0.1.1 build")
