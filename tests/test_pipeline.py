@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,17 +240,17 @@ def test_sizes_setting_is_train_sizes_rules(tmp_path):
         PipelineConfig(arch="0.2", sizes="24,24,48,96")
 
 
-def test_sizes_reach_the_trainer_and_a_change_retrains(tmp_path, monkeypatch):
-    from rnnoise_kit import pipeline
+def _tiny_data_without_report(tmp_path, monkeypatch) -> Path:
+    """Demo data of 8 s of speech and noise, and compare's report replaced by a stand-in (the
+    report is tested elsewhere)."""
     from rnnoise_kit.audio.demo import make_demo_dataset
-    from rnnoise_kit.model import load_model
 
     monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "data"
     make_demo_dataset(data, speech_seconds=8, noise_seconds=8, languages=["en"],
                       noise_types=["white", "pink"], file_seconds=2.0, seed=1, progress=False)
 
-    def report_standin(output, models, **kw):  # the report is tested elsewhere
+    def report_standin(output, models, **kw):
         output.mkdir(parents=True, exist_ok=True)
         (output / "index.html").write_text("report")
         (output / "summary.json").write_text("{}")
@@ -258,6 +259,14 @@ def test_sizes_reach_the_trainer_and_a_change_retrains(tmp_path, monkeypatch):
     import rnnoise_kit.evaluation.compare as compare_mod
 
     monkeypatch.setattr(compare_mod, "compare", report_standin)
+    return data
+
+
+def test_sizes_reach_the_trainer_and_a_change_retrains(tmp_path, monkeypatch):
+    from rnnoise_kit import pipeline
+    from rnnoise_kit.model import load_model
+
+    data = _tiny_data_without_report(tmp_path, monkeypatch)
     run = tmp_path / "run"
     settings = dict(speech=[str(data / "speech")], noise=[str(data / "noise")], frames=4000,
                     epochs=1, batch_size=4, window=200, jobs=1, test_count=1,
@@ -283,28 +292,16 @@ def test_damaged_training_state_restarts_the_train_stage(tmp_path, monkeypatch):
     ("cannot resume from it ... start a new run in another folder"), although a pipeline run
     folder is meant to be always resumable or restartable: the train stage now starts over."""
     from rnnoise_kit import pipeline
-    from rnnoise_kit.audio.demo import make_demo_dataset
 
-    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
-    data = tmp_path / "data"
-    make_demo_dataset(data, speech_seconds=8, noise_seconds=8, languages=["en"],
-                      noise_types=["white", "pink"], file_seconds=2.0, seed=1, progress=False)
+    data = _tiny_data_without_report(tmp_path, monkeypatch)
     config = pipeline.PipelineConfig(speech=[str(data / "speech")], noise=[str(data / "noise")],
                                      frames=6000, epochs=1, batch_size=4, window=200,
                                      jobs=1, test_count=1, test_seconds=2.0,
                                      compare_with=[], holdout=0.3)
     run = tmp_path / "run"
 
-    def report_standin(output, models, **kw):  # the report is tested elsewhere
-        output.mkdir(parents=True, exist_ok=True)
-        (output / "index.html").write_text("report")
-        (output / "summary.json").write_text("{}")
-        return type("R", (), {"summary": {}})()
-
-    import rnnoise_kit.evaluation.compare as compare_mod
     import rnnoise_kit.model as model_pkg
 
-    monkeypatch.setattr(compare_mod, "compare", report_standin)
     real_load = model_pkg.load_model
 
     def killed_after_training(*a, **k):  # the export stage: as if killed there
