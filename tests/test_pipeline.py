@@ -270,11 +270,9 @@ def test_sizes_reach_the_trainer_and_a_change_retrains(tmp_path, monkeypatch):
     run = tmp_path / "run"
     settings = dict(speech=[str(data / "speech")], noise=[str(data / "noise")], frames=4000,
                     epochs=1, batch_size=4, window=200, jobs=1, test_count=1,
-                    test_seconds=2.0, compare_with=[], holdout=0.3,
-                    # the seed recipe: the modern one's quantisation-aware epoch would be the
-                    # first, on initial weights that small layers draw beyond +-0.5 (a trainer
-                    # limitation, not this test's subject)
-                    recipe="seed")
+                    # the default recipe with one epoch: its quantisation-aware phase is the
+                    # first epoch, on initial weights that layers this small draw beyond +-0.5
+                    test_seconds=2.0, compare_with=[], holdout=0.3)
     for sizes in ("8,8,16,16", "8,8,16,24"):
         lines: list[str] = []
         result = pipeline.run_pipeline(run, pipeline.PipelineConfig(**settings, sizes=sizes),

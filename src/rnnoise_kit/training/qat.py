@@ -29,12 +29,16 @@ def quantised(weights: torch.Tensor) -> torch.Tensor:
 
 
 @contextmanager
-def fake_quantised(net: torch.nn.Module, enabled: bool = True) -> Iterator[None]:
+def fake_quantised(net: torch.nn.Module, enabled: bool = True,
+                   clip: float | None = None) -> Iterator[None]:
     """Hold the quantised weights in ``net``'s parameters for the duration of the block.
 
     The float weights come back on exit, with whatever gradient the block accumulated in
     ``.grad`` (computed at the quantised weights: straight-through). ``enabled=False`` does
-    nothing, so that one code path serves both phases.
+    nothing, so that one code path serves both phases. ``clip``: the weights are clipped to
+    +-clip before quantising, as the trainer clips them after every step (a run whose
+    quantisation-aware phase starts with its first step would otherwise quantise initial
+    weights that were never clipped and may lie outside int8's range).
     """
     if not enabled:
         yield
@@ -43,7 +47,7 @@ def fake_quantised(net: torch.nn.Module, enabled: bool = True) -> Iterator[None]
     floats = [p.detach().clone() for p in params]
     with torch.no_grad():
         for p in params:
-            p.copy_(quantised(p))
+            p.copy_(quantised(p if clip is None else p.clamp(-clip, clip)))
     try:
         yield
     finally:

@@ -343,7 +343,7 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
                 group["lr"] = lr
         opt.zero_grad(set_to_none=True)
         total = gain = vad_l = 0.0
-        with fake_quantised(net, quantise):
+        with fake_quantised(net, quantise, cfg.clip):
             for a in range(0, b, step_seqs):
                 part = t[a : a + step_seqs]
                 w = part.shape[0] / b
@@ -374,7 +374,7 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
 def _validate(net, data: SequenceData, cfg: TrainConfig, device, quantise: bool = False) -> dict:
     if data.n_val == 0:
         return {"val_loss": math.nan, "val_gain_loss": math.nan, "val_vad_loss": math.nan}
-    with fake_quantised(net, quantise):
+    with fake_quantised(net, quantise, cfg.clip):
         return _validation_loss(net, data, cfg, device)
 
 
