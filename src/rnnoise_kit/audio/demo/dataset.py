@@ -22,6 +22,12 @@ from rnnoise_kit.audio.demo.cache import (
     reusable_build,
 )
 from rnnoise_kit.audio.demo.noise import NOISE_TYPES, make_noise
+from rnnoise_kit.audio.demo.piper import (
+    PIPER_VOICES,
+    PiperTalker,
+    draw_style,
+    require_piper,
+)
 from rnnoise_kit.audio.demo.rooms import reverberate
 from rnnoise_kit.audio.demo.speech import (
     available_variants,
@@ -34,7 +40,7 @@ from rnnoise_kit.audio.demo.speech import (
 from rnnoise_kit.audio.demo.text import DEFAULT_LANGUAGES, available_languages
 from rnnoise_kit.audio.io import SAMPLE_RATE, write_audio
 from rnnoise_kit.capacity import check_disk
-from rnnoise_kit.errors import InputError
+from rnnoise_kit.errors import InputError, SettingError
 from rnnoise_kit.fileio import (
     atomic_write_text,
     install_tree,
@@ -124,17 +130,23 @@ def _dataset_from(root: Path, manifest: Path, data: dict, elapsed: float,
 
 _NOT_REVERBERATED = ("white", "pink", "brown", "hum")
 
+SPEECH_VOICES = ("espeak", "piper", "both")
+"""Choices of ``make_demo_dataset(voices=...)``: who speaks the clean speech."""
+
 
 def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: float = 180.0,
                       languages: Sequence[str] | None = None, seed: int = 0,
                       reverb: float = 0.0, hf_extension: bool = True,
                       noise_types: Sequence[str] | None = None, file_seconds: float = 4.5,
-                      progress: bool = True) -> DemoDataset:
+                      voices: str = "espeak", progress: bool = True) -> DemoDataset:
     """Synthesise a small speech + noise dataset for training demos, fully offline.
 
-    Writes ``out_dir/speech/<lang>/<lang>_NNN.wav``, ``out_dir/noise/<type>/<type>_NNN.wav``
-    (48 kHz mono 16-bit WAV, a few seconds each) and ``out_dir/demo.json`` describing
-    everything (languages, voices, texts, durations, noise parameters, rooms, seed). The
+    Writes ``out_dir/speech/<lang>/<lang>_NNN.wav`` (espeak-ng),
+    ``out_dir/speech/piper-<voice>/<voice>_NNN.wav`` (Piper voices, with ``voices="piper"`` or
+    ``"both"``), ``out_dir/noise/<type>/<type>_NNN.wav`` (48 kHz mono 16-bit WAV, a few
+    seconds each) and ``out_dir/demo.json`` describing everything (languages, voices, texts,
+    durations, noise parameters, rooms, seed; for Piper the voice package, its version and
+    its license). The
     build is made in a hidden folder beside ``out_dir`` and swapped in whole, ``demo.json``
     last: a build that fails or is killed leaves the previous one (or a placeholder
     ``demo.json`` that no build matches), so a rerun never trusts part of a build.
@@ -151,7 +163,8 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     languages : sequence of str, optional
         espeak-ng languages (default :data:`DEFAULT_LANGUAGES`, 12). Languages without a
         built-in word list speak Latin-letter pseudo-words. Babble talks in the built-in
-        languages not used for speech (all of them when fewer than 3 are left).
+        languages not used for speech (all of them when fewer than 3 are left). Not for
+        ``voices="piper"``: each Piper voice speaks its own language.
     seed : int
         Same seed and arguments, byte-identical files.
     reverb : float
@@ -167,6 +180,13 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
         Subset of :data:`NOISE_TYPES` (default: all).
     file_seconds : float
         Approximate length of each file.
+    voices : {"espeak", "piper", "both"}
+        Who speaks: espeak-ng in ``languages``; the Piper voices of
+        :data:`~rnnoise_kit.audio.demo.piper.PIPER_VOICES` (natural neural voices, the
+        optional extra ``rnnoise-kit[piper]``), ``speech_seconds`` split evenly over them; or
+        half of ``speech_seconds`` each. Babble noise is espeak-ng in every case. Piper runs
+        on one CPU thread at about 0.2 s per second of speech here, several times slower
+        than espeak-ng.
     progress : bool
         Show a progress bar on a terminal.
 
@@ -178,6 +198,8 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     ------
     InputError
         Bad arguments, a language espeak-ng does not have, or a foreign output folder.
+    rnnoise_kit.audio.demo.piper.PiperError
+        Piper voices asked for without the optional extra installed.
     """
     t0 = time.perf_counter()
     root = Path(out_dir)
@@ -193,9 +215,20 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
         raise InputError(None, f"reverb is a probability in [0, 1], got {reverb}")
     if not file_seconds >= 1.0:
         raise InputError(None, f"file_seconds must be at least 1, got {file_seconds}")
-    langs = tuple(DEFAULT_LANGUAGES if languages is None else dict.fromkeys(languages))
-    if not langs:
+    if voices not in SPEECH_VOICES:
+        raise SettingError("voices", f"must be one of {', '.join(SPEECH_VOICES)} (got "
+                                     f"{voices!r})")
+    if voices == "piper" and languages is not None:
+        raise InputError(None, "languages choose espeak-ng's languages; Piper voices speak "
+                               "their own (use voices='both' for both)")
+    piper_names = tuple(PIPER_VOICES) if voices != "espeak" else ()
+    require_piper(piper_names)
+    langs = tuple(() if voices == "piper" else
+                  DEFAULT_LANGUAGES if languages is None else dict.fromkeys(languages))
+    if not langs and voices != "piper":
         raise InputError(None, "no languages given")
+    speech_langs = tuple(dict.fromkeys(
+        [*langs, *(PIPER_VOICES[name].language for name in piper_names)]))
     known = _espeak.available_languages()
     missing = [lang for lang in langs if lang not in known]
     if missing:
@@ -207,11 +240,11 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
         raise InputError(None, f"unknown noise type(s) {', '.join(bad) or '(none)'} (choose "
                                f"from {', '.join(NOISE_TYPES)})")
     builtin = available_languages()
-    babble = [lang for lang in builtin if lang not in langs]
+    babble = [lang for lang in builtin if lang not in speech_langs]
     if len(babble) < 3:
         babble = builtin
-    params = manifest_params(speech_seconds, noise_seconds, langs, babble, seed, reverb,
-                             hf_extension, types)
+    params = manifest_params(speech_seconds, noise_seconds, speech_langs, babble, seed, reverb,
+                             hf_extension, types, voices)
 
     remove_stale_temps(root, "")  # what a killed build left beside the folder
     old = reusable_build(root, manifest, params)
@@ -220,23 +253,26 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
     check_folder(root, manifest)
 
     variants = [None, *available_variants()]
+    espeak_seconds = {"espeak": speech_seconds, "both": speech_seconds / 2}.get(voices, 0.0)
     speech_plan = [(lang, i, secs) for lang in langs
-                   for i, secs in enumerate(_split(speech_seconds / len(langs), file_seconds))]
+                   for i, secs in enumerate(_split(espeak_seconds / len(langs), file_seconds))]
+    piper_plan = [(name, i, secs) for name in piper_names
+                  for i, secs in enumerate(_split((speech_seconds - espeak_seconds)
+                                                  / len(piper_names), file_seconds))]
     noise_plan = [(kind, i, secs) for kind in types
                   for i, secs in enumerate(_split(noise_seconds / len(types), file_seconds))]
     speech_entries, noise_entries = [], []
-    total = len(speech_plan) + len(noise_plan)
+    total = len(speech_plan) + len(piper_plan) + len(noise_plan)
     with staging_folder(root) as stage, progress_bar(total, "demo data", enabled=progress) as bar:
-        made: dict[str, float] = {}  # seconds written per language so far
-        for lang, i, secs in speech_plan:
-            bar.update(info=f"speech {lang}")
-            rng = rng_for(seed, "speech", lang, i)
-            voice = draw_voice(lang, rng, variants)
-            lead_s, tail_s = rng.uniform(0.1, 0.3, size=2)
-            # files end at sentence boundaries: carry the language's shortfall forward
-            target = max(secs * (i + 1) - made.get(lang, 0.0), 0.5 * secs)
-            native, sr, texts = talk(voice, target - lead_s - tail_s, rng, pause=(0.2, 0.6),
-                                      exact=True)
+        made: dict[str, float] = {}  # seconds written per speech folder so far
+
+        def target_seconds(folder: str, i: int, secs: float) -> float:
+            # files end at sentence boundaries: carry the folder's shortfall forward
+            return max(secs * (i + 1) - made.get(folder, 0.0), 0.5 * secs)
+
+        def write_speech(folder: str, name: str, i: int, native: np.ndarray, sr: int,
+                         lead_s: float, tail_s: float, rng: np.random.Generator,
+                         entry: dict) -> None:
             x = to_48k(native, sr)
             if hf_extension:
                 x = extend_high_band(x, rng)
@@ -247,16 +283,44 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
             if reverb > 0 and rng.random() < reverb:
                 x, room = reverberate(x, rng)
             x = normalize_active(x, float(rng.uniform(-30.0, -20.0)))
-            made[lang] = made.get(lang, 0.0) + x.size / SAMPLE_RATE
-            rel = f"speech/{lang}/{lang}_{i:03d}.wav"
+            made[folder] = made.get(folder, 0.0) + x.size / SAMPLE_RATE
+            rel = f"speech/{folder}/{name}_{i:03d}.wav"
             write_audio(stage / rel, x.astype(np.float32), SAMPLE_RATE, "PCM_16")
+            texts = entry.pop("text")
             speech_entries.append({
-                "path": rel, "language": lang, "voice": voice.name, "rate": voice.rate,
-                "pitch": voice.pitch, "range": voice.pitch_range,
-                "seconds": round(x.size / SAMPLE_RATE, 3), "room": room,
+                "path": rel, **entry, "seconds": round(x.size / SAMPLE_RATE, 3), "room": room,
                 "bytes": (stage / rel).stat().st_size, "text": " ".join(texts),
             })
             bar.advance()
+
+        for lang, i, secs in speech_plan:
+            bar.update(info=f"speech {lang}")
+            rng = rng_for(seed, "speech", lang, i)
+            voice = draw_voice(lang, rng, variants)
+            lead_s, tail_s = rng.uniform(0.1, 0.3, size=2)
+            native, sr, texts = talk(voice, target_seconds(lang, i, secs) - lead_s - tail_s,
+                                      rng, pause=(0.2, 0.6), exact=True)
+            write_speech(lang, lang, i, native, sr, lead_s, tail_s, rng, {
+                "language": lang, "voice": voice.name, "rate": voice.rate,
+                "pitch": voice.pitch, "range": voice.pitch_range, "text": texts})
+        talkers: dict[str, PiperTalker] = {}
+        for name, i, secs in piper_plan:
+            bar.update(info=f"speech piper {name}")
+            if name not in talkers:  # its model noise is seeded once, when it is made
+                talkers[name] = PiperTalker(name, seed=int(
+                    rng_for(seed, "piper-session", name).integers(1 << 62)))
+            talker = talkers[name]
+            rng = rng_for(seed, "speech-piper", name, i)
+            style = draw_style(rng)
+            lead_s, tail_s = rng.uniform(0.1, 0.3, size=2)
+            folder = f"piper-{name}"
+            native, texts = talker.talk(target_seconds(folder, i, secs) - lead_s - tail_s, rng,
+                                        style, pause=(0.2, 0.6))
+            write_speech(folder, name, i, native, talker.sample_rate, lead_s, tail_s, rng, {
+                "language": talker.package.language, "voice": f"piper:{name}",
+                "length_scale": round(style.length_scale, 4),
+                "noise_scale": round(style.noise_scale, 4),
+                "noise_w": round(style.noise_w, 4), "text": texts})
         for kind, i, secs in noise_plan:
             bar.update(info=f"noise {kind}")
             rng = rng_for(seed, "noise-file", kind, i)
@@ -282,9 +346,11 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
             "params": params,
             "seed": int(seed),
             "sample_rate": SAMPLE_RATE,
-            "languages": list(langs),
+            "languages": list(speech_langs),
             "babble_languages": list(babble),
             "voices": sorted({e["voice"] for e in speech_entries}),
+            # Piper voices: package, version, license (absent from espeak-only builds)
+            **({"piper": [t.info() for t in talkers.values()]} if talkers else {}),
             "noise_types": list(types),
             "hf_extension": bool(hf_extension),
             "reverb": float(reverb),
