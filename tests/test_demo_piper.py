@@ -55,13 +55,14 @@ def test_demo_voices_piper_without_the_extra_is_one_line_and_exit_2(tmp_path, ca
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and PIPER_EXTRA_HINT in err, err
-    assert not (tmp_path / "run" / "data").exists()
+    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 def test_demo_voices_rejects_an_unknown_choice(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path / "run"), "--voices", "festival"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--voices must be one of espeak, piper, both" in err, err
+    assert not (tmp_path / "run").exists()
 
 
 def test_languages_are_refused_for_piper_only(tmp_path):
