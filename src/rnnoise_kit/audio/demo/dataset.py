@@ -185,7 +185,7 @@ def make_demo_dataset(out_dir, *, speech_seconds: float = 180.0, noise_seconds: 
         :data:`~rnnoise_kit.audio.demo.piper.PIPER_VOICES` (natural neural voices, the
         optional extra ``rnnoise-kit[piper]``), ``speech_seconds`` split evenly over them; or
         half of ``speech_seconds`` each. Babble noise is espeak-ng in every case. Piper runs
-        on one CPU thread at about 0.2 s per second of speech here, several times slower
+        on one CPU thread at about 0.2 s per second of speech here, about ten times slower
         than espeak-ng.
     progress : bool
         Show a progress bar on a terminal.
