@@ -8,7 +8,12 @@ Makes its own audio (60 s of synthetic voiced speech with pauses, 60 s of colour
   reported: sampled every 50 ms over the parent and its workers, as the sum of their PSS
   (proportional set size: pages shared between the forked processes, the libraries and the
   compiled kernels, counted once). The sum of plain RSS, which counts those shared pages in
-  every process, and the jobs-1 run's RSS go to stderr.
+  every process, and the jobs-1 run's peak RSS (the kernel's high-water mark, ``VmHWM``)
+  go to stderr.
+
+The sampler runs in the jobs-2 run only, and its own CPU time (a few ms per sample: the kernel
+walks every mapping for ``smaps_rollup``) is left out of the CPU-time figures: in the jobs-1
+run it used to take 10-15 % of a core beside the generator.
 
 Each figure is the median of ``--runs`` runs (default 3), each in a fresh process whose
 kernels are loaded before the timed call (steady state). Prints ONE JSON line:
@@ -39,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from _signals import coloured_noise, voiced_speech  # benchmarks/, the script's folder
@@ -95,6 +101,8 @@ class _MemorySampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_pss = self.peak_rss = 0
+        self.cpu_s = 0.0
+        """CPU time of the sampling itself (to leave out of the generator's)."""
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -105,6 +113,7 @@ class _MemorySampler(threading.Thread):
             rss = sum(_proc_kb(p, "VmRSS:", "status") for p in pids)
             self.peak_pss, self.peak_rss = max(self.peak_pss, pss), max(self.peak_rss, rss)
             self._stop_event.wait(0.05)
+        self.cpu_s = time.thread_time()
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -143,15 +152,19 @@ def _child(speech: str, noise: str, frames: int, jobs: int, out: str, arch: str)
 
     # steady state: load the compiled kernels (numba cache) before the timed run
     generate(speech, noise, warm, out, seed=1, jobs=1, progress=False, hashes=False)
-    sampler = _MemorySampler()
-    sampler.start()
+    sampler = _MemorySampler() if jobs > 1 else None
+    if sampler is not None:
+        sampler.start()
     c0 = cpu()
     res = generate(speech, noise, frames, out, seed=1, jobs=jobs, progress=False, hashes=False)
     cpu_s = cpu() - c0
-    sampler.stop()
-    # (not ru_maxrss: Linux carries it over exec from the process that started us)
-    print(json.dumps({"fps": frames / res.seconds, "pss_kb": sampler.peak_pss,
-                      "rss_sum_kb": sampler.peak_rss,
+    if sampler is not None:
+        sampler.stop()
+        cpu_s -= sampler.cpu_s
+        pss_kb, rss_kb = sampler.peak_pss, sampler.peak_rss
+    else:  # one process: its high-water mark (not ru_maxrss: Linux carries that over exec)
+        pss_kb = rss_kb = _proc_kb(os.getpid(), "VmHWM:", "status")
+    print(json.dumps({"fps": frames / res.seconds, "pss_kb": pss_kb, "rss_sum_kb": rss_kb,
                       "fps_per_cpu_s": frames / max(cpu_s, 1e-9)}))
 
 
@@ -205,7 +218,7 @@ def main() -> None:
     print(json.dumps(line))
     print(f"(jobs 2 run: peak memory {r2['pss_kb'] / 1024:.0f} MB counting shared pages once "
           f"(PSS), {r2['rss_sum_kb'] / 1024:.0f} MB summing each process's RSS; jobs 1 run: "
-          f"{r1['rss_sum_kb'] / 1024:.0f} MB RSS; frames per CPU-second, which the load "
+          f"{r1['rss_sum_kb'] / 1024:.0f} MB peak RSS; frames per CPU-second, which the load "
           f"of other processes affects less: jobs 1 {r1['fps_per_cpu_s']:.0f}, jobs 2 "
           f"{r2['fps_per_cpu_s']:.0f}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs)", file=sys.stderr)

@@ -211,21 +211,36 @@ class Reverb:
 
     def process(self, x: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Full and early convolution of ``x`` (m,) float32 with response ``index``
-        (``-1``: none, both are ``x``)."""
+        (``-1``: none, both are ``x``).
+
+        The hops of a call start at its first sample, every ``CONV_FFT - MAX_RIR_SAMPLES + 1``
+        samples. All of them go through one batched forward transform and the full and early
+        products through one batched inverse: pocketfft then runs several rows at once in
+        SIMD lanes (about twice as fast as one call per hop) with the same bits per row.
+        """
         lead = self.history.size
-        buf = np.concatenate([self.history, x])
-        self.history = buf[buf.size - lead:].copy()
+        history = self.history
+        self.history = np.concatenate([history, x[max(x.size - lead, 0):]])[-lead:]
         if index < 0:
             return x, x
         full_h, early_h = self._spectrum(index)
         hop = CONV_FFT - lead
-        full = np.empty_like(x)
-        early = np.empty_like(x)
-        for a in range(0, x.size, hop):
-            b = min(x.size, a + hop)
-            spec = scipy.fft.rfft(buf[a:a + CONV_FFT], CONV_FFT)
-            full[a:b] = scipy.fft.irfft(spec * full_h, CONV_FFT)[lead:lead + b - a]
-            early[a:b] = scipy.fft.irfft(spec * early_h, CONV_FFT)[lead:lead + b - a]
+        hops = -(-x.size // hop)
+        # hop i reads (history ++ x)[i hop : i hop + CONV_FFT], zero-padded past its end
+        padded = np.empty((hops - 1) * hop + CONV_FFT, np.float32)
+        padded[:lead] = history
+        padded[lead:lead + x.size] = x
+        padded[lead + x.size:] = 0
+        windows = np.lib.stride_tricks.as_strided(
+            padded, (hops, CONV_FFT), (hop * padded.itemsize, padded.itemsize), writeable=False)
+        spec = scipy.fft.rfft(windows, axis=-1)
+        products = np.empty((2, *spec.shape), spec.dtype)
+        np.multiply(spec, full_h, out=products[0])
+        np.multiply(spec, early_h, out=products[1])
+        del spec
+        y = scipy.fft.irfft(products, CONV_FFT, axis=-1, overwrite_x=True)[:, :, lead:]
+        full = y[0].reshape(-1)[:x.size]
+        early = y[1].reshape(-1)[:x.size]
         return full, early
 
 
