@@ -375,14 +375,22 @@ def test_fused_filters_match_the_dsp_biquad():
     b2, a2 = np.float32([-0.25, 0.1]), np.float32([0.2, -0.3])
     g1, g2 = np.float32(0.7), np.float32(0.05)
     out1, out2 = np.empty((6, 480), np.float32), np.empty((6, 480), np.float32)
+    energy = np.full(9, np.nan, np.float32)
     mems = [np.zeros(2, np.float32) for _ in range(4)]
-    G._scale_filter(s[:3], g1, mems[0], mems[1], b1, a1, out1[:3],
+    G._scale_filter(s[:3], g1, mems[0], mems[1], b1, a1, out1[:3], energy[:3],
                     s2[:3], g2, mems[2], mems[3], b2, a2, out2[:3])
-    G._scale_filter(s[3:], g1, mems[0], mems[1], b1, a1, out1[3:],  # state carries over
+    G._scale_filter(s[3:], g1, mems[0], mems[1], b1, a1, out1[3:], energy[3:6],  # carries over
                     np.empty((0, 480), np.int16), g2, mems[2], mems[3], b2, a2, out2[3:])
     y, _ = biquad(g1 * s.reshape(-1).astype(np.float32), None, B_HP, A_HP)
     y, _ = biquad(y, None, b1, a1)
     assert np.array_equal(out1.reshape(-1), y)
+    # the speech's VAD energy comes out of the same pass: the separate kernel's bits
+    assert np.array_equal(energy[:6], G._frame_energy(s))
+    scratch = [np.zeros(2, np.float32) for _ in range(4)]
+    G._scale_filter(np.empty((0, 480), np.int16), g1, *scratch[:2], b1, a1,
+                    np.empty((3, 480), np.float32), energy[6:], s2[:3], g2, *scratch[2:], b2,
+                    a2, np.empty((3, 480), np.float32))
+    assert np.array_equal(energy[6:], np.zeros(3, np.float32))  # silent speech: no energy
     x2 = g2 * s2.astype(np.float32)
     x2[3:] = 0  # a silent block: input 0, the filters keep ringing
     y2, _ = biquad(x2.reshape(-1), None, B_HP, A_HP)

@@ -155,11 +155,13 @@ def _build_scale_filter(deps: int):
     # inlines the DSP's biquad step: a closure over the hash of the DSP kernels' sources
     # (rnnoise_kit.dsp._block.deps_key), so that numba's cache follows a change there
     @njit(cache=True, nogil=True)
-    def _scale_filter(s, gain, mem_hp, mem_r, b_r, a_r, out, s2, gain2, mem_hp2, mem_r2, b_r2,
-                      a_r2, out2):
+    def _scale_filter(s, gain, mem_hp, mem_r, b_r, a_r, out, energy, s2, gain2, mem_hp2,
+                      mem_r2, b_r2, a_r2, out2):
         """Two independent streams at once (speech and noise, for instruction-level
         parallelism): ``out = biquad(biquad(gain*s, hp), random)``, float32 states updated in
         place. ``s`` (n, 480) int16, or zero rows for silence (then the input is 0).
+        ``energy`` (n,) receives :func:`_frame_energy` of ``s`` (0 for silence): its
+        sequential sums ride in the latency shadow of the filters' recurrences, for free.
 
         Note: numba's ``float()`` of a float32 stays float32; ``np.float64()`` promotes.
         """
@@ -173,8 +175,11 @@ def _build_scale_filter(deps: int):
         silent2 = s2.shape[0] == 0
         zero = np.float32(0)
         for t in range(out.shape[0]):
+            e = zero
             for i in range(out.shape[1]):
-                x = zero if silent else gain * np.float32(s[t, i])
+                v = zero if silent else np.float32(s[t, i])
+                e = e + v * v
+                x = gain * v
                 x2 = zero if silent2 else gain2 * np.float32(s2[t, i])
                 y, h0, h1 = biquad_step(x, h0, h1, hb0, hb1, ha0, ha1)
                 y2, g0, g1 = biquad_step(x2, g0, g1, hb0, hb1, ha0, ha1)
@@ -182,6 +187,7 @@ def _build_scale_filter(deps: int):
                 z2, q0, q1 = biquad_step(y2, q0, q1, qb0, qb1, qa0, qa1)
                 out[t, i] = z
                 out2[t, i] = z2
+            energy[t] = e
         mem_hp[0], mem_hp[1], mem_r[0], mem_r[1] = h0, h1, r0, r1
         mem_hp2[0], mem_hp2[1], mem_r2[0], mem_r2[1] = g0, g1, q0, q1
 
@@ -324,17 +330,16 @@ class Stream:
         starts = np.zeros(n, np.int64) if self.band_limits is not None else None
         if p.speech_gain != 0:
             s, self.speech_pos = _read_frames(self.speech, self.speech_pos, n, starts)
-            energy = _frame_energy(s)
         else:
             s = np.empty((0, FRAME_SIZE), np.int16)
-            energy = np.zeros(n, np.float32)
         if p.noise_gain != 0:
             s2, self.noise_pos = _read_frames(self.noise, self.noise_pos, n)
         else:
             s2 = np.empty((0, FRAME_SIZE), np.int16)
+        energy = np.empty(n, np.float32)
         _scale_filter(s, f32(p.speech_gain), self.mem_hp_x, self.mem_resp_x, p.b_sig,
-                      p.a_sig, x, s2, f32(p.noise_gain), self.mem_hp_n, self.mem_resp_n,
-                      p.b_noise, p.a_noise, noise)
+                      p.a_sig, x, energy, s2, f32(p.noise_gain), self.mem_hp_n,
+                      self.mem_resp_n, p.b_noise, p.a_noise, noise)
         vad = np.empty(n, np.float32)
         self.vad_cnt = int(_vad(energy, self.vad_cnt, vad))
         lowpass = p.lowpass
