@@ -193,8 +193,9 @@ class Reverb:
     (reverberant input) and the early (target) convolution at once.
 
     The dry input of earlier calls is kept (:data:`MAX_RIR_SAMPLES` - 1 samples), so a stream
-    cut into blocks gives the same output as a whole, and a new response starts from the
-    stream's history (a segment that changes room does not start from silence).
+    cut into blocks gives the same output as a whole up to rounding (the transforms start at
+    each call, so the bits depend on the cut), and a new response starts from the stream's
+    history (a segment that changes room does not start from silence).
     """
 
     def __init__(self, bank: RoomBank | list[np.ndarray]) -> None:

@@ -79,7 +79,9 @@ NOISE_SKIP_FRAMES = 150
 SHARD_ROWS = GAIN_PERIOD * 8
 """Rows per shard in default mode (22,576): fixed, so the output does not depend on --jobs."""
 BLOCK_FRAMES = 1024
-"""Frames per DSP call (memory bound; results do not depend on it)."""
+"""Frames per DSP call (memory bound). The analyses do not depend on it (their states carry
+over), but the reverberation's transforms start at each block, so its rounding does: changing
+it changes the bytes of augmented matrices."""
 
 
 # ----------------------------------------------------------------------------- parameters
