@@ -480,3 +480,15 @@ def test_demo_arch02_acceptance(tmp_path, cache, pyrnnoise_library):
     assert np.abs(stream.vad[:, 0] - so_vad).max() <= 0.01
     emulated, vad = Sse2FrameProcessor02(load_model(run / "model" / "model.bin")).denoise(x16)
     assert np.array_equal(emulated, so) and np.array_equal(vad, so_vad)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.toml")))
+def test_shipped_configs_are_valid_settings(name):
+    # the recipes docs/models.md points to must load as they are written
+    from rnnoise_kit import pipeline
+
+    config = pipeline.PipelineConfig.from_toml(ROOT / "configs" / name)
+    assert config.frames > 0 and config.epochs > 0
