@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import multiprocessing
 import pickle
@@ -96,9 +97,9 @@ class Executor:
 
 # glibc mallopt() parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-_ALLOCATOR_TUNED: list[bool] = []
 
 
+@functools.cache
 def tune_allocator() -> None:
     """Let this process's allocator keep freed memory for reuse (glibc only; once per process).
 
@@ -110,9 +111,6 @@ def tune_allocator() -> None:
     32 MB, the most glibc allows; trimming above 256 MB) changes no result, only speed; peak
     memory stays that of the largest live set plus at most the trim threshold.
     """
-    if _ALLOCATOR_TUNED:
-        return
-    _ALLOCATOR_TUNED.append(True)
     import ctypes
     import ctypes.util
 
