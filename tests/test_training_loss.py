@@ -142,3 +142,27 @@ def test_fused_gain_loss_matches_autograd(mode):
     (gb,) = torch.autograd.grad(ref * 3, b)
     assert float(fused.detach()) == pytest.approx(float(ref.detach()), rel=1e-13)
     assert torch.allclose(ga, gb, rtol=1e-12, atol=1e-18)
+
+
+@pytest.mark.parametrize("mode", ["swapped", "textbook"])
+def test_undershoot_weighs_only_predictions_below_target(mode):
+    from rnnoise_kit.training.loss import _gain_cost
+
+    p, t, _, _ = _data(3)
+    m = np.minimum(t + 1, 1)
+    d = np.sqrt(p) - np.sqrt(np.maximum(t, 0))
+    cost = m * (10 * d**4 + d**2 + 0.01 * _np_bce(p, t, mode))
+    u = 2.5
+    expected = np.mean(cost * np.where(p < t, 1 + u, 1.0))
+    a = torch.tensor(p, requires_grad=True)
+    b = torch.tensor(p, requires_grad=True)
+    tt = torch.tensor(t)
+    fused = gain_loss(a, tt, mode, undershoot=u)
+    ref = _gain_cost(b, tt, mode, undershoot=u).mean()
+    assert float(fused.detach()) == pytest.approx(expected, rel=1e-12)
+    assert float(ref.detach()) == pytest.approx(expected, rel=1e-12)
+    (ga,) = torch.autograd.grad(fused, a)
+    (gb,) = torch.autograd.grad(ref, b)
+    assert torch.allclose(ga, gb, rtol=1e-12, atol=1e-18)
+    # the extra weight is what makes it differ from the plain loss
+    assert float(fused.detach()) > float(gain_loss(torch.tensor(p), tt, mode).detach())

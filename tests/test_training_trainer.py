@@ -594,3 +594,15 @@ def test_checkpoints_from_before_named_recipes_resume_as_seed(tmp_path):
     with pytest.raises(CheckpointMismatch, match="recipe 'seed' -> 'modern'"):
         _check_resumable(header, TrainConfig(epochs=2, window=100, lr=1e-3, l2=1e-6),
                          {"sha256": "x"}, tmp_path)
+
+
+def test_checkpoints_from_before_undershoot_resume_with_the_symmetric_loss(tmp_path):
+    from rnnoise_kit.training.trainer import _check_resumable
+
+    cfg = TrainConfig(epochs=2, window=100)
+    old = {k: v for k, v in cfg.recipe_settings().items() if k != "undershoot"}
+    header = {"config": old, "data": {"sha256": "x"}}
+    _check_resumable(header, cfg, {"sha256": "x"}, tmp_path)
+    with pytest.raises(CheckpointMismatch, match="undershoot 0.0 -> 2.0"):
+        _check_resumable(header, TrainConfig(epochs=2, window=100, undershoot=2.0),
+                         {"sha256": "x"}, tmp_path)

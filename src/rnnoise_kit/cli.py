@@ -136,8 +136,8 @@ def _add_scheduler(p) -> None:
     """``--scheduler``: the stage's jobs on a Dask cluster (rnnoise_kit.parallel)."""
     p.add_argument("--scheduler", metavar="ADDRESS|local:N",
                    help="run the jobs on a Dask cluster instead of --jobs processes: a running "
-                        "`dask scheduler` (tcp://HOST:8786) or local:N (N worker processes "
-                        "here); same output. Needs pip install 'rnnoise-kit[cluster]'")
+                        "`dask scheduler` (tcp://HOST:8786) or local:N (N workers here); same "
+                        "output. Needs pip install 'rnnoise-kit[cluster]'")
 
 
 def _run_prepare(args) -> int:
@@ -956,6 +956,12 @@ def _add_train(sub) -> None:
     p.add_argument("--bce", choices=BCE_MODES, default=None,
                    help="v0.1: binary cross-entropy as Keras >= 2.0.7 ran rnn_train.py "
                         f"(swapped) or the textbook one (default {d.bce})")
+    p.add_argument("--undershoot", type=float, default=None, metavar="W",
+                   help="v0.1: extra loss weight of band gains predicted below their target, "
+                        "i.e. of the errors that remove speech (default: the recipe's, "
+                        + ", ".join(f"{k} {v['undershoot']:g}" for k, v in RECIPES.items())
+                        + "); e.g. 3 keeps more voice and removes less noise, see "
+                        "docs/training.md")
     p.add_argument("--size", choices=SIZE_NAMES, default=None,
                    help="0.2: network size, default = upstream's (conv1 128, GRU 384), small = "
                         "conv1 32, GRU 64 (default: --init's sizes, else default)")
@@ -997,7 +1003,7 @@ def _run_train(args) -> int:
     cfg = TrainConfig(recipe=_or(args.recipe, DEFAULT_RECIPE),
                       epochs=_or(args.epochs, d.epochs), batch_size=_or(args.batch_size,
                       d.batch_size), window=_or(args.window, d.window), lr=_or(args.lr, d.lr),
-                      seed=args.seed, bce=_or(args.bce, d.bce),
+                      seed=args.seed, bce=_or(args.bce, d.bce), undershoot=args.undershoot,
                       activations=run_activations(args.activations, args.init),
                       sizes=run_sizes(args.sizes, args.init))
     with warnings.catch_warnings():
@@ -1033,7 +1039,7 @@ def _run_train02(args) -> int:
     from rnnoise_kit.errors import SettingError
     from rnnoise_kit.training.v02.trainer import TrainConfig02, run_sizes, train02
 
-    for name in ("activations", "bce", "sizes", "recipe"):
+    for name in ("activations", "bce", "sizes", "recipe", "undershoot"):
         if getattr(args, name) is not None:
             raise SettingError(name, "is for --arch 0.1 (the 0.2 network has no such choice)")
     if args.allow_unloadable:

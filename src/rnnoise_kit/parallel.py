@@ -11,10 +11,10 @@ what every job shares (sources, settings; sent once per worker), ``task`` what t
 so that memory does not grow with the number of tasks.
 
 Dask (the ``cluster`` extra, ``pip install 'rnnoise-kit[cluster]'``) is imported only when a
-scheduler is named. ``local:N`` starts a cluster of N single-threaded worker processes on this
-machine; any other value is the address of a running ``dask scheduler``
-(``tcp://10.0.0.5:8786``). A worker lost mid-run costs only the jobs it held: the scheduler
-runs them again elsewhere, and the results still arrive in order.
+scheduler is named. ``local:N`` starts a cluster of N single-threaded workers in this process
+(threads: the kernels release the GIL); any other value is the address of a running
+``dask scheduler`` (``tcp://10.0.0.5:8786``). A worker lost mid-run costs only the jobs it
+held: the scheduler runs them again elsewhere, and the results still arrive in order.
 """
 
 from __future__ import annotations
@@ -202,6 +202,7 @@ def _call_dask(fn: Callable, token: str, context: bytes, task: Any) -> Any:
 
 
 _CLIENTS: dict[str, Any] = {}
+_LOCAL_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 def _client(scheduler: str):
@@ -215,13 +216,18 @@ def _client(scheduler: str):
     try:
         if scheduler.startswith(LOCAL_PREFIX):
             n = int(scheduler[len(LOCAL_PREFIX):])
+            import dask
             from distributed import Worker
 
-            # workers without nannies: a nanny is one more process per worker to start and
-            # heartbeat on the same cores, and the scheduler still reruns a lost worker's jobs
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   worker_class=Worker, dashboard_address=None,
-                                   silence_logs=logging.CRITICAL)
+            # workers as threads of this process, no nannies: a process per worker costs
+            # more on a small machine (each imports and loads the kernels again, a nanny is
+            # one more process to heartbeat) than the GIL they share, which the kernels
+            # release. No profiler: each worker's would take the GIL every 10 ms to sample
+            # the stacks of its computing threads, for a dashboard that is not opened here.
+            with dask.config.set(_LOCAL_CONFIG):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       worker_class=Worker, dashboard_address=None,
+                                       silence_logs=logging.CRITICAL)
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="20s")

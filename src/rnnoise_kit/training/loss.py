@@ -5,6 +5,10 @@
 * VAD loss ``mean(2 |y - 0.5| BCE)``;
 * total ``10 * gain + 0.5 * vad``.
 
+``undershoot`` (0 in ``rnn_train.py``) weighs the gain cost of every band whose predicted gain
+is below its target by ``1 + undershoot``: errors that remove speech cost more than errors that
+leave noise (see :func:`gain_loss`).
+
 ``sqrt`` clamps its argument at 0 as Keras 2's ``K.sqrt`` does, so -1 targets give 0 instead of
 NaN. The BCE comes in two flavours:
 
@@ -92,22 +96,31 @@ def _sqrt_target(target: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(torch.clamp(target, min=0))
 
 
-def _gain_cost(pred: torch.Tensor, target: torch.Tensor, bce: BCEMode) -> torch.Tensor:
-    """Element-wise masked gain cost through plain autograd ops (reference path)."""
+def _weight(pred: torch.Tensor, target: torch.Tensor, undershoot: float) -> torch.Tensor:
+    """``mask(y)``, times ``1 + undershoot`` where ``p < y``."""
+    m = mask(target)
+    if undershoot:
+        m = m * (1 + undershoot * (pred < target).to(m.dtype))
+    return m
+
+
+def _gain_cost(pred: torch.Tensor, target: torch.Tensor, bce: BCEMode,
+               undershoot: float = 0.0) -> torch.Tensor:
+    """Element-wise weighted gain cost through plain autograd ops (reference path)."""
     d = _sqrt_pred(pred) - _sqrt_target(target)
     d2 = d * d
     cost = 10 * d2 * d2 + d2 + 0.01 * binary_crossentropy(pred, target, bce)
-    return mask(target) * cost
+    return _weight(pred.detach(), target, undershoot) * cost
 
 
 class _GainLoss(torch.autograd.Function):
     """``mean(mycost)`` with its gradient computed in the forward pass (about half the ops)."""
 
     @staticmethod
-    def forward(ctx, pred, target, bce: str):  # noqa: D102
+    def forward(ctx, pred, target, bce: str, undershoot: float):  # noqa: D102
         with torch.no_grad():
             n = pred.numel()
-            m = torch.clamp_max(target + 1, 1)
+            m = _weight(pred, target, undershoot)
             s = torch.sqrt(torch.clamp_min(pred, _SQRT_FLOOR))
             d = s - torch.sqrt(torch.clamp_min(target, 0))
             d2 = d * d
@@ -137,10 +150,11 @@ class _GainLoss(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):  # noqa: D102
         (g,) = ctx.saved_tensors
-        return g * grad_out, None, None
+        return g * grad_out, None, None, None
 
 
-def gain_loss(pred: torch.Tensor, target: torch.Tensor, bce: BCEMode = "swapped") -> torch.Tensor:
+def gain_loss(pred: torch.Tensor, target: torch.Tensor, bce: BCEMode = "swapped",
+              undershoot: float = 0.0) -> torch.Tensor:
     """``mycost``: mean over all elements of the masked gain cost.
 
     Parameters
@@ -150,6 +164,8 @@ def gain_loss(pred: torch.Tensor, target: torch.Tensor, bce: BCEMode = "swapped"
     target : Tensor, shape (..., 22)
         Target gains in [0, 1], or -1 where masked.
     bce : {"swapped", "textbook"}
+    undershoot : float
+        Extra weight of the elements whose prediction is below the target (0: ``mycost``).
 
     Returns
     -------
@@ -158,8 +174,8 @@ def gain_loss(pred: torch.Tensor, target: torch.Tensor, bce: BCEMode = "swapped"
         ``pred`` (targets that require a gradient take the plain autograd path).
     """
     if target.requires_grad:
-        return _gain_cost(pred, target, bce).mean()
-    return _GainLoss.apply(pred, target, bce)
+        return _gain_cost(pred, target, bce, undershoot).mean()
+    return _GainLoss.apply(pred, target, bce, float(undershoot))
 
 
 def vad_loss(pred: torch.Tensor, target: torch.Tensor, bce: BCEMode = "swapped") -> torch.Tensor:
@@ -192,6 +208,7 @@ def rnnoise_loss(
     bce: BCEMode = "swapped",
     gain_weight: float = GAIN_WEIGHT,
     vad_weight: float = VAD_WEIGHT,
+    undershoot: float = 0.0,
 ) -> LossParts:
     """Total training loss ``10 * gain_loss + 0.5 * vad_loss``.
 
@@ -202,6 +219,8 @@ def rnnoise_loss(
     bce : {"swapped", "textbook"}
     gain_weight, vad_weight : float
         Keras ``loss_weights``.
+    undershoot : float
+        See :func:`gain_loss`.
 
     Returns
     -------
@@ -209,6 +228,6 @@ def rnnoise_loss(
         ``(total, gain, vad)``; ``gain`` and ``vad`` are unweighted. The L2 weight penalty is
         not included (see :meth:`RNNoiseNet.regularization_loss`).
     """
-    g = gain_loss(gains, gains_target, bce)
+    g = gain_loss(gains, gains_target, bce, undershoot)
     v = vad_loss(vad, vad_target, bce)
     return LossParts(gain_weight * g + vad_weight * v, g, v)

@@ -349,7 +349,7 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
                 w = part.shape[0] / b
                 gains, vad = net(part[..., FEATURES])
                 parts = rnnoise_loss(gains, part[..., GAINS], vad, part[..., VAD], cfg.bce,
-                                     cfg.gain_weight, cfg.vad_weight)
+                                     cfg.gain_weight, cfg.vad_weight, cfg.undershoot)
                 (parts.total * w if w != 1 else parts.total).backward()
                 total += w * float(parts.total.detach())
                 gain += w * float(parts.gain.detach())
@@ -386,7 +386,7 @@ def _validation_loss(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
     for t in device_batches(data.val_batches(cfg.batch_size), device):
         gains, vad = net(t[..., FEATURES])
         parts = rnnoise_loss(gains, t[..., GAINS], vad, t[..., VAD], cfg.bce,
-                             cfg.gain_weight, cfg.vad_weight)
+                             cfg.gain_weight, cfg.vad_weight, cfg.undershoot)
         b = t.shape[0]
         tot += b * (float(parts.total) + reg)
         gsum += b * float(parts.gain)
@@ -396,8 +396,9 @@ def _validation_loss(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
 
 
 def _check_resumable(ck_header: dict, cfg: TrainConfig, ident: dict, run_dir: Path) -> None:
-    # runs made before sizes were a setting trained the classic network
-    old = {"sizes": list(CLASSIC_SIZES)} | ck_header.get("config", {})
+    # runs made before sizes and undershoot were settings trained the classic network with
+    # the symmetric loss
+    old = {"sizes": list(CLASSIC_SIZES), "undershoot": 0.0} | ck_header.get("config", {})
     diffs = []
     if isinstance(cfg, TrainConfig):
         settings = cfg.recipe_settings()
