@@ -18,8 +18,9 @@ import soundfile as sf
 
 from helpers import training_noise as _noise
 from helpers import training_speech as _speech
+from rnnoise_kit import parallel
 from rnnoise_kit.cli import main
-from rnnoise_kit.parallel import CLUSTER_EXTRA, close_clients, open_executor
+from rnnoise_kit.parallel import CLUSTER_EXTRA, ClusterError, close_clients, open_executor
 from rnnoise_kit.training import generator as G
 from rnnoise_kit.training.sharded import INDEX_NAME
 
@@ -121,6 +122,26 @@ def test_executors_keep_task_order(cluster):
     for executor in (open_executor(1), open_executor(2), open_executor(scheduler=cluster.address)):
         with executor:
             assert list(executor.map(_square, range(9), 100)) == [100 + i * i for i in range(9)]
+
+
+def test_local_cluster_started_early_is_the_one_used(monkeypatch):
+    # started in the background, taken over by the executor: one cluster, not two
+    parallel.start_cluster("local:1")
+    with open_executor(scheduler=" local:1 ") as executor:
+        assert list(executor.map(_square, range(3), 1)) == [1, 2, 5]
+        assert executor.client is parallel._CLIENTS["local:1"]
+    assert "local:1" not in parallel._STARTING
+    # what failed in the background is raised where the executor opens
+    def refused(scheduler):
+        raise ClusterError(f"no cluster for {scheduler}")
+
+    monkeypatch.setattr(parallel, "_connect", refused)
+    parallel.start_cluster("local:3")
+    with pytest.raises(ClusterError, match="no cluster for local:3"):
+        open_executor(scheduler="local:3")
+    # an address is only checked: nothing is started or reached before the executor opens
+    parallel.start_cluster("tcp://127.0.0.1:9")
+    assert "tcp://127.0.0.1:9" not in parallel._STARTING
 
 
 def test_dask_features_equal_jobs_2(cluster, audio, local_matrix, tmp_path):

@@ -29,6 +29,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 from rnnoise_kit.errors import RnnoiseKitError, SettingError
@@ -40,7 +41,7 @@ RETRIES = 2
 """Times a Dask job that raised is run again (a lost worker is handled by the scheduler)."""
 
 __all__ = ["CLUSTER_EXTRA", "ClusterError", "Executor", "check_scheduler", "close_clients",
-           "open_executor"]
+           "open_executor", "start_cluster"]
 
 
 class ClusterError(RnnoiseKitError):
@@ -202,7 +203,54 @@ def _call_dask(fn: Callable, token: str, context: bytes, task: Any) -> Any:
 
 
 _CLIENTS: dict[str, Any] = {}
-_LOCAL_CONFIG = {"distributed.worker.profile.enabled": False}
+_LOCAL_CONFIG = {
+    # each worker's profiler would take the GIL every 10 ms to sample its computing thread's
+    # stack, for a dashboard that is not opened here
+    "distributed.worker.profile.enabled": False,
+    # the loop's latency check (20 ms) and the system monitor (500 ms) wake the event loop
+    # thread, which then waits for the GIL held by a computing thread; once a second is
+    # enough to notice a blocked loop
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+
+
+_STARTING: dict[str, Future] = {}
+
+
+def start_cluster(scheduler: str | None) -> None:
+    """Check ``scheduler`` and, for ``local:N``, start its cluster in the background, so that
+    it comes up (about a second) while this process prepares its work; the stage's
+    :func:`open_executor` then takes it over and raises what starting it raised.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        As :func:`open_executor`'s. An address is only checked: reaching a running scheduler
+        is quick, and one that cannot be reached should not hold up an error exit.
+
+    Raises
+    ------
+    SettingError
+        As :func:`check_scheduler`.
+    """
+    check_scheduler(scheduler)
+    if scheduler is None or not scheduler.strip().startswith(LOCAL_PREFIX):
+        return
+    key = scheduler.strip()
+    client = _CLIENTS.get(key)
+    if key in _STARTING or (client is not None and client.status == "running"):
+        return
+    future: Future = Future()
+
+    def connect() -> None:
+        try:
+            future.set_result(_connect(key))
+        except BaseException as exc:  # handed to whoever takes the cluster over
+            future.set_exception(exc)
+
+    _STARTING[key] = future
+    threading.Thread(target=connect, name=f"start {key}", daemon=True).start()
 
 
 def _client(scheduler: str):
@@ -211,6 +259,13 @@ def _client(scheduler: str):
     client = _CLIENTS.get(scheduler)
     if client is not None and client.status == "running":
         return client
+    starting = _STARTING.pop(scheduler, None)
+    client = starting.result() if starting is not None else _connect(scheduler)
+    _CLIENTS[scheduler] = client
+    return client
+
+
+def _connect(scheduler: str):
     from distributed import Client, LocalCluster
 
     try:
@@ -222,24 +277,32 @@ def _client(scheduler: str):
             # workers as threads of this process, no nannies: a process per worker costs
             # more on a small machine (each imports and loads the kernels again, a nanny is
             # one more process to heartbeat) than the GIL they share, which the kernels
-            # release. No profiler: each worker's would take the GIL every 10 ms to sample
-            # the stacks of its computing threads, for a dashboard that is not opened here.
+            # release. No memory limit: every in-process worker would measure the whole
+            # process against its share and pause or spill for the others' memory; the
+            # executor's window of jobs in flight bounds it instead.
             with dask.config.set(_LOCAL_CONFIG):
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        worker_class=Worker, dashboard_address=None,
-                                       silence_logs=logging.CRITICAL)
+                                       memory_limit=0, silence_logs=logging.CRITICAL,
+                                       # its HTTP server (always started) on a free local
+                                       # port: not 8787, which another cluster may hold
+                                       scheduler_kwargs={"dashboard": False,
+                                                         "dashboard_address": "127.0.0.1:0"})
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="20s")
     except OSError as exc:
         raise ClusterError(f"cannot reach the Dask scheduler {scheduler} ({exc})") from exc
-    _CLIENTS[scheduler] = client
     return client
 
 
 @atexit.register
 def close_clients() -> None:
     """Close every Dask client (and ``local:N`` cluster) this process opened."""
+    for key, future in list(_STARTING.items()):  # started but never taken over
+        with contextlib.suppress(Exception):
+            _CLIENTS.setdefault(f"{key} (unused)", future.result(timeout=60))
+    _STARTING.clear()
     for client in _CLIENTS.values():
         cluster = client.cluster
         with contextlib.suppress(Exception):

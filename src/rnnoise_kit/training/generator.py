@@ -45,7 +45,7 @@ from rnnoise_kit.dsp._block import deps_key
 from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad_step
 from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
 from rnnoise_kit.errors import InputError, OutputError, SettingError
-from rnnoise_kit.parallel import LocalPool, check_scheduler, open_executor
+from rnnoise_kit.parallel import LocalPool, check_scheduler, open_executor, start_cluster
 from rnnoise_kit.training import _analysis
 from rnnoise_kit.training.augment import (
     NO_AUGMENTATION,
@@ -633,6 +633,8 @@ def generate(
     if seed < 0:
         raise SettingError("seed", f"must be a non-negative integer, not {seed}")
     check_scheduler(scheduler)
+    if not compat:  # a local:N cluster starts while the sources are opened and the rooms made
+        start_cluster(scheduler)
     sharded = wants_folder(output)
     out = Path(output)
     if sharded:
