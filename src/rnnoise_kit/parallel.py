@@ -272,17 +272,18 @@ def _connect(scheduler: str):
         if scheduler.startswith(LOCAL_PREFIX):
             n = int(scheduler[len(LOCAL_PREFIX):])
             import dask
-            from distributed import Worker
 
-            # workers as threads of this process, no nannies: a process per worker costs
-            # more on a small machine (each imports and loads the kernels again, a nanny is
-            # one more process to heartbeat) than the GIL they share, which the kernels
-            # release. No memory limit: every in-process worker would measure the whole
-            # process against its share and pause or spill for the others' memory; the
-            # executor's window of jobs in flight bounds it instead.
+            # workers as threads of this process, talking to the scheduler and the client
+            # in memory (inproc://): a process per worker costs more on a small machine
+            # (each imports and loads the kernels again, a nanny is one more process to
+            # heartbeat) than the GIL they share, which the kernels release, and a result
+            # is handed over, not pickled through a loopback socket. No memory limit: every
+            # in-process worker would measure the whole process against its share and pause
+            # or spill for the others' memory; the executor's window of jobs in flight
+            # bounds it instead.
             with dask.config.set(_LOCAL_CONFIG):
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       worker_class=Worker, dashboard_address=None,
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
+                                       dashboard_address=None,
                                        memory_limit=0, silence_logs=logging.CRITICAL,
                                        # its HTTP server (always started) on a free local
                                        # port: not 8787, which another cluster may hold
