@@ -124,6 +124,28 @@ def test_executors_keep_task_order(cluster):
             assert list(executor.map(_square, range(9), 100)) == [100 + i * i for i in range(9)]
 
 
+def test_a_finished_task_frees_its_slot_before_the_oldest_finishes():
+    # task 0 waits until a task beyond the first window has started: that happens only if a
+    # slot is refilled when a later task finishes, not when the oldest one does
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    window = 2
+    beyond = threading.Event()
+
+    def job(i: int) -> str:
+        if i >= window:
+            beyond.set()
+        if i == 0:
+            return "refilled" if beyond.wait(timeout=20) else "starved"
+        return str(i)
+
+    with ThreadPoolExecutor(window) as pool:
+        out = list(parallel._in_order(lambda i: pool.submit(job, i), range(6), window,
+                                      lambda f: f.result()))
+    assert out == ["refilled", "1", "2", "3", "4", "5"]
+
+
 def test_local_cluster_started_early_is_the_one_used(monkeypatch):
     # started in the background, taken over by the executor: one cluster, not two
     parallel.start_cluster("local:1")

@@ -25,6 +25,7 @@ import functools
 import logging
 import multiprocessing
 import pickle
+import queue
 import signal
 import threading
 from collections import deque
@@ -164,19 +165,44 @@ class LocalPool(Executor):
 
 
 def _in_order(submit: Callable, tasks: Iterable, window: int, result: Callable) -> Iterator:
-    """Submit ``tasks`` keeping at most ``window`` in flight; yield their results in order."""
-    pending: deque = deque()
+    """Submit ``tasks`` keeping ``window`` of them queued or running; yield their results in
+    task order.
+
+    A task is submitted whenever one finishes, not when the oldest does: a worker that is done
+    early gets the next task instead of waiting for a slower one (a Dask worker is handed its
+    tasks in advance, so waiting for the oldest left it idle). Finished results wait for their
+    turn; at most ``2 * window`` tasks are submitted and not yet yielded, which bounds memory.
+    ``submit(task)`` returns a future
+    (``concurrent.futures`` or Dask: ``done()`` and ``add_done_callback()``).
+    """
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # one item per finished task: a wake-up
+    pending: deque = deque()  # submitted, not yet yielded, in task order
     it = iter(tasks)
+    more = True
+
+    def fill() -> None:
+        nonlocal more
+        while more and len(pending) < 2 * window and \
+                sum(not f.done() for f in pending) < window:
+            task = next(it, _END)
+            if task is _END:
+                more = False
+                return
+            future = submit(task)
+            future.add_done_callback(finished.put)
+            pending.append(future)
+
     try:
-        for task in it:
-            pending.append(submit(task))
-            if len(pending) >= window:
-                break
+        fill()
         while pending:
+            while not pending[0].done():
+                # an item may be stale (a task seen done already): then check again; the
+                # timeout only guards against a future that never reports
+                with contextlib.suppress(queue.Empty):
+                    finished.get(timeout=1.0)
+                fill()
             value = result(pending.popleft())
-            nxt = next(it, _END)
-            if nxt is not _END:
-                pending.append(submit(nxt))
+            fill()
             yield value
     finally:
         for f in pending:

@@ -163,8 +163,9 @@ def response_bank(aug: Augmentation, seed: int) -> tuple[RoomBank | list[np.ndar
 
 
 _ROOMS: dict[tuple[int, int], np.ndarray] = {}
-"""Rooms made by this process, by (seed, index): the image method takes about half a second a
-room, so each is made once, when a segment first draws it (a short run makes only those)."""
+"""Rooms made by this process, by (seed, index): the image method takes tens of milliseconds a
+room (the 24 of seed 0: 1.5 s here), so each is made once, when a segment first draws it (a
+short run makes only those); the worker threads of a ``local:N`` cluster share them."""
 
 
 class RoomBank:
