@@ -107,18 +107,12 @@ def _remove(path: Path) -> None:
 
 
 def _rows(path: Path) -> bytes:
-    import h5py
+    """The matrix's bytes, whatever its form (``.f32``, ``.h5`` or a sharded folder)."""
     import numpy as np
 
-    sys.path.insert(0, str(SRC))
     from rnnoise_kit.training.matrix import MatrixReader
 
-    if path.is_dir():
-        return np.concatenate([b for _, b in MatrixReader(path).blocks()]).tobytes()
-    if path.suffix == ".h5":
-        with h5py.File(path, "r") as f:
-            return f["data"][:].tobytes()
-    return path.read_bytes()
+    return np.concatenate([b for _, b in MatrixReader(path).blocks()]).tobytes()
 
 
 def main() -> None:

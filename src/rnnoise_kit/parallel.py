@@ -172,8 +172,8 @@ def _in_order(submit: Callable, tasks: Iterable, window: int, result: Callable) 
     early gets the next task instead of waiting for a slower one (a Dask worker is handed its
     tasks in advance, so waiting for the oldest left it idle). Finished results wait for their
     turn; at most ``2 * window`` tasks are submitted and not yet yielded, which bounds memory.
-    ``submit(task)`` returns a future
-    (``concurrent.futures`` or Dask: ``done()`` and ``add_done_callback()``).
+    ``submit(task)`` returns a future (``concurrent.futures`` or Dask: ``done()`` and
+    ``add_done_callback()``).
     """
     finished: queue.SimpleQueue = queue.SimpleQueue()  # one item per finished task: a wake-up
     pending: deque = deque()  # submitted, not yet yielded, in task order
@@ -264,8 +264,7 @@ def start_cluster(scheduler: str | None) -> None:
     if scheduler is None or not scheduler.strip().startswith(LOCAL_PREFIX):
         return
     key = scheduler.strip()
-    client = _CLIENTS.get(key)
-    if key in _STARTING or (client is not None and client.status == "running"):
+    if key in _STARTING or _running_client(key) is not None:
         return
     future: Future = Future()
 
@@ -279,11 +278,16 @@ def start_cluster(scheduler: str | None) -> None:
     threading.Thread(target=connect, name=f"start {key}", daemon=True).start()
 
 
+def _running_client(scheduler: str):
+    client = _CLIENTS.get(scheduler)
+    return client if client is not None and client.status == "running" else None
+
+
 def _client(scheduler: str):
     """One client per scheduler value for the life of the program (``pipeline``'s stages
     share a ``local:N`` cluster instead of starting one each)."""
-    client = _CLIENTS.get(scheduler)
-    if client is not None and client.status == "running":
+    client = _running_client(scheduler)
+    if client is not None:
         return client
     starting = _STARTING.pop(scheduler, None)
     client = starting.result() if starting is not None else _connect(scheduler)
@@ -326,11 +330,12 @@ def _connect(scheduler: str):
 @atexit.register
 def close_clients() -> None:
     """Close every Dask client (and ``local:N`` cluster) this process opened."""
-    for key, future in list(_STARTING.items()):  # started but never taken over
+    clients = list(_CLIENTS.values())
+    for future in _STARTING.values():  # started but never taken over
         with contextlib.suppress(Exception):
-            _CLIENTS.setdefault(f"{key} (unused)", future.result(timeout=60))
+            clients.append(future.result(timeout=60))
     _STARTING.clear()
-    for client in _CLIENTS.values():
+    for client in clients:
         cluster = client.cluster
         with contextlib.suppress(Exception):
             client.close()

@@ -632,8 +632,9 @@ def generate(
         raise SettingError("jobs", f"must be at least 1, not {jobs}")
     if seed < 0:
         raise SettingError("seed", f"must be a non-negative integer, not {seed}")
-    check_scheduler(scheduler)
-    if not compat:  # a local:N cluster starts while the sources are opened and the rooms made
+    if compat:  # one sequential stream: a scheduler is ignored, but still checked
+        check_scheduler(scheduler)
+    else:  # a local:N cluster starts while the sources are opened and the rooms made
         start_cluster(scheduler)
     sharded = wants_folder(output)
     out = Path(output)
