@@ -244,6 +244,12 @@ _LOCAL_CONFIG = {
 _STARTING: dict[str, Future] = {}
 
 
+def in_process_cluster(scheduler: str | None) -> bool:
+    """Whether ``scheduler`` is a ``local:N`` cluster, whose workers are threads of this
+    process (they share its imports and compiled kernels)."""
+    return scheduler is not None and scheduler.strip().startswith(LOCAL_PREFIX)
+
+
 def start_cluster(scheduler: str | None) -> None:
     """Check ``scheduler`` and, for ``local:N``, start its cluster in the background, so that
     it comes up (about a second) while this process prepares its work; the stage's
@@ -261,7 +267,7 @@ def start_cluster(scheduler: str | None) -> None:
         As :func:`check_scheduler`.
     """
     check_scheduler(scheduler)
-    if scheduler is None or not scheduler.strip().startswith(LOCAL_PREFIX):
+    if not in_process_cluster(scheduler):
         return
     key = scheduler.strip()
     if key in _STARTING or _running_client(key) is not None:

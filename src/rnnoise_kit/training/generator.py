@@ -45,7 +45,12 @@ from rnnoise_kit.dsp._block import deps_key
 from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad_step
 from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
 from rnnoise_kit.errors import InputError, OutputError, SettingError
-from rnnoise_kit.parallel import LocalPool, check_scheduler, open_executor, start_cluster
+from rnnoise_kit.parallel import (
+    check_scheduler,
+    in_process_cluster,
+    open_executor,
+    start_cluster,
+)
 from rnnoise_kit.training import _analysis
 from rnnoise_kit.training.augment import (
     NO_AUGMENTATION,
@@ -467,9 +472,14 @@ def _run_shards(job: Callable, context: tuple, tasks: list, jobs: int,
                 sources: tuple[Source, ...], warm_up: Callable[[], object] | None,
                 scheduler: str | None) -> Iterator:
     """``job(context, task)`` for every task, in order (:mod:`rnnoise_kit.parallel`)."""
-    executor = open_executor(max(1, min(int(jobs), len(tasks))), scheduler, start_method="fork")
-    if isinstance(executor, LocalPool) and executor.start_method == "fork" and warm_up:
-        warm_up()  # load the compiled kernels once here: the forked workers share those pages
+    jobs = max(1, min(int(jobs), len(tasks)))
+    if warm_up and (in_process_cluster(scheduler) or (scheduler is None and jobs > 1)):
+        # load the compiled kernels (and the room simulator) once here, while a local:N
+        # cluster is still starting: its worker threads share them, as the forked workers of
+        # a local pool share the pages; else every worker's first shard loads them, one at a
+        # time under the import lock, with the other cores idle
+        warm_up()
+    executor = open_executor(jobs, scheduler, start_method="fork")
     if executor.workers > 1 or scheduler is not None:
         for src in sources:
             src.close()  # workers must not share open file handles (and their offsets)
@@ -536,11 +546,13 @@ def default_blocks(
     if kit is not None and kit.foreground is not None:
         sources = (*sources, kit.foreground)
     yield from shard_pool(_shard, (seed, speech, noise, kit), tasks, jobs, sources,
-                          lambda: _warm_up(speech, noise), scheduler)
+                          lambda: _warm_up(speech, noise, kit), scheduler)
 
 
-def _warm_up(speech: Source, noise: Source) -> None:
+def _warm_up(speech: Source, noise: Source, kit: AugmentKit | None = None) -> None:
     Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
+    if kit is not None and kit.aug.reverb and len(kit.bank):
+        kit.bank[0]  # generated rooms: imports the simulator (a second) and makes room 0
 
 
 # ----------------------------------------------------------------------------- front end
@@ -763,7 +775,8 @@ def _generate_sharded(speech: Source, noise: Source, frames: int, folder: Path, 
             if kit is not None and kit.foreground is not None:
                 sources = (*sources, kit.foreground)
             results = _run_shards(_shard_file_job, (_shard, (seed, speech, noise, kit)), todo,
-                                  jobs, sources, lambda: _warm_up(speech, noise), scheduler)
+                                  jobs, sources, lambda: _warm_up(speech, noise, kit),
+                                  scheduler)
             for ((i, rows), _), (done_rows, sha) in zip(todo, results, strict=True):
                 run.add(i, done_rows, sha)
                 bar.advance(rows)
