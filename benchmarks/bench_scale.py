@@ -74,10 +74,59 @@ def _size(paths: list[Path]) -> int:
     return total
 
 
+def _become_subreaper() -> bool:
+    """Adopt this process's orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    A stage's forkserver (``prepare``'s pool) outlives the stage: it exits when the stage
+    does, is then nobody's child, and its CPU time and its workers' (which it reaped) were
+    lost to the stage's ``wait4``. Adopted, it is reaped here (:func:`_reap_adopted`)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _children() -> set[int]:
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def _reap_adopted(known: set[int], timeout: float = 30.0) -> tuple[float, int]:
+    """Wait for the children of this process that it did not start (orphans of the stage
+    just measured, adopted as subreaper); return their CPU seconds (with their own reaped
+    descendants') and largest peak RSS in bytes."""
+    cpu, peak = 0.0, 0
+    deadline = time.monotonic() + timeout
+    while True:
+        adopted = _children() - known
+        if not adopted or time.monotonic() > deadline:
+            return cpu, peak
+        for pid in adopted:
+            try:
+                done, _, ru = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                continue
+            if done == pid:
+                cpu += ru.ru_utime + ru.ru_stime
+                peak = max(peak, ru.ru_maxrss * 1024)
+        time.sleep(0.05)
+
+
 def _measured(argv: list[str], outputs: list[Path], frames: int,
               workers: list[int] = ()) -> dict:
-    """Run ``argv`` as a child and measure it (``os.wait4`` gives its own rusage)."""
+    """Run ``argv`` as a child and measure it (``os.wait4`` gives its rusage and that of the
+    descendants it reaped; orphans it left are adopted and added, :func:`_reap_adopted`)."""
     before = {pid: _proc_stat(pid)[0] for pid in workers}
+    known = _children()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "rnnoise_kit.cli", *argv], env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -89,6 +138,9 @@ def _measured(argv: list[str], outputs: list[Path], frames: int,
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.strip()[-2000:]}")
     cpu = ru.ru_utime + ru.ru_stime
     peak = ru.ru_maxrss * 1024
+    orphans_cpu, orphans_peak = _reap_adopted(known)
+    cpu += orphans_cpu
+    peak = max(peak, orphans_peak)
     for pid in workers:
         c, hwm = _proc_stat(pid)
         cpu += c - before[pid]
@@ -143,6 +195,7 @@ def main() -> None:
         ap.error("--hours must be a whole multiple of --synth-hours")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_scale_"))
     work.mkdir(parents=True, exist_ok=True)
+    orphans_counted = _become_subreaper()
     w = str(args.workers)
     seconds = args.hours * 3600
     frames = int(args.hours * FRAMES_PER_HOUR)
@@ -216,7 +269,7 @@ def main() -> None:
         "hours": args.hours, "workers": args.workers, "cpu_count": os.cpu_count(),
         "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
         "synth_hours": synth, "demo_data_s": round(data_s, 1), "dask_identical": identical,
-        "stages": stages,
+        "orphans_counted": orphans_counted, "stages": stages,
     }))
 
 
