@@ -45,12 +45,7 @@ from rnnoise_kit.dsp._block import deps_key
 from rnnoise_kit.dsp.biquad import A_HP, B_HP, biquad_step
 from rnnoise_kit.dsp.constants import EDGE, FRAME_SIZE, FREQ_SIZE, NB_BANDS
 from rnnoise_kit.errors import InputError, OutputError, SettingError
-from rnnoise_kit.parallel import (
-    check_scheduler,
-    in_process_cluster,
-    open_executor,
-    start_cluster,
-)
+from rnnoise_kit.parallel import check_scheduler, open_executor, start_cluster
 from rnnoise_kit.training import _analysis
 from rnnoise_kit.training.augment import (
     NO_AUGMENTATION,
@@ -473,11 +468,11 @@ def _run_shards(job: Callable, context: tuple, tasks: list, jobs: int,
                 scheduler: str | None) -> Iterator:
     """``job(context, task)`` for every task, in order (:mod:`rnnoise_kit.parallel`)."""
     jobs = max(1, min(int(jobs), len(tasks)))
-    if warm_up and (in_process_cluster(scheduler) or (scheduler is None and jobs > 1)):
-        # load the compiled kernels (and the room simulator) once here, while a local:N
-        # cluster is still starting: its worker threads share them, as the forked workers of
-        # a local pool share the pages; else every worker's first shard loads them, one at a
-        # time under the import lock, with the other cores idle
+    if warm_up and scheduler is None and jobs > 1:
+        # load the compiled kernels (and the room simulator) once here: the forked workers
+        # share those pages, and none of them imports pyroomacoustics again. Not for a
+        # local:N cluster: there it would hold both of its worker threads up, where now one
+        # computes while the other loads
         warm_up()
     executor = open_executor(jobs, scheduler, start_method="fork")
     if executor.workers > 1 or scheduler is not None:
