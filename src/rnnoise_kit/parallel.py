@@ -305,7 +305,7 @@ def _connect(scheduler: str):
     from distributed import Client, LocalCluster
 
     try:
-        if scheduler.startswith(LOCAL_PREFIX):
+        if in_process_cluster(scheduler):
             n = int(scheduler[len(LOCAL_PREFIX):])
             import dask
 

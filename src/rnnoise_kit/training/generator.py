@@ -470,9 +470,9 @@ def _run_shards(job: Callable, context: tuple, tasks: list, jobs: int,
     jobs = max(1, min(int(jobs), len(tasks)))
     if warm_up and scheduler is None and jobs > 1:
         # load the compiled kernels (and the room simulator) once here: the forked workers
-        # share those pages, and none of them imports pyroomacoustics again. Not for a
-        # local:N cluster: there it would hold both of its worker threads up, where now one
-        # computes while the other loads
+        # share those pages, and none of them imports pyroomacoustics again. Not before a
+        # local:N cluster's jobs: there it held both worker threads up (measured), while
+        # without it one worker computes as the other loads
         warm_up()
     executor = open_executor(jobs, scheduler, start_method="fork")
     if executor.workers > 1 or scheduler is not None:
