@@ -166,6 +166,34 @@ def test_local_cluster_started_early_is_the_one_used(monkeypatch):
     assert "tcp://127.0.0.1:9" not in parallel._STARTING
 
 
+def test_a_local_cluster_ending_logs_no_comm_traceback():
+    # Dask logs a closed in-memory comm as INFO with a traceback once the cluster's silenced
+    # logs are back: how a local:N cluster ends, not a fault. A closed TCP comm still logs.
+    import logging
+
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    logger = logging.getLogger("distributed.batched")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        with open_executor(scheduler="local:1") as executor:
+            assert list(executor.map(_square, range(2), 1)) == [1, 2]
+        class Comm:  # what Dask logs of its comm is the repr
+            def __repr__(self):
+                return "<InProc (closed)  local=inproc://a/1 remote=inproc://a/2>"
+
+        logger.info("Batched Comm Closed %r", Comm())
+        logger.info("Batched Comm Closed %r", "<TCP (closed) local=tcp://127.0.0.1:1>")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert [r.getMessage() for r in seen] == [
+        "Batched Comm Closed '<TCP (closed) local=tcp://127.0.0.1:1>'"]
+
+
 def test_dask_features_equal_jobs_2(cluster, audio, local_matrix, tmp_path):
     sp, no = audio
     G.generate(sp, no, FRAMES, tmp_path / "d.f32", seed=5, scheduler=cluster.address,

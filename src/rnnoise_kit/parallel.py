@@ -244,6 +244,20 @@ _LOCAL_CONFIG = {
 _STARTING: dict[str, Future] = {}
 
 
+class _InprocTeardown(logging.Filter):
+    """Drops Dask's "Batched Comm Closed" traceback for an in-memory comm: a ``local:N``
+    cluster's comms are closed while a message may still be on its way, which is how a cluster
+    ends, not a fault; Dask logs it (with a traceback) after the cluster's silenced logs have
+    come back, so it reached the terminal at random when a program ended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "Batched Comm Closed %r" and isinstance(record.args, tuple)
+                    and record.args and repr(record.args[0]).startswith("<InProc"))
+
+
+_INPROC_TEARDOWN = _InprocTeardown()
+
+
 def in_process_cluster(scheduler: str | None) -> bool:
     """Whether ``scheduler`` is a ``local:N`` cluster, whose workers are threads of this
     process (they share its imports and compiled kernels)."""
@@ -317,6 +331,7 @@ def _connect(scheduler: str):
             # in-process worker would measure the whole process against its share and pause
             # or spill for the others' memory; the executor's window of jobs in flight
             # bounds it instead.
+            logging.getLogger("distributed.batched").addFilter(_INPROC_TEARDOWN)  # once
             with dask.config.set(_LOCAL_CONFIG):
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
                                        dashboard_address=None,
