@@ -166,6 +166,57 @@ def test_local_cluster_started_early_is_the_one_used(monkeypatch):
     assert "tcp://127.0.0.1:9" not in parallel._STARTING
 
 
+def test_a_job_the_scheduler_forgot_runs_again():
+    # the scheduler forgets a job whose result was lost with its worker as the client fetched
+    # it (FutureCancelledError, "reason: unknown"): the executor runs the job again instead of
+    # failing the stage; lost every time, it is a one-line ClusterError
+    from concurrent.futures import CancelledError
+
+    class Job:
+        def __init__(self, key, value, lost):
+            self.key, self.value, self.lost = key, value, lost
+
+        def result(self):
+            if self.lost:
+                raise CancelledError(f"{self.key} cancelled for reason: unknown.")
+            return self.value
+
+        def done(self):
+            return True
+
+        def add_done_callback(self, fn):
+            fn(self)
+
+        def cancel(self):
+            pass
+
+    class Client:
+        def __init__(self, lose):
+            self.lose, self.runs = lose, []
+
+        def scatter(self, data, **kw):
+            return "shared"
+
+        def cancel(self, futures):
+            pass
+
+        def submit(self, fn, f, token, shared, task, **kw):
+            self.runs.append(task)
+            lost = self.runs.count(task) <= self.lose.get(task, 0)
+            return Job(kw["key"], f(0, task), lost)
+
+    def run(lose):
+        executor = parallel.DaskExecutor.__new__(parallel.DaskExecutor)
+        executor.scheduler, executor.client, executor.workers = "tcp://x:1", Client(lose), 2
+        return list(executor.map(_square, range(4), 0)), executor.client.runs
+
+    out, runs = run({2: 1})
+    assert out == [0, 1, 4, 9]
+    assert sorted(runs) == [0, 1, 2, 2, 3]
+    with pytest.raises(ClusterError, match="was lost with its worker 3 times"):
+        run({1: parallel.RETRIES + 1})
+
+
 def test_a_local_cluster_ending_logs_no_comm_traceback():
     # Dask logs a closed in-memory comm as INFO with a traceback once the cluster's silenced
     # logs are back: how a local:N cluster ends, not a fault. A closed TCP comm still logs.

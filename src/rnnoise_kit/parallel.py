@@ -30,7 +30,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from rnnoise_kit.errors import RnnoiseKitError, SettingError
@@ -383,18 +383,34 @@ class DaskExecutor(Executor):
         name = getattr(fn, "__name__", "job")
         token = _next_key()
 
+        submitted: dict = {}  # key -> task, to run a task again
+
         def submit(task):
-            return self.client.submit(_call_dask, fn, token, shared, task, pure=False,
-                                      retries=RETRIES, key=f"{name}-{_next_key()}")
+            future = self.client.submit(_call_dask, fn, token, shared, task, pure=False,
+                                        retries=RETRIES, key=f"{name}-{_next_key()}")
+            submitted[future.key] = task
+            return future
 
         def result(future):
             try:
-                return future.result()
+                for attempt in range(RETRIES + 1):
+                    try:
+                        return future.result()
+                    except CancelledError as exc:
+                        # nothing here cancels a job it still waits for: the scheduler forgot
+                        # it, which happens when the worker holding its result dies as the
+                        # result is fetched. A job depends on its task alone: run it again.
+                        if attempt == RETRIES:
+                            raise ClusterError(f"Dask job {future.key} was lost with its "
+                                               f"worker {RETRIES + 1} times ({exc})") from exc
+                        future = submit(submitted.pop(future.key))
             except KilledWorker as exc:
                 raise ClusterError(f"Dask job {future.key} killed every worker that ran it "
                                    f"({exc})") from exc
             except OSError as exc:
                 raise ClusterError(f"lost the Dask scheduler {self.scheduler} ({exc})") from exc
+            finally:
+                submitted.pop(future.key, None)
 
         # the worker count may change during a run: keep every current worker busy twice over
         window = max(2, 2 * self.workers)
