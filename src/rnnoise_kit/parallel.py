@@ -379,9 +379,12 @@ class DaskExecutor(Executor):
         from distributed import KilledWorker
 
         blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
-        shared = self.client.scatter(blob, broadcast=True, hash=False)
         name = getattr(fn, "__name__", "job")
         token = _next_key()
+        # a task, not scattered data: Dask keeps one copy of a result once the jobs that
+        # need it have fetched it, and scattered data lost with that copy's worker cancels
+        # every job left ("lost dependencies"), where a task's result is made again
+        shared = self.client.submit(_context, blob, pure=False, key=f"context-{token}")
 
         submitted: dict = {}  # key -> task, to run a task again
 
@@ -419,6 +422,10 @@ class DaskExecutor(Executor):
         finally:
             with contextlib.suppress(Exception):
                 self.client.cancel([shared])
+
+
+def _context(blob: bytes) -> bytes:
+    return blob
 
 
 def _next_key() -> str:
