@@ -401,8 +401,9 @@ class DaskExecutor(Executor):
                         return future.result()
                     except CancelledError as exc:
                         # nothing here cancels a job it still waits for: the scheduler forgot
-                        # it, which happens when the worker holding its result dies as the
-                        # result is fetched. A job depends on its task alone: run it again.
+                        # it (seen when a killed worker took data the job needed, or its
+                        # result as it was fetched). A job depends on its task alone: run it
+                        # again.
                         if attempt == RETRIES:
                             raise ClusterError(f"Dask job {future.key} was lost with its "
                                                f"worker {RETRIES + 1} times ({exc})") from exc
