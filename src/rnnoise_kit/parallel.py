@@ -331,7 +331,8 @@ def _connect(scheduler: str):
             # in-process worker would measure the whole process against its share and pause
             # or spill for the others' memory; the executor's window of jobs in flight
             # bounds it instead.
-            logging.getLogger("distributed.batched").addFilter(_INPROC_TEARDOWN)  # once
+            # addFilter keeps one copy of a filter however often a cluster is made
+            logging.getLogger("distributed.batched").addFilter(_INPROC_TEARDOWN)
             with dask.config.set(_LOCAL_CONFIG):
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
                                        dashboard_address=None,
@@ -388,13 +389,17 @@ class DaskExecutor(Executor):
 
         submitted: dict = {}  # key -> task, to run a task again
 
+        def launch(task):
+            return self.client.submit(_call_dask, fn, token, shared, task, pure=False,
+                                      retries=RETRIES, key=f"{name}-{_next_key()}")
+
         def submit(task):
-            future = self.client.submit(_call_dask, fn, token, shared, task, pure=False,
-                                        retries=RETRIES, key=f"{name}-{_next_key()}")
+            future = launch(task)
             submitted[future.key] = task
             return future
 
         def result(future):
+            task = submitted.pop(future.key)
             try:
                 for attempt in range(RETRIES + 1):
                     try:
@@ -407,14 +412,12 @@ class DaskExecutor(Executor):
                         if attempt == RETRIES:
                             raise ClusterError(f"Dask job {future.key} was lost with its "
                                                f"worker {RETRIES + 1} times ({exc})") from exc
-                        future = submit(submitted.pop(future.key))
+                        future = launch(task)
             except KilledWorker as exc:
                 raise ClusterError(f"Dask job {future.key} killed every worker that ran it "
                                    f"({exc})") from exc
             except OSError as exc:
                 raise ClusterError(f"lost the Dask scheduler {self.scheduler} ({exc})") from exc
-            finally:
-                submitted.pop(future.key, None)
 
         # the worker count may change during a run: keep every current worker busy twice over
         window = max(2, 2 * self.workers)
