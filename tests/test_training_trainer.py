@@ -4,6 +4,7 @@ resume, exports, CLI."""
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -14,8 +15,10 @@ import soundfile as sf
 torch = pytest.importorskip("torch")
 
 from rnnoise_kit.cli import main  # noqa: E402
+from rnnoise_kit.fileio import sha256_file  # noqa: E402
 from rnnoise_kit.model import Network, load_model  # noqa: E402
 from rnnoise_kit.model.checkpoint import read_checkpoint  # noqa: E402
+from rnnoise_kit.model.registry import default_model_path  # noqa: E402
 from rnnoise_kit.training.data import SequenceData, epoch_order, prefetched  # noqa: E402
 from rnnoise_kit.training.matrix import MatrixWriter  # noqa: E402
 from rnnoise_kit.training.trainer import (  # noqa: E402
@@ -267,6 +270,39 @@ def test_init_from_model_file(reference, tmp_path):
     with pytest.raises(InputError, match="activations"):
         train(data, tmp_path / "run2", config=TrainConfig(epochs=0, window=100), init=std,
               progress=False)
+
+
+def test_init_by_public_name_reads_the_cache_and_records_it(reference, tmp_path,
+                                                            monkeypatch, capsys):
+    import shutil
+
+    from rnnoise_kit.training.trainer import run_activations, run_sizes
+
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 600)
+    std = reference / "models" / "std.rnnn"
+    monkeypatch.setenv("RNNOISE_KIT_CACHE", str(tmp_path / "cache"))
+    # not fetched yet: one line saying how, nothing trained
+    assert main(["train", str(data), "-o", str(tmp_path / "none"), "--init", "std",
+                 "--epochs", "0", "--window", "100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "rnnoise-kit model get std" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "none" / "model.rnnn").exists()
+
+    (tmp_path / "cache").mkdir()
+    shutil.copy(std, tmp_path / "cache" / "std.rnnn")  # what `model get std` leaves there
+    assert run_activations(None, "std") == ("relu", "relu", "relu")
+    assert run_sizes(None, "std") == (24, 24, 48, 96)
+    cfg = TrainConfig(epochs=0, window=100, activations=("relu", "relu", "relu"))
+    res = train(data, tmp_path / "run", config=cfg, init="std", device="cpu", progress=False)
+    assert load_model(res.model_path).equals(load_model(std))
+    init = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["init"]
+    assert init["name"] == "std" and init["format"] == "rnnn"
+    assert init["sha256"] == sha256_file(std)
+
+    bundled = train(data, tmp_path / "b", config=TrainConfig(epochs=0, window=100),
+                    init="bundled", device="cpu", progress=False)
+    assert load_model(bundled.model_path).equals(load_model(default_model_path()))
 
 
 def test_run_activations_given_else_the_init_models_else_the_recipes(reference):

@@ -935,8 +935,10 @@ def _add_train(sub) -> None:
     p.add_argument("--seed", type=int, default=d.seed,
                    help=f"initial weights and shuffles (default {d.seed})")
     p.add_argument("--init", metavar="MODEL",
-                   help="fine-tune from a model (.rnnn, .c, Keras .hdf5, checkpoint; 0.2: a "
-                        "weight blob .bin, rnnoise_data.c, a 0.2 checkpoint, rnnoise-0.2)")
+                   help="fine-tune from a model (.rnnn, .c, Keras .hdf5, checkpoint, or a "
+                        "public model by name: std, bd, ... from the model cache, bundled; "
+                        "0.2: a weight blob .bin, rnnoise_data.c, a 0.2 checkpoint, "
+                        "rnnoise-0.2)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--activations", default=None, metavar="A,B,C",

@@ -261,20 +261,17 @@ def resolve_model(model: AnyModel | str | os.PathLike | None) -> AnyModel:
     means the bundled default model.
     """
     from rnnoise_kit.model import load_model
-    from rnnoise_kit.model.registry import cached_path, default_model_path, is_registry_name
+    from rnnoise_kit.model.registry import default_model_path, model_path
 
     if isinstance(model, RNNoiseModel | RNNoise02Model):
         return model
-    if model is None or (os.fspath(model) in ("bundled", "default")
-                         and not Path(os.fspath(model)).exists()):
+    if model is None:
         return load_model(default_model_path())
-    text = os.fspath(model)
-    if not Path(text).exists() and is_registry_name(text):
-        return load_model(cached_path(text))
-    if not Path(text).exists():
-        raise InputError(text, "no such model file (and not a public model name: "
-                               "see `rnnoise-kit model list`)")
-    return load_model(text)
+    path = model_path(model)
+    if not path.exists():
+        raise InputError(os.fspath(model), "no such model file (and not a public model name: "
+                                           "see `rnnoise-kit model list`)")
+    return load_model(path)
 
 
 MODEL_OPTIONS_SEPARATOR = "@"

@@ -682,9 +682,9 @@ def preflight(run_dir: str | os.PathLike, config: PipelineConfig) -> None:
 
         run_sizes(config.size, init=config.init)  # a 0.2 model of the run's size
     elif config.init is not None:
-        from rnnoise_kit.model import load_model
+        from rnnoise_kit.training.trainer import load_init_model
 
-        load_model(config.init)
+        load_init_model(config.init)
     # outputs a previous run left are replaced only when their stage reruns (checked then)
     if not (run / "features.h5").exists():
         if config.arch == "0.2":

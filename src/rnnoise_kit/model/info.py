@@ -10,7 +10,7 @@ import numpy as np
 from rnnoise_kit.fileio import sha256_file
 from rnnoise_kit.model.core import STANDARD_SIZES, RNNoiseModel
 from rnnoise_kit.model.formats import detect_format, load_model
-from rnnoise_kit.model.registry import cached_path, is_registry_name
+from rnnoise_kit.model.registry import model_path
 from rnnoise_kit.model.v02.model import RNNoise02Model
 
 __all__ = ["model_info", "format_info", "COMPATIBILITY", "COMPATIBILITY_V02"]
@@ -56,8 +56,7 @@ def model_info(
     ModelFormatError
         The file is not a valid RNNoise model.
     """
-    if not Path(path).exists() and is_registry_name(os.fspath(path)):
-        path = cached_path(os.fspath(path))
+    path = model_path(path)
     fmt = detect_format(path)
     if model is None:
         model = load_model(path)

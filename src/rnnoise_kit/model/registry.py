@@ -327,6 +327,31 @@ def fetch_models(names: Sequence[str], force: bool = False) -> dict[str, Path]:
     return paths
 
 
+BUNDLED_NAMES = ("bundled", "default")
+"""Names of the bundled default model wherever a model can be named."""
+
+
+def model_path(model: str | os.PathLike) -> Path:
+    """The file a model argument stands for: an existing path as it is; otherwise the cached
+    file of a public model name (sha256 checked now, :func:`cached_path`) or the bundled model
+    (:data:`BUNDLED_NAMES`). Anything else is returned unchanged, for the reader to refuse.
+
+    Raises
+    ------
+    InputError
+        A public model that is not in the cache or whose cached file was modified.
+    """
+    path = Path(model)
+    text = os.fspath(model)
+    if path.exists():
+        return path
+    if text in BUNDLED_NAMES:
+        return default_model_path()
+    if is_registry_name(text):
+        return cached_path(text)
+    return path
+
+
 def _bundled_path() -> Path:
     return Path(str(resources.files("rnnoise_kit") / "data" / "default.rnnn"))
 

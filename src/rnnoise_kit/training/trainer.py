@@ -451,10 +451,7 @@ def run_activations(
         ``init`` cannot be read or is not an RNNoise v0.1 model.
     """
     if activations is None and init is not None:
-        from rnnoise_kit.model import load_model
-        from rnnoise_kit.model.formats import require_v01
-
-        model = require_v01(load_model(init), init)
+        model, _ = load_init_model(init)
         return tuple(model.activations[n].label.lower()  # type: ignore[return-value]
                      for n in LAYER_NAMES if n in GRU_LAYERS)
     if activations is None:
@@ -465,6 +462,28 @@ def run_activations(
         raise SettingError("activations", f"takes 3 names, e.g. relu,relu,relu (got "
                                           f"{','.join(map(str, names))})")
     return tuple(str(n).lower() for n in names)  # type: ignore[return-value]
+
+
+def load_init_model(init: str | os.PathLike) -> tuple[RNNoiseModel, Path]:
+    """The v0.1 model a run fine-tunes from, and the file it was read from.
+
+    Parameters
+    ----------
+    init : path-like or str
+        A model file (``.rnnn``, ``rnn_data.c``, Keras ``.hdf5``, checkpoint or run folder),
+        a public model name (``std``, ``bd``, ...; from the model cache) or ``bundled``.
+
+    Raises
+    ------
+    InputError
+        Not readable, not an RNNoise v0.1 model, or a public model missing from the cache.
+    """
+    from rnnoise_kit.model import load_model
+    from rnnoise_kit.model.formats import require_v01
+    from rnnoise_kit.model.registry import model_path
+
+    file = model_path(init)
+    return require_v01(load_model(file), init), file
 
 
 def run_sizes(
@@ -493,10 +512,7 @@ def run_sizes(
         ``init`` cannot be read or is not an RNNoise v0.1 model.
     """
     if sizes is None and init is not None:
-        from rnnoise_kit.model import load_model
-        from rnnoise_kit.model.formats import require_v01
-
-        return require_v01(load_model(init), init).hidden_sizes
+        return load_init_model(init)[0].hidden_sizes
     if sizes is None:
         return TrainConfig().sizes
     return TrainConfig(sizes=sizes).sizes  # type: ignore[arg-type]
@@ -618,10 +634,7 @@ def train(
         torch.manual_seed(cfg.seed)
         net = RNNoiseNet(cfg.activations, sizes=cfg.sizes)
         if init is not None:
-            from rnnoise_kit.model import load_model
-            from rnnoise_kit.model.formats import require_v01
-
-            model = require_v01(load_model(init), init)
+            model, init_file = load_init_model(init)
             try:
                 net_from_model(model, backend="torch")  # checks dense activations and sizes
             except InputError as exc:
@@ -640,7 +653,11 @@ def train(
                 _load_float_arrays(net, model.to_float_arrays())
             except (ValueError, KeyError) as exc:
                 raise InputError(init, f"cannot initialise the network from it ({exc})") from None
-            init_info = {"path": str(Path(init).resolve()), "format": model_format_of(init)}
+            init_info = {"path": str(init_file.resolve()), "format": model_format_of(init_file)}
+            if os.fspath(init) != os.fspath(init_file):
+                init_info["name"] = os.fspath(init)  # a public model, or the bundled one
+            if init_file.is_file():
+                init_info["sha256"] = sha256_file(init_file)
         net.to(dev)
         opt = _make_optimizer(net, cfg)
         history = []

@@ -97,11 +97,9 @@ def init_model(path: str | os.PathLike):
         Not a readable RNNoise 0.2 model.
     """
     from rnnoise_kit.model import load_model
-    from rnnoise_kit.model.registry import cached_path, is_registry_name
+    from rnnoise_kit.model.registry import model_path
 
-    file = Path(path)
-    if not file.exists() and is_registry_name(os.fspath(path)):
-        file = cached_path(os.fspath(path))
+    file = model_path(path)
     model = load_model(file)
     if getattr(model, "generation", "0.1") != "0.2":
         raise InputError(path, "is an RNNoise v0.1 model; a 0.2 run fine-tunes RNNoise 0.2 "
