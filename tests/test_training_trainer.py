@@ -265,6 +265,8 @@ def test_init_from_model_file(reference, tmp_path):
     cfg = TrainConfig(epochs=0, window=100, activations=("relu", "relu", "relu"))
     res = train(data, tmp_path / "run", config=cfg, init=std, device="cpu", progress=False)
     assert load_model(res.model_path).equals(load_model(std))
+    init = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["init"]
+    assert init == {"path": str(std.resolve()), "format": "rnnn", "sha256": sha256_file(std)}
     from rnnoise_kit.errors import InputError
 
     with pytest.raises(InputError, match="activations"):

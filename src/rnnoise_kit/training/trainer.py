@@ -654,8 +654,8 @@ def train(
             except (ValueError, KeyError) as exc:
                 raise InputError(init, f"cannot initialise the network from it ({exc})") from None
             init_info = {"path": str(init_file.resolve()), "format": model_format_of(init_file)}
-            if os.fspath(init) != os.fspath(init_file):
-                init_info["name"] = os.fspath(init)  # a public model, or the bundled one
+            if not Path(init).exists():  # named: a public model, or the bundled one
+                init_info["name"] = os.fspath(init)
             if init_file.is_file():
                 init_info["sha256"] = sha256_file(init_file)
         net.to(dev)
