@@ -434,9 +434,9 @@ def run_activations(
     ----------
     activations : str or sequence of str, optional
         ``vad_gru,noise_gru,denoise_gru`` activations: ``"relu,relu,relu"`` or 3 names.
-    init : path-like, optional
-        The model a run fine-tunes from (any format :func:`~rnnoise_kit.model.load_model`
-        reads; an RNNoise v0.1 model).
+    init : path-like or str, optional
+        The model a run fine-tunes from: an RNNoise v0.1 model file or name
+        (:func:`load_init_model`).
 
     Returns
     -------
@@ -497,8 +497,8 @@ def run_sizes(
     ----------
     sizes : str or sequence of 4 int, optional
         Units of input_dense, vad_gru, noise_gru and denoise_gru (``"24,24,62,128"``).
-    init : path-like, optional
-        The model a run fine-tunes from.
+    init : path-like or str, optional
+        The model a run fine-tunes from (:func:`load_init_model`).
 
     Returns
     -------
@@ -569,9 +569,10 @@ def train(
         Continue the run in ``run_dir`` from its last checkpoint (weights, Adam state, RNG), up
         to ``config.epochs`` in total; starts fresh when there is none. The result equals an
         uninterrupted run (same seed, CPU).
-    init : path-like, optional
-        Fine-tune from a model file (``.rnnn``, ``.c``, Keras ``.hdf5``, checkpoint): its
-        weights (int8 / 256) replace the random initialisation. Ignored when resuming.
+    init : path-like or str, optional
+        Fine-tune from a model file (``.rnnn``, ``.c``, Keras ``.hdf5``, checkpoint) or a
+        public model name (:func:`load_init_model`): its weights (int8 / 256) replace the
+        random initialisation. Ignored when resuming.
     device : {"auto", "cpu", "cuda"}
         ``"auto"``: CUDA when torch sees a GPU and Triton is installed (the fused Triton
         recurrence), otherwise the CPU (the fused Numba recurrence).
