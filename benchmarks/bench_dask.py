@@ -9,11 +9,13 @@ all of them alike:
   written by the workers);
 * ``features ... --jobs N -o m.h5`` (the local process pool, for reference);
 
-then checks that the three matrices are the same bytes. Beside them, each round measures what
-this machine gives N processes of pure-Python arithmetic (no memory traffic, no I/O, no
-locks): ``cpu_scaling``, N times one loop run back to back over the same N loops run in N
-processes at once. On a virtual machine whose cores share a physical core or a power budget
-that figure is below N, and no parallel engine can beat it on compute-bound work.
+then checks that the three matrices are the same bytes. Each round runs them in a turned
+order (round r starts with the r-th), so that no engine always follows the same one. Beside
+them, each round measures what this machine gives N processes of pure-Python arithmetic (no
+memory traffic, no I/O, no locks): ``cpu_scaling``, N times one loop run back to back over the
+same N loops run in N processes at once. On a virtual machine whose cores share a physical
+core or a power budget that figure is below N, and no parallel engine can beat it on
+compute-bound work.
 
 Speech and noise: ``--speech``/``--noise`` (``.raw`` 48 kHz s16 or anything ``features``
 reads), else 60 s of synthetic voiced speech and 60 s of coloured noise made here. Default
@@ -147,9 +149,14 @@ def main() -> None:
         _features(speech, noise, 3000, work / "warm.f32", ["--jobs", "1"])
         times: dict[str, list[float]] = {k: [] for k in engines}
         scaling, identical = [], True
-        for _ in range(args.runs):
+        names = list(engines)
+        for r in range(args.runs):
             scaling.append(_cpu_scaling(n))
-            for name, (out, engine) in engines.items():
+            # the order turns each round: a run's place in the round (after a one-core run or
+            # a two-core one, whose writeback and heat it inherits) is not the same engine's
+            # every time
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                out, engine = engines[name]
                 _remove(out)
                 target = f"{out}/" if out.suffix == "" else str(out)  # a folder: sharded
                 times[name].append(_features(speech, noise, args.frames, target, engine))
