@@ -315,6 +315,13 @@ def _add_features(sub) -> None:
         help="v0.1 default mode: augmentation steps, comma-separated from reverb, filters, "
              "gains, clipping, band-limit, or all (default) or none (see docs/training.md)",
     )
+    p.add_argument("--teacher", metavar="MODEL",
+                   help="v0.1 default mode: blend an RNNoise 0.2 model's gains into the target "
+                        "gains (distillation): rnnoise-0.2 (pyrnnoise's model) or a 0.2 model "
+                        "file; default none (see docs/training.md)")
+    p.add_argument("--teacher-weight", type=float, metavar="W",
+                   help=f"with --teacher: its share of each target gain, in (0, 1] (default "
+                        f"{_teacher_default_weight()})")
     _add_scheduler(p)
     p.add_argument("--no-hash", action="store_true",
                    help="do not record the inputs' sha256 in the .h5 attributes (saves a read)")
@@ -325,6 +332,12 @@ def _add_features(sub) -> None:
                    help="summarise a .f32, .h5 or sharded matrix: rows, ignored gains, VAD, "
                         "ranges")
     p.set_defaults(func=_run_features)
+
+
+def _teacher_default_weight() -> float:
+    from rnnoise_kit.training.teacher import Teacher
+
+    return Teacher.weight
 
 
 def _run_features(args) -> int:
@@ -358,7 +371,12 @@ def _run_features(args) -> int:
                if v is None]
     if missing:
         raise InputError(None, f"features: missing {', '.join(missing)}")
+    if args.teacher_weight is not None and args.teacher is None:
+        raise InputError(None, "features: --teacher-weight needs --teacher")
     if args.arch == "0.2":
+        if args.teacher is not None:
+            raise InputError(None, "features: --teacher needs --arch 0.1 (a 0.2 model teaches "
+                                   "v0.1 targets)")
         return _run_features_v02(args)
     if args.rooms is not None:
         raise InputError(None, "features: --rooms needs --arch 0.2")
@@ -383,9 +401,15 @@ def _run_features(args) -> int:
                                           foreground=args.foreground_noise)
         if args.rir and not augment.reverb:
             _note("--rir ignored: reverb is not among the --augment steps")
+    teacher = None
+    if args.teacher is not None:
+        from rnnoise_kit.training.teacher import Teacher
+
+        teacher = (Teacher(args.teacher) if args.teacher_weight is None
+                   else Teacher(args.teacher, args.teacher_weight))
     res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
                    seed=args.seed, jobs=args.jobs, hashes=not args.no_hash, augment=augment,
-                   scheduler=scheduler)
+                   scheduler=scheduler, teacher=teacher)
     return _report_generated(res)
 
 

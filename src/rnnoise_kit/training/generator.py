@@ -70,6 +70,7 @@ from rnnoise_kit.training.sharded import (
     write_shard,
 )
 from rnnoise_kit.training.sources import Source, open_source
+from rnnoise_kit.training.teacher import ResolvedTeacher, Teacher, check_teacher
 
 f32 = np.float32
 
@@ -282,6 +283,8 @@ class AugmentKit:
     foreground: Source | None = None
     band_limits: BandLimits | None = None
     """The speech's band limits, measured once per process (shared by its shards)."""
+    teacher: ResolvedTeacher | None = None
+    """Teacher targets blended into the oracle ones (:mod:`rnnoise_kit.training.teacher`)."""
 
 
 class Stream:
@@ -309,6 +312,8 @@ class Stream:
                 kit.band_limits = BandLimits(speech)
             self.band_limits = kit.band_limits
         self._foreground: np.ndarray | None = None  # the current segment's track
+        self.teacher = (kit.teacher.stream() if kit is not None and kit.teacher is not None
+                        else None)
 
     def segment(self, p: SegmentParams, n: int, out: np.ndarray | None = None) -> np.ndarray:
         """``n`` rows (n, 87) float32 with constant parameters ``p`` (into ``out`` if given).
@@ -373,6 +378,8 @@ class Stream:
         features, ex, silence = self.noisy.features(xn, lowpass)
 
         _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows)
+        if self.teacher is not None:
+            self.teacher.blend(xn, rows)
 
 
 # ----------------------------------------------------------------------------- plans
@@ -409,7 +416,7 @@ def shard_rows(seed: int, index: int, rows: int, speech: Source, noise: Source,
     stream = Stream(speech, noise, int(rng.integers(0, speech.length)),
                     int(rng.integers(0, noise.length)), kit)
     augmenter = None
-    if kit is not None:
+    if kit is not None and kit.aug.active:
         fg_length = kit.foreground.length if kit.foreground is not None else 0
         augmenter = Augmenter(kit.aug, seed, index, len(kit.bank), fg_length)
     out = np.empty((rows, ROW), np.float32)
@@ -548,6 +555,8 @@ def _warm_up(speech: Source, noise: Source, kit: AugmentKit | None = None) -> No
     Stream(speech, noise, 0, 0).segment(SegmentParams(), 1)
     if kit is not None and kit.aug.reverb and len(kit.bank):
         kit.bank[0]  # generated rooms: imports the simulator (a second) and makes room 0
+    if kit is not None and kit.teacher is not None:
+        kit.teacher.stream()  # loads the 0.2 network once, before the workers fork
 
 
 # ----------------------------------------------------------------------------- front end
@@ -579,6 +588,7 @@ def generate(
     hashes: bool = True,
     augment: Augmentation | None = None,
     scheduler: str | None = None,
+    teacher: Teacher | None = None,
 ) -> GenerateResult:
     """Write a training matrix of ``frames`` rows x 87 to ``output`` (``.f32``, ``.h5`` or a
     folder of shards).
@@ -616,6 +626,9 @@ def generate(
         Default mode: run the shards on a Dask cluster instead of ``jobs`` processes
         (``"local:N"`` or a scheduler address; :mod:`rnnoise_kit.parallel`). The output does
         not depend on it.
+    teacher : Teacher, optional
+        Default mode: blend an RNNoise 0.2 model's gains into the target gains
+        (:mod:`rnnoise_kit.training.teacher`); default none (oracle targets only).
 
     Returns
     -------
@@ -639,6 +652,7 @@ def generate(
         raise SettingError("jobs", f"must be at least 1, not {jobs}")
     if seed < 0:
         raise SettingError("seed", f"must be a non-negative integer, not {seed}")
+    check_teacher(teacher, compat)
     if compat:  # one sequential stream: a scheduler is ignored, but still checked
         check_scheduler(scheduler)
     else:  # a local:N cluster starts while the sources are opened and the rooms made
@@ -674,12 +688,15 @@ def generate(
         "layout": DESCRIPTION,
     }
     kit = None
-    if aug.active:
+    resolved = teacher.resolve() if teacher is not None else None
+    if aug.active or resolved is not None:
         bank, bank_info = response_bank(aug, seed) if aug.reverb else ([], None)
-        kit = AugmentKit(aug, bank, fg)
+        kit = AugmentKit(aug, bank, fg, teacher=resolved)
         attrs.update(describe_augmentation(aug, bank_info))
     elif not compat:
         attrs.update(describe_augmentation(aug, None))
+    if resolved is not None:
+        attrs.update(resolved.describe())
     if sharded or out.suffix.lower() in (".h5", ".hdf5"):
         roles = ("speech", "noise", "foreground")
         for role, src in zip(roles, sources, strict=False):
