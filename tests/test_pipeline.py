@@ -285,6 +285,36 @@ def test_sizes_reach_the_trainer_and_a_change_retrains(tmp_path, monkeypatch):
         assert record["config"]["sizes"] == sizes
 
 
+def test_teacher_settings_are_checked_and_reach_the_features(tmp_path, monkeypatch, reference):
+    import h5py
+
+    from rnnoise_kit import pipeline
+    from rnnoise_kit.errors import InputError
+
+    for kw, key in [({"arch": "0.2", "teacher": "rnnoise-0.2"}, "teacher"),
+                    ({"teacher_weight": 0.5}, "teacher_weight"),
+                    ({"teacher": "rnnoise-0.2", "teacher_weight": 0.0}, "teacher_weight"),
+                    ({"teacher": "rnnoise-0.2", "teacher_weight": 1.5}, "teacher_weight")]:
+        with pytest.raises(InputError, match=f"^{key} "):
+            pipeline.PipelineConfig(**kw)
+    blob = str(reference / "v0.2" / "pyrnnoise-0.4.5-weights.bin")
+    data = _tiny_data_without_report(tmp_path, monkeypatch)
+    run = tmp_path / "run"
+    settings = dict(speech=[str(data / "speech")], noise=[str(data / "noise")], frames=3000,
+                    epochs=1, batch_size=4, window=200, jobs=1, test_count=1,
+                    test_seconds=2.0, compare_with=[], holdout=0.3, sizes="8,8,16,16")
+    lines: list[str] = []
+    pipeline.run_pipeline(run, pipeline.PipelineConfig(**settings), log=lines.append)
+    lines.clear()
+    config = pipeline.PipelineConfig(**settings, teacher=blob, teacher_weight=0.3)
+    pipeline.run_pipeline(run, config, log=lines.append)
+    assert any(line.startswith("features: 3000 rows") and "teacher" in line for line in lines)
+    with h5py.File(run / "features.h5") as f:
+        assert f.attrs["teacher"] == blob and f.attrs["teacher_weight"] == 0.3
+    record = json.loads((run / "run.json").read_text())
+    assert record["stages"]["features"]["params"]["teacher_weight"] == 0.3
+
+
 def test_damaged_training_state_restarts_the_train_stage(tmp_path, monkeypatch):
     """A train_state.pt that cannot be read stopped the pipeline with a one-line error
     ("cannot resume from it ... start a new run in another folder"), although a pipeline run

@@ -830,6 +830,12 @@ def _add_pipeline_options(p, defaults, seed_help: str) -> None:
                         f"(default {defaults.augment})")
     p.add_argument("--rir", metavar="DIR|LIST",
                    help="room impulse responses for the reverb step (default: generated rooms)")
+    p.add_argument("--teacher", metavar="MODEL",
+                   help="v0.1: blend an RNNoise 0.2 model's gains into the training targets, as "
+                        "`features --teacher` (default none)")
+    p.add_argument("--teacher-weight", type=float, metavar="W",
+                   help=f"with --teacher: its share of each target gain (default "
+                        f"{_teacher_default_weight()})")
     _add_scheduler(p)
     p.add_argument("--arch", choices=("0.1", "0.2"),
                    help="the generation to train: RNNoise v0.1 (default) or 0.2 (its features, "
@@ -848,7 +854,8 @@ def _pipeline_config(args, defaults: dict | Callable[[str], dict] | None = None)
 
     overrides = {k: getattr(args, k, None) for k in
                  ("speech", "noise", "frames", "epochs", "recipe", "device", "seed", "jobs",
-                  "augment", "rir", "scheduler", "arch", "size", "threads")}
+                  "augment", "rir", "teacher", "teacher_weight", "scheduler", "arch", "size",
+                  "threads")}
     if getattr(args, "config", None):
         return PipelineConfig.from_toml(args.config, defaults=defaults, **overrides)
     if callable(defaults):

@@ -191,6 +191,13 @@ class PipelineConfig:
         metadata=_rule(Rule(list, choices=("bundled", *PUBLIC_MODELS, *LIBRARY_MODELS),
                             optional=True)))
     init: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
+    teacher: str | None = field(default=None, metadata=_rule(Rule(str, optional=True)))
+    """v0.1: an RNNoise 0.2 model whose gains are blended into the target gains
+    (:mod:`rnnoise_kit.training.teacher`); None: oracle targets only."""
+    teacher_weight: float | None = field(
+        default=None, metadata=_rule(Rule(float, above=0, maximum=1, optional=True)))
+    """The teacher's share of each target (None: :class:`~rnnoise_kit.training.teacher.Teacher`'s
+    default)."""
     size: str | None = field(default=None,
                              metadata=_rule(Rule(str, choices=SIZE_NAMES, optional=True)))
     threads: int | None = field(default=None,
@@ -214,10 +221,22 @@ class PipelineConfig:
         for name in ("size", "threads"):
             if arch == "0.1" and getattr(self, name) is not None:
                 raise SettingError(name, "is for arch 0.2")
+        if self.teacher_weight is not None and self.teacher is None:
+            raise SettingError("teacher_weight", "needs a teacher")
         if self.sizes is not None:
             from rnnoise_kit.model.core import refuse_unloadable
 
             refuse_unloadable([int(v) for v in self.sizes.split(",")])
+
+    def teacher_spec(self):
+        """The :class:`~rnnoise_kit.training.teacher.Teacher` of the run, or None."""
+        if self.teacher is None:
+            return None
+        from rnnoise_kit.training.teacher import Teacher
+
+        if self.teacher_weight is None:
+            return Teacher(self.teacher)
+        return Teacher(self.teacher, self.teacher_weight)
 
     def _check_v02(self) -> None:
         from rnnoise_kit.training.v02.layout import SEQUENCE
@@ -229,6 +248,8 @@ class PipelineConfig:
                                               "choice)")
         if self.sizes is not None:
             raise SettingError("sizes", "is for arch 0.1 (0.2: size)")
+        if self.teacher is not None:
+            raise SettingError("teacher", "is for arch 0.1 (a 0.2 model teaches v0.1 targets)")
         if self.augment != "all":
             raise SettingError("augment", "must be all with arch 0.2 (its generator's "
                                           "augmentation is fixed; rir chooses the rooms)")
@@ -503,6 +524,8 @@ def _run_stages(run: Path, config: PipelineConfig,
     v02 = config.arch == "0.2"
     arch_param = {"arch": "0.2"} if v02 else {}  # v0.1 keys as before: its runs stay valid
 
+    teacher = config.teacher_spec()
+
     def do_features() -> dict:
         if v02:
             from rnnoise_kit.training.v02.generator import DEFAULT_ROOMS, generate_v02
@@ -518,14 +541,20 @@ def _run_stages(run: Path, config: PipelineConfig,
 
         augment = Augmentation.from_steps(config.augment, rir=config.rir)
         r = generate(speech_raw, noise_raw, config.frames, matrix, seed=config.seed,
-                     jobs=config.jobs, augment=augment, scheduler=config.scheduler)
+                     jobs=config.jobs, augment=augment, scheduler=config.scheduler,
+                     teacher=teacher)
         steps = r.attrs.get("augment", "none")
         log(f"features: {r.rows} rows, augmentation: {steps}"
-            + (f" ({r.attrs['augment_rir']})" if "augment_rir" in r.attrs else ""))
+            + (f" ({r.attrs['augment_rir']})" if "augment_rir" in r.attrs else "")
+            + (f", teacher {teacher.model} (weight {teacher.weight:g})" if teacher else ""))
         return {"rows": r.rows, "augment": steps}
 
+    # only when set: the features of earlier runs stay valid
+    teacher_param = ({"teacher": teacher.model, "teacher_weight": teacher.weight}
+                     if teacher is not None else {})
     stage("features", {"frames": config.frames, "seed": config.seed,
-                       "augment": config.augment, "rir": config.rir, **arch_param}, raw_hash,
+                       "augment": config.augment, "rir": config.rir, **arch_param,
+                       **teacher_param}, raw_hash,
           [matrix], do_features)
 
     # 5. train (resumable inside its own folder)
