@@ -104,17 +104,22 @@ class ResolvedTeacher:
 
     def stream(self) -> TeacherStream:
         """A fresh teacher for one generator stream (one shard)."""
-        net = _network(self.path, self.sha256)
+        from rnnoise_kit.model.v02.network import Network02
+
+        # a network of its own (Network02 keeps work buffers: one instance per thread), on the
+        # weights the process shares: a Dask worker runs its shards in threads
+        net = Network02(_layers(self.path, self.sha256))
         return TeacherStream(net, np.float32(self.teacher.weight), net.new_state())
 
 
 @lru_cache(maxsize=2)
-def _network(path: str, sha256: str):
-    """The 0.2 network, loaded once per process (``sha256``: the cache key of the contents)."""
+def _layers(path: str, sha256: str):
+    """The 0.2 network's weights, loaded once per process (``sha256``: the cache key of the
+    contents)."""
     from rnnoise_kit.model.formats import load_model
     from rnnoise_kit.model.v02.network import Network02
 
-    return Network02(load_model(path))
+    return Network02(load_model(path)).layers
 
 
 def teacher_band_gains(X: np.ndarray, gains02: np.ndarray) -> np.ndarray:
