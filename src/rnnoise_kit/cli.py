@@ -371,10 +371,11 @@ def _run_features(args) -> int:
                if v is None]
     if missing:
         raise InputError(None, f"features: missing {', '.join(missing)}")
-    if args.teacher_weight is not None and args.teacher is None:
-        raise InputError(None, "features: --teacher-weight needs --teacher")
+    from rnnoise_kit.training.teacher import Teacher
+
+    teacher = Teacher.of(args.teacher, args.teacher_weight)
     if args.arch == "0.2":
-        if args.teacher is not None:
+        if teacher is not None:
             raise InputError(None, "features: --teacher needs --arch 0.1 (a 0.2 model teaches "
                                    "v0.1 targets)")
         return _run_features_v02(args)
@@ -401,12 +402,6 @@ def _run_features(args) -> int:
                                           foreground=args.foreground_noise)
         if args.rir and not augment.reverb:
             _note("--rir ignored: reverb is not among the --augment steps")
-    teacher = None
-    if args.teacher is not None:
-        from rnnoise_kit.training.teacher import Teacher
-
-        teacher = (Teacher(args.teacher) if args.teacher_weight is None
-                   else Teacher(args.teacher, args.teacher_weight))
     res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
                    seed=args.seed, jobs=args.jobs, hashes=not args.no_hash, augment=augment,
                    scheduler=scheduler, teacher=teacher)

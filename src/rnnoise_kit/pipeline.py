@@ -221,8 +221,7 @@ class PipelineConfig:
         for name in ("size", "threads"):
             if arch == "0.1" and getattr(self, name) is not None:
                 raise SettingError(name, "is for arch 0.2")
-        if self.teacher_weight is not None and self.teacher is None:
-            raise SettingError("teacher_weight", "needs a teacher")
+        self.teacher_spec()  # a weight without a teacher is refused here
         if self.sizes is not None:
             from rnnoise_kit.model.core import refuse_unloadable
 
@@ -230,13 +229,9 @@ class PipelineConfig:
 
     def teacher_spec(self):
         """The :class:`~rnnoise_kit.training.teacher.Teacher` of the run, or None."""
-        if self.teacher is None:
-            return None
         from rnnoise_kit.training.teacher import Teacher
 
-        if self.teacher_weight is None:
-            return Teacher(self.teacher)
-        return Teacher(self.teacher, self.teacher_weight)
+        return Teacher.of(self.teacher, self.teacher_weight)
 
     def _check_v02(self) -> None:
         from rnnoise_kit.training.v02.layout import SEQUENCE

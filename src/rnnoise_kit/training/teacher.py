@@ -75,18 +75,28 @@ class Teacher:
         if not (0.0 < w <= 1.0):
             raise SettingError("teacher_weight", f"must be in (0, 1], not {self.weight}")
 
+    @classmethod
+    def of(cls, model: str | None, weight: float | None = None) -> Teacher | None:
+        """The teacher of optional settings (a command line's, a run's): None without a model;
+        ``weight`` None takes the default."""
+        if model is None:
+            if weight is not None:
+                raise SettingError("teacher_weight", "needs a teacher model")
+            return None
+        return cls(model) if weight is None else cls(model, weight)
+
     def resolve(self) -> ResolvedTeacher:
-        """The model's file, checked to be a 0.2 model (in the calling process)."""
+        """The model's file, checked to be a 0.2 model (in the calling process, whose load of
+        the weights its streams then share)."""
         from rnnoise_kit.fileio import sha256_file
-        from rnnoise_kit.model.formats import load_model
         from rnnoise_kit.model.registry import model_path
 
         path = Path(model_path(self.model))
-        model = load_model(path)
-        if getattr(model, "generation", "0.1") != "0.2":
+        resolved = ResolvedTeacher(self, str(path.resolve()), sha256_file(path))
+        if getattr(_model(resolved.path, resolved.sha256), "generation", "0.1") != "0.2":
             raise SettingError("teacher", f"must be an RNNoise 0.2 model; {self.model} is a "
                                           f"v0.1 model")
-        return ResolvedTeacher(self, str(path.resolve()), sha256_file(path))
+        return resolved
 
 
 @dataclass(frozen=True)
@@ -113,13 +123,19 @@ class ResolvedTeacher:
 
 
 @lru_cache(maxsize=2)
-def _layers(path: str, sha256: str):
-    """The 0.2 network's weights, loaded once per process (``sha256``: the cache key of the
-    contents)."""
+def _model(path: str, sha256: str):
+    """The model file, read once per process (``sha256``: the cache key of the contents)."""
     from rnnoise_kit.model.formats import load_model
+
+    return load_model(path)
+
+
+@lru_cache(maxsize=2)
+def _layers(path: str, sha256: str):
+    """The 0.2 network's weights in kernel form, made once per process."""
     from rnnoise_kit.model.v02.network import Network02
 
-    return Network02(load_model(path)).layers
+    return Network02(_model(path, sha256)).layers
 
 
 def teacher_band_gains(X: np.ndarray, gains02: np.ndarray) -> np.ndarray:
