@@ -313,6 +313,41 @@ def test_teacher_settings_are_checked_and_reach_the_features(tmp_path, monkeypat
         assert f.attrs["teacher"] == blob and f.attrs["teacher_weight"] == 0.3
     record = json.loads((run / "run.json").read_text())
     assert record["stages"]["features"]["params"]["teacher_weight"] == 0.3
+    assert "teacher_pause_weight" not in record["stages"]["features"]["params"]
+    # the pause weight, the noise offset and the undershoot: new parameters of the stages
+    lines.clear()
+    config = pipeline.PipelineConfig(**settings, teacher=blob, teacher_weight=0.15,
+                                     teacher_pause_weight=1.0, noise_offset=-20.0,
+                                     undershoot=1.0)
+    pipeline.run_pipeline(run, config, log=lines.append)
+    assert any("noise offset -20 dB" in line and "weight 0.15, in pauses 1" in line
+               for line in lines)
+    with h5py.File(run / "features.h5") as f:
+        assert f.attrs["teacher_pause_weight"] == 1.0
+        assert f.attrs["augment_noise_offset_db"] == -20.0
+    record = json.loads((run / "run.json").read_text())
+    params = record["stages"]["features"]["params"]
+    assert params["teacher_pause_weight"] == 1.0 and params["noise_offset"] == -20.0
+    assert record["stages"]["train"]["params"]["undershoot"] == 1.0
+    checkpoint = json.loads((run / "train" / "checkpoint.json").read_text())
+    assert checkpoint["config"]["undershoot"] == 1.0
+
+
+def test_new_v01_settings_are_checked(tmp_path):
+    from rnnoise_kit import pipeline
+    from rnnoise_kit.errors import InputError
+
+    for kw, key in [({"teacher_pause_weight": 0.5}, "teacher_pause_weight"),
+                    ({"teacher": "rnnoise-0.2", "teacher_pause_weight": 2.0},
+                     "teacher_pause_weight"),
+                    ({"teacher": "rnnoise-0.2", "teacher_weight": 0.0,
+                      "teacher_pause_weight": 0.0}, "teacher_weight"),
+                    ({"noise_offset": 61.0}, "noise_offset"),
+                    ({"arch": "0.2", "noise_offset": -20.0}, "noise_offset"),
+                    ({"undershoot": -1.0}, "undershoot"),
+                    ({"arch": "0.2", "undershoot": 1.0}, "undershoot")]:
+        with pytest.raises(InputError, match=f"^{key} "):
+            pipeline.PipelineConfig(**kw)
 
 
 def test_damaged_training_state_restarts_the_train_stage(tmp_path, monkeypatch):

@@ -16,8 +16,10 @@ from rnnoise_kit.audio.io import resample, round_to_int
 from rnnoise_kit.audio.rir import RIR_LEAD, early_response
 from rnnoise_kit.cli import main
 from rnnoise_kit.dsp.constants import FRAME_SIZE, NB_BANDS
+from rnnoise_kit.errors import SettingError
 from rnnoise_kit.training import augment as A
 from rnnoise_kit.training import generator as G
+from rnnoise_kit.training.layout import NOISE, VAD_COL
 from rnnoise_kit.training.sources import open_source
 
 
@@ -310,3 +312,48 @@ def test_cli_switches(tmp_path, sources, capsys):
                "-o", str(tmp_path / "y.f32"), "--foreground-noise", str(tmp_path / "nope")])
     err = capsys.readouterr().err
     assert rc == 2 and "nope" in err and not (tmp_path / "y.f32").exists()
+
+
+# ----------------------------------------------------------------------------- noise offset
+
+
+def test_noise_offset_scales_every_noise_gain_after_the_draws():
+    plain = A.Augmenter(A.Augmentation.from_steps("gains,filters"), 4, 0, 0, 0)
+    shifted = A.Augmenter(A.Augmentation.from_steps("gains,filters", noise_offset_db=-20.0),
+                          4, 0, 0, 0)
+    for i in range(300):
+        p = G.SegmentParams(speech_gain=np.float32(1), noise_gain=np.float32(0 if i % 9 == 0
+                                                                              else 1))
+        a, b = plain.draw(p, 100), shifted.draw(p, 100)
+        assert a.speech_gain == b.speech_gain and np.array_equal(a.a_noise, b.a_noise)
+        # float32 of (the drawn noise gain x float32(0.1)): zeros stay zeros
+        assert b.noise_gain == np.float32(a.noise_gain * np.float32(0.1))
+
+
+def test_noise_offset_on_plain_v01_rows(tmp_path, sources):
+    """Alone (every step off) the offset still applies: the noise energies of the noise
+    columns fall by 20 dB (log10 by 2, where they are well above the 0.01 floor)."""
+    sp, no, _, _ = sources
+    G.generate(sp, no, 3000, tmp_path / "plain.h5", seed=3, progress=False,
+               augment=A.NO_AUGMENTATION)
+    G.generate(sp, no, 3000, tmp_path / "off.h5", seed=3, progress=False,
+               augment=A.Augmentation.from_steps("none", noise_offset_db=-20))
+    with h5py.File(tmp_path / "plain.h5") as f, h5py.File(tmp_path / "off.h5") as g:
+        a, b = f["data"][:], g["data"][:]
+        assert "augment_noise_offset_db" not in f.attrs
+        assert g.attrs["augment_noise_offset_db"] == -20 and g.attrs["augment"] == "none"
+    loud = a[:, NOISE] > 2.0  # log10(0.01 + En) of the noise alone, En >= 100
+    assert loud.sum() > 500
+    np.testing.assert_allclose(b[:, NOISE][loud], a[:, NOISE][loud] - 2.0, atol=0.01)
+    np.testing.assert_array_equal(b[:, VAD_COL], a[:, VAD_COL])  # the speech's alone
+
+
+def test_noise_offset_refusals(tmp_path, sources, capsys):
+    with pytest.raises(SettingError, match="noise_offset must be within"):
+        A.Augmentation(noise_offset_db=75.0)
+    sp, no, _, _ = sources
+    rc = main(["features", "--speech", str(sp), "--noise", str(no), "--frames", "600",
+               "-o", str(tmp_path / "x.f32"), "--noise-offset", "-90"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--noise-offset must be within" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.f32").exists()

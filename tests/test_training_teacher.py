@@ -191,3 +191,73 @@ def test_cli(tmp_path, sources, blob, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "--teacher" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x.f32").exists() and not (tmp_path / "y.f32").exists()
+
+
+# ----------------------------------------------------------------------------- pause weight
+
+
+def test_pause_weight_blends_pauses_and_speech_by_the_vad_target(tmp_path, sources, blob):
+    """With a pause weight, each row is ``(1-w)*oracle + w*teacher`` with w by its own VAD
+    target: the rows of weight 1 are the teacher's targets, so the blend is checked exactly."""
+    sp, no = sources
+    common = dict(seed=3, progress=False, augment=NO_AUGMENTATION)
+    oracle = _rows(G.generate(sp, no, 1500, tmp_path / "o.f32", **common).output)
+    teach = _rows(G.generate(sp, no, 1500, tmp_path / "t.f32", teacher=Teacher(str(blob), 1.0),
+                             **common).output)
+    both = _rows(G.generate(sp, no, 1500, tmp_path / "b.f32",
+                            teacher=Teacher(str(blob), 0.2, pause_weight=0.9), **common).output)
+    pause = oracle[:, VAD_COL] == 0
+    assert 0.05 < pause.mean() < 0.95  # both kinds of rows are there
+    w = np.where(pause, np.float32(0.9), np.float32(0.2)).astype(np.float32)[:, None]
+    o, t = oracle[:, GAINS], teach[:, GAINS]
+    # where the teacher did not run (a shard's last row, rows before a silent frame) the
+    # weight-1 run kept the oracle target, and so does every run
+    want = np.where((o >= 0) & (t != o), (np.float32(1) - w) * o + w * t, o)
+    np.testing.assert_array_equal(both[:, GAINS], want)
+    for cols in (FEATURES, NOISE, slice(VAD_COL, VAD_COL + 1)):
+        np.testing.assert_array_equal(both[:, cols], oracle[:, cols])
+    # the pause weight equal to the weight is the plain blend, to the byte
+    G.generate(sp, no, 1500, tmp_path / "p.f32", teacher=Teacher(str(blob), 0.3), **common)
+    G.generate(sp, no, 1500, tmp_path / "q.f32",
+               teacher=Teacher(str(blob), 0.3, pause_weight=0.3), **common)
+    assert (tmp_path / "p.f32").read_bytes() == (tmp_path / "q.f32").read_bytes()
+
+
+def test_pause_weight_settings_and_attributes(tmp_path, sources, blob):
+    assert Teacher(str(blob), 0.0, pause_weight=1.0).weights == (0.0, 1.0)
+    assert Teacher(str(blob)).weights == (0.35, 0.35)
+    assert Teacher.of("rnnoise-0.2", None, 0.5) == Teacher("rnnoise-0.2", 0.35, 0.5)
+    assert Teacher(str(blob), 0.15, 1.0).weight_text == "weight 0.15, in pauses 1"
+    for kwargs, name in (({"weight": 0.0, "pause_weight": 0.0}, "teacher_weight"),
+                         ({"weight": 0.2, "pause_weight": 1.5}, "teacher_pause_weight"),
+                         ({"weight": -0.1, "pause_weight": 0.5}, "teacher_weight")):
+        with pytest.raises(SettingError, match=name):
+            Teacher(str(blob), **kwargs)
+    with pytest.raises(SettingError, match="teacher_pause_weight needs a teacher model"):
+        Teacher.of(None, None, 0.5)
+    sp, no = sources
+    r = G.generate(sp, no, 600, tmp_path / "m.h5", seed=1, progress=False,
+                   teacher=Teacher(str(blob), 0.15, pause_weight=1.0))
+    with h5py.File(r.output) as f:
+        assert f.attrs["teacher_weight"] == 0.15 and f.attrs["teacher_pause_weight"] == 1.0
+    r = G.generate(sp, no, 600, tmp_path / "n.h5", seed=1, progress=False,
+                   teacher=Teacher(str(blob), 0.15))
+    with h5py.File(r.output) as f:
+        assert "teacher_pause_weight" not in f.attrs
+
+
+def test_cli_pause_weight(tmp_path, sources, blob, capsys):
+    sp, no = sources
+    out = tmp_path / "m.h5"
+    rc = main(["features", "--speech", str(sp), "--noise", str(no), "--frames", "600",
+               "-o", str(out), "--augment", "none", "--teacher", str(blob),
+               "--teacher-weight", "0", "--teacher-pause-weight", "1"])
+    assert rc == 0
+    with h5py.File(out) as f:
+        assert f.attrs["teacher_weight"] == 0 and f.attrs["teacher_pause_weight"] == 1
+    capsys.readouterr()
+    rc = main(["features", "--speech", str(sp), "--noise", str(no), "--frames", "600",
+               "-o", str(tmp_path / "x.f32"), "--teacher-pause-weight", "0.5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--teacher-pause-weight needs a teacher model" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "x.f32").exists()

@@ -321,7 +321,14 @@ def _add_features(sub) -> None:
                         "file; default none (see docs/training.md)")
     p.add_argument("--teacher-weight", type=float, metavar="W",
                    help=f"with --teacher: its share of each target gain, in (0, 1] (default "
-                        f"{_teacher_default_weight()})")
+                        f"{_teacher_default_weight()}); with --teacher-pause-weight, in the "
+                        f"frames with speech, in [0, 1]")
+    p.add_argument("--teacher-pause-weight", type=float, metavar="W",
+                   help="with --teacher: its share in the frames without speech (VAD target "
+                        "0), in [0, 1] (default: --teacher-weight)")
+    p.add_argument("--noise-offset", type=float, default=0.0, metavar="DB",
+                   help="v0.1 default mode: shift every segment's noise level by DB (-20: "
+                        "every SNR 20 dB higher; default 0)")
     _add_scheduler(p)
     p.add_argument("--no-hash", action="store_true",
                    help="do not record the inputs' sha256 in the .h5 attributes (saves a read)")
@@ -373,11 +380,14 @@ def _run_features(args) -> int:
         raise InputError(None, f"features: missing {', '.join(missing)}")
     from rnnoise_kit.training.teacher import Teacher
 
-    teacher = Teacher.of(args.teacher, args.teacher_weight)
+    teacher = Teacher.of(args.teacher, args.teacher_weight, args.teacher_pause_weight)
     if args.arch == "0.2":
         if teacher is not None:
             raise InputError(None, "features: --teacher needs --arch 0.1 (a 0.2 model teaches "
                                    "v0.1 targets)")
+        if args.noise_offset:
+            raise InputError(None, "features: --noise-offset needs --arch 0.1 (0.2's "
+                                   "generator draws its levels as upstream)")
         return _run_features_v02(args)
     if args.rooms is not None:
         raise InputError(None, "features: --rooms needs --arch 0.2")
@@ -395,11 +405,13 @@ def _run_features(args) -> int:
             scheduler = None
     augment = None
     if args.compat:
-        if args.augment != "all" or args.rir or args.foreground_noise:
-            _note("--compat does not augment: --augment/--rir/--foreground-noise ignored")
+        if args.augment != "all" or args.rir or args.foreground_noise or args.noise_offset:
+            _note("--compat does not augment: --augment/--rir/--foreground-noise/"
+                  "--noise-offset ignored")
     else:
         augment = Augmentation.from_steps(args.augment, rir=args.rir,
-                                          foreground=args.foreground_noise)
+                                          foreground=args.foreground_noise,
+                                          noise_offset_db=args.noise_offset)
         if args.rir and not augment.reverb:
             _note("--rir ignored: reverb is not among the --augment steps")
     res = generate(args.speech, args.noise, args.frames, args.output, compat=args.compat,
@@ -831,6 +843,9 @@ def _add_pipeline_options(p, defaults, seed_help: str) -> None:
     p.add_argument("--teacher-weight", type=float, metavar="W",
                    help=f"with --teacher: its share of each target gain (default "
                         f"{_teacher_default_weight()})")
+    p.add_argument("--teacher-pause-weight", type=float, metavar="W",
+                   help="with --teacher: its share in frames without speech (default: "
+                        "--teacher-weight)")
     _add_scheduler(p)
     p.add_argument("--arch", choices=("0.1", "0.2"),
                    help="the generation to train: RNNoise v0.1 (default) or 0.2 (its features, "
@@ -849,7 +864,8 @@ def _pipeline_config(args, defaults: dict | Callable[[str], dict] | None = None)
 
     overrides = {k: getattr(args, k, None) for k in
                  ("speech", "noise", "frames", "epochs", "recipe", "device", "seed", "jobs",
-                  "augment", "rir", "teacher", "teacher_weight", "scheduler", "arch", "size",
+                  "augment", "rir", "teacher", "teacher_weight", "teacher_pause_weight",
+                  "scheduler", "arch", "size",
                   "threads")}
     if getattr(args, "config", None):
         return PipelineConfig.from_toml(args.config, defaults=defaults, **overrides)

@@ -121,6 +121,14 @@ def _augment_steps(value: str) -> str | None:
     return None
 
 
+def _noise_offset(value: float) -> str | None:
+    from rnnoise_kit.training.augment import MAX_NOISE_OFFSET_DB
+
+    if abs(value) > MAX_NOISE_OFFSET_DB:
+        return f"within +-{MAX_NOISE_OFFSET_DB:g} dB"
+    return None
+
+
 def _recipe_field(name: str):
     """A setting shared with the training recipe: its rule; unset (None), it takes the
     default of the run's generation (TrainConfig's or TrainConfig02's)."""
@@ -195,9 +203,19 @@ class PipelineConfig:
     """v0.1: an RNNoise 0.2 model whose gains are blended into the target gains
     (:mod:`rnnoise_kit.training.teacher`); None: oracle targets only."""
     teacher_weight: float | None = field(
-        default=None, metadata=_rule(Rule(float, above=0, maximum=1, optional=True)))
+        default=None, metadata=_rule(Rule(float, minimum=0, maximum=1, optional=True)))
     """The teacher's share of each target (None: :class:`~rnnoise_kit.training.teacher.Teacher`'s
-    default)."""
+    default); with ``teacher_pause_weight``, of the targets of frames with speech."""
+    teacher_pause_weight: float | None = field(
+        default=None, metadata=_rule(Rule(float, minimum=0, maximum=1, optional=True)))
+    """The teacher's share of the targets of frames without speech (None: ``teacher_weight``)."""
+    noise_offset: float = field(default=0.0, metadata=_rule(Rule(float, check=_noise_offset)))
+    """v0.1: shift of every training segment's noise level, in dB (``features
+    --noise-offset``)."""
+    undershoot: float | None = field(
+        default=None, metadata=_rule(replace(RECIPE_RULES["undershoot"], optional=True)))
+    """v0.1: the training loss's extra weight on gains below their target (``train
+    --undershoot``; None: the recipe's)."""
     size: str | None = field(default=None,
                              metadata=_rule(Rule(str, choices=SIZE_NAMES, optional=True)))
     threads: int | None = field(default=None,
@@ -231,7 +249,7 @@ class PipelineConfig:
         """The :class:`~rnnoise_kit.training.teacher.Teacher` of the run, or None."""
         from rnnoise_kit.training.teacher import Teacher
 
-        return Teacher.of(self.teacher, self.teacher_weight)
+        return Teacher.of(self.teacher, self.teacher_weight, self.teacher_pause_weight)
 
     def _check_v02(self) -> None:
         from rnnoise_kit.training.v02.layout import SEQUENCE
@@ -245,6 +263,11 @@ class PipelineConfig:
             raise SettingError("sizes", "is for arch 0.1 (0.2: size)")
         if self.teacher is not None:
             raise SettingError("teacher", "is for arch 0.1 (a 0.2 model teaches v0.1 targets)")
+        if self.noise_offset:
+            raise SettingError("noise_offset", "is for arch 0.1 (0.2's generator draws its "
+                                               "levels as upstream)")
+        if self.undershoot is not None:
+            raise SettingError("undershoot", "is for arch 0.1 (0.2 has its own loss)")
         if self.augment != "all":
             raise SettingError("augment", "must be all with arch 0.2 (its generator's "
                                           "augmentation is fixed; rir chooses the rooms)")
@@ -534,22 +557,29 @@ def _run_stages(run: Path, config: PipelineConfig,
         from rnnoise_kit.training.augment import Augmentation
         from rnnoise_kit.training.generator import generate
 
-        augment = Augmentation.from_steps(config.augment, rir=config.rir)
+        augment = Augmentation.from_steps(config.augment, rir=config.rir,
+                                          noise_offset_db=config.noise_offset)
         r = generate(speech_raw, noise_raw, config.frames, matrix, seed=config.seed,
                      jobs=config.jobs, augment=augment, scheduler=config.scheduler,
                      teacher=teacher)
         steps = r.attrs.get("augment", "none")
         log(f"features: {r.rows} rows, augmentation: {steps}"
             + (f" ({r.attrs['augment_rir']})" if "augment_rir" in r.attrs else "")
-            + (f", teacher {teacher.model} (weight {teacher.weight:g})" if teacher else ""))
+            + (f", noise offset {config.noise_offset:g} dB" if config.noise_offset else "")
+            + (f", teacher {teacher.model} ({teacher.weight_text})" if teacher else ""))
         return {"rows": r.rows, "augment": steps}
 
     # only when set: the features of earlier runs stay valid
-    teacher_param = ({"teacher": teacher.model, "teacher_weight": teacher.weight}
-                     if teacher is not None else {})
+    new_params = {}
+    if teacher is not None:
+        new_params.update(teacher=teacher.model, teacher_weight=teacher.weight)
+        if teacher.pause_weight is not None:
+            new_params["teacher_pause_weight"] = teacher.pause_weight
+    if config.noise_offset:
+        new_params["noise_offset"] = config.noise_offset
     stage("features", {"frames": config.frames, "seed": config.seed,
                        "augment": config.augment, "rir": config.rir, **arch_param,
-                       **teacher_param}, raw_hash,
+                       **new_params}, raw_hash,
           [matrix], do_features)
 
     # 5. train (resumable inside its own folder)
@@ -561,6 +591,8 @@ def _run_stages(run: Path, config: PipelineConfig,
         train_params = {**train_params, **arch_param, "size": config.size}
     elif config.sizes is not None:  # unset, the key of a run made before sizes was a setting
         train_params["sizes"] = config.sizes
+    if config.undershoot is not None:  # the same: only when set
+        train_params["undershoot"] = config.undershoot
     model_name = "model.bin" if v02 else "model.rnnn"
     model_path = train_dir / model_name
 
@@ -576,7 +608,8 @@ def _run_stages(run: Path, config: PipelineConfig,
                           batch_size=config.batch_size,
                           window=config.window, lr=config.lr,
                           activations=tuple(config.activations.split(",")), seed=config.seed,
-                          sizes=run_sizes(config.sizes, config.init))
+                          sizes=run_sizes(config.sizes, config.init),
+                          undershoot=config.undershoot)
         return train(matrix, train_dir, config=cfg, resume=resume, init=config.init,
                      device=config.device)
 

@@ -30,6 +30,12 @@ Steps (``docs/training.md``, section "Augmentation"):
     per region of at most :data:`BANDWIDTH_REGION` samples) marks the target gains of the
     bands above it -1 ("no target") on the frames whose VAD target is not 0 (where there is
     no speech, every band is still taught to remove the noise).
+noise offset
+    ``noise_offset_db`` shifts every segment's noise level (after the draws above, whichever
+    are on): -20 makes every SNR 20 dB higher. The ``gains`` range is relative to the sources'
+    own levels, so a noise source louder than the speech source moves every SNR down; the
+    offset moves it back, or trains a model for cleaner (or noisier) input than the sources
+    give.
 foreground noise
     With a ``foreground`` source, half of the segments get transients: excerpts of 50 ms to
     1.5 s of that source at random times (one every 2 s on average), each high-passed,
@@ -83,6 +89,8 @@ FADE_SAMPLES = 240
 """Fade in and out of a foreground event (5 ms)."""
 CONV_FFT = 131072
 """FFT size of the overlap-save convolution (98,305 new samples per transform)."""
+MAX_NOISE_OFFSET_DB = 60.0
+"""The largest noise offset either way."""
 BANDWIDTH_REGION = 30 * 48000
 """Samples of a speech file whose bandwidth is measured as one (longer files: per region)."""
 
@@ -103,6 +111,9 @@ class Augmentation:
         :func:`rnnoise_kit.audio.rir.load_rirs`); default: generated rooms.
     foreground : path-like, optional
         Foreground (transient) noise source, as the speech and noise sources; default: none.
+    noise_offset_db : float
+        Shift of every segment's noise level, in dB within +-:data:`MAX_NOISE_OFFSET_DB`
+        (module docstring); default 0.
     """
 
     reverb: bool = True
@@ -112,10 +123,18 @@ class Augmentation:
     band_limit: bool = True
     rir: str | None = None
     foreground: str | None = None
+    noise_offset_db: float = 0.0
+
+    def __post_init__(self) -> None:
+        o = float(self.noise_offset_db)
+        if not (math.isfinite(o) and abs(o) <= MAX_NOISE_OFFSET_DB):
+            raise SettingError("noise_offset", f"must be within +-{MAX_NOISE_OFFSET_DB:g} dB, "
+                                               f"not {self.noise_offset_db}")
 
     @classmethod
     def from_steps(cls, steps: str | list[str], *, rir: str | os.PathLike | None = None,
-                   foreground: str | os.PathLike | None = None) -> Augmentation:
+                   foreground: str | os.PathLike | None = None,
+                   noise_offset_db: float = 0.0) -> Augmentation:
         """From a comma-separated list of :data:`STEPS` (or ``"all"``, ``"none"``)."""
         names = [s.strip() for s in steps.split(",")] if isinstance(steps, str) else list(steps)
         names = [s for s in names if s]
@@ -129,7 +148,8 @@ class Augmentation:
                                           f"{', '.join(STEPS)}, or all, or none)")
         on = {s.replace("-", "_"): (s in names) for s in STEPS}
         return cls(**on, rir=None if rir is None else str(rir),
-                   foreground=None if foreground is None else str(foreground))
+                   foreground=None if foreground is None else str(foreground),
+                   noise_offset_db=float(noise_offset_db))
 
     @property
     def steps(self) -> list[str]:
@@ -139,7 +159,7 @@ class Augmentation:
     @property
     def active(self) -> bool:
         """Whether anything is applied at all."""
-        return bool(self.steps) or self.foreground is not None
+        return bool(self.steps) or self.foreground is not None or self.noise_offset_db != 0
 
 
 NO_AUGMENTATION = Augmentation(False, False, False, False, False)
@@ -346,6 +366,8 @@ class Augmenter:
             seg.quantise = bool(r.random() < QUANTISE_PROBABILITY)
         if a.foreground is not None:
             seg.foreground = self._events(rows, speech_level)
+        if a.noise_offset_db:
+            p = replace(p, noise_gain=f32(p.noise_gain * f32(_db(a.noise_offset_db))))
         return replace(p, aug=seg)
 
     def _events(self, rows: int, speech_level: float) -> list[ForegroundEvent]:
@@ -461,6 +483,8 @@ def describe(aug: Augmentation, bank_info: dict | None) -> dict:
         d["augment_band_limit_rule"] = (f"long-term spectrum within {bandwidth.DROP_DB:g} dB "
                                         f"of the loudest level below, per file or "
                                         f"{BANDWIDTH_REGION // 48000} s region")
+    if aug.noise_offset_db:
+        d["augment_noise_offset_db"] = float(aug.noise_offset_db)
     d["augment_foreground"] = str(Path(aug.foreground)) if aug.foreground else "none"
     if aug.foreground:
         d["augment_foreground_probability"] = FOREGROUND_PROBABILITY

@@ -5,7 +5,8 @@ over two frames of lookahead) hears each noisy frame the v0.1 generator makes; i
 gains, spread over the bins and summed into v0.1's 22 bands, become a second target beside the
 oracle one (clean over noisy band energy):
 
-``target = (1 - weight) * oracle + weight * teacher``, wherever the oracle target is not ``-1``.
+``target = (1 - weight) * oracle + weight * teacher``, wherever the oracle target is not ``-1``;
+with a ``pause_weight``, rows whose VAD target is 0 (no speech) take that weight instead.
 
 What the teacher adds is what the oracle lacks: the oracle is the ideal gain of each band of
 each frame, which a causal 22-band network cannot follow (it flickers with every noise
@@ -45,7 +46,7 @@ from rnnoise_kit.dsp import bands as bands01
 from rnnoise_kit.dsp.constants import FRAME_SIZE
 from rnnoise_kit.dsp.v02.analysis import AnalysisState02, analyse_v02, interp_band_gain
 from rnnoise_kit.errors import SettingError
-from rnnoise_kit.training.layout import GAINS
+from rnnoise_kit.training.layout import GAINS, VAD_COL
 
 TEACHER_REGULARISATION = 1e-3
 """Added to both band energies of the mapping, as the oracle target does (spec section 12)."""
@@ -64,26 +65,57 @@ class Teacher:
         An RNNoise 0.2 model: a public name (``rnnoise-0.2``, imported from pyrnnoise) or a
         file (weight blob or ``rnnoise_data.c``).
     weight : float
-        Share of the teacher in each target, in (0, 1].
+        Share of the teacher in each target, in (0, 1]; with ``pause_weight``, in the rows
+        with speech (VAD target above 0), in [0, 1].
+    pause_weight : float, optional
+        Share of the teacher in the rows without speech (VAD target 0), in [0, 1]; None: the
+        same as ``weight``. The two may not both be 0.
     """
 
     model: str = "rnnoise-0.2"
     weight: float = 0.35
+    pause_weight: float | None = None
 
     def __post_init__(self) -> None:
         w = float(self.weight)
-        if not (0.0 < w <= 1.0):
-            raise SettingError("teacher_weight", f"must be in (0, 1], not {self.weight}")
+        if self.pause_weight is None:
+            if not (0.0 < w <= 1.0):
+                raise SettingError("teacher_weight", f"must be in (0, 1], not {self.weight}")
+            return
+        p = float(self.pause_weight)
+        for name, v, given in (("teacher_weight", w, self.weight),
+                               ("teacher_pause_weight", p, self.pause_weight)):
+            if not (0.0 <= v <= 1.0):
+                raise SettingError(name, f"must be in [0, 1], not {given}")
+        if w == 0.0 and p == 0.0:
+            raise SettingError("teacher_weight", "and teacher_pause_weight are both 0 (the "
+                                                 "teacher would teach nothing)")
 
     @classmethod
-    def of(cls, model: str | None, weight: float | None = None) -> Teacher | None:
+    def of(cls, model: str | None, weight: float | None = None,
+           pause_weight: float | None = None) -> Teacher | None:
         """The teacher of optional settings (a command line's, a run's): None without a model;
-        ``weight`` None takes the default."""
+        ``weight`` None takes the default, ``pause_weight`` None the weight."""
         if model is None:
-            if weight is not None:
-                raise SettingError("teacher_weight", "needs a teacher model")
+            for name, v in (("teacher_weight", weight), ("teacher_pause_weight", pause_weight)):
+                if v is not None:
+                    raise SettingError(name, "needs a teacher model")
             return None
-        return cls(model) if weight is None else cls(model, weight)
+        weights = {} if weight is None else {"weight": weight}
+        return cls(model, **weights, pause_weight=pause_weight)
+
+    @property
+    def weights(self) -> tuple[float, float]:
+        """(speech rows' weight, pause rows' weight)."""
+        w = float(self.weight)
+        return w, (w if self.pause_weight is None else float(self.pause_weight))
+
+    @property
+    def weight_text(self) -> str:
+        """The weights in words: ``weight 0.35``, or ``weight 0.15, in pauses 1``."""
+        speech, pause = self.weights
+        return f"weight {speech:g}" + ("" if self.pause_weight is None else
+                                       f", in pauses {pause:g}")
 
     def resolve(self) -> ResolvedTeacher:
         """The model's file, checked to be a 0.2 model (in the calling process, whose load of
@@ -109,8 +141,11 @@ class ResolvedTeacher:
 
     def describe(self) -> dict:
         """The matrix attributes of the teacher."""
-        return {"teacher": self.teacher.model, "teacher_sha256": self.sha256,
-                "teacher_weight": float(self.teacher.weight), "teacher_alignment": ALIGNMENT}
+        d = {"teacher": self.teacher.model, "teacher_sha256": self.sha256,
+             "teacher_weight": float(self.teacher.weight), "teacher_alignment": ALIGNMENT}
+        if self.teacher.pause_weight is not None:
+            d["teacher_pause_weight"] = float(self.teacher.pause_weight)
+        return d
 
     def stream(self) -> TeacherStream:
         """A fresh teacher for one generator stream (one shard)."""
@@ -119,7 +154,9 @@ class ResolvedTeacher:
         # a network of its own (Network02 keeps work buffers: one instance per thread), on the
         # weights the process shares: a Dask worker runs its shards in threads
         net = Network02(_layers(self.path, self.sha256))
-        return TeacherStream(net, np.float32(self.teacher.weight), net.new_state())
+        speech, pause = self.teacher.weights
+        return TeacherStream(net, np.float32(speech), net.new_state(),
+                             pause_weight=np.float32(pause))
 
 
 @lru_cache(maxsize=2)
@@ -169,6 +206,8 @@ class TeacherStream:
     weight: np.float32
     net_state: object
     analysis: AnalysisState02 = field(default_factory=AnalysisState02)
+    pause_weight: np.float32 | None = None
+    """The weight of rows whose VAD target is 0; None: :attr:`weight`."""
     _last_X: np.ndarray | None = None
     _last_row: np.ndarray | None = None
 
@@ -195,18 +234,27 @@ class TeacherStream:
             # output 0 teaches the previous block's last row, outputs 1..n-1 rows 0..n-2
             prev_X = np.concatenate([self._last_X[None], res.X[:-1]])
             teach = teacher_band_gains(prev_X, g02)
-            _blend_into(self._last_row[None, GAINS], teach[:1], live[:1], self.weight)
-            _blend_into(rows[:-1, GAINS], teach[1:], live[1:], self.weight)
+            _blend_into(self._last_row[None, GAINS], teach[:1], live[:1],
+                        self._weights(self._last_row[None]))
+            _blend_into(rows[:-1, GAINS], teach[1:], live[1:], self._weights(rows[:-1]))
         elif n > 1:
             teach = teacher_band_gains(res.X[:-1], g02[1:])
-            _blend_into(rows[:-1, GAINS], teach, live[1:], self.weight)
+            _blend_into(rows[:-1, GAINS], teach, live[1:], self._weights(rows[:-1]))
         self._last_X = res.X[-1].copy()
         self._last_row = rows[-1]
 
+    def _weights(self, rows: np.ndarray) -> np.float32 | np.ndarray:
+        """The teacher's weight for each of ``rows`` (n, 87): (n, 1), or one for all."""
+        if self.pause_weight is None:
+            return self.weight
+        pause = rows[:, VAD_COL] == 0
+        return np.where(pause, self.pause_weight, self.weight).astype(np.float32)[:, None]
 
-def _blend_into(target: np.ndarray, teach: np.ndarray, live: np.ndarray, w: np.float32
-                ) -> None:
-    """``target = (1-w)*target + w*teach`` where target >= 0 and the teacher ran (in place)."""
+
+def _blend_into(target: np.ndarray, teach: np.ndarray, live: np.ndarray,
+                w: np.float32 | np.ndarray) -> None:
+    """``target = (1-w)*target + w*teach`` where target >= 0 and the teacher ran (in place);
+    ``w`` one weight or one per row (n, 1)."""
     keep = (target >= 0) & live[:, None]
     mixed = (np.float32(1) - w) * target + w * teach
     np.copyto(target, mixed, where=keep)
