@@ -302,8 +302,9 @@ def test_init_by_public_name_reads_the_cache_and_records_it(reference, tmp_path,
     assert init["name"] == "std" and init["format"] == "rnnn"
     assert init["sha256"] == sha256_file(std)
 
-    bundled = train(data, tmp_path / "b", config=TrainConfig(epochs=0, window=100),
-                    init="bundled", device="cpu", progress=False)
+    cfg = TrainConfig(epochs=0, window=100, activations=run_activations(None, "bundled"))
+    bundled = train(data, tmp_path / "b", config=cfg, init="bundled", device="cpu",
+                    progress=False)
     assert load_model(bundled.model_path).equals(load_model(default_model_path()))
 
 
