@@ -122,11 +122,9 @@ def _augment_steps(value: str) -> str | None:
 
 
 def _noise_offset(value: float) -> str | None:
-    from rnnoise_kit.training.augment import MAX_NOISE_OFFSET_DB
+    from rnnoise_kit.training.augment import noise_offset_problem
 
-    if abs(value) > MAX_NOISE_OFFSET_DB:
-        return f"within +-{MAX_NOISE_OFFSET_DB:g} dB"
-    return None
+    return noise_offset_problem(value)
 
 
 def _recipe_field(name: str):

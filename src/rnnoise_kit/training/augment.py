@@ -98,6 +98,14 @@ BANDWIDTH_REGION = 30 * 48000
 # ----------------------------------------------------------------------------- settings
 
 
+def noise_offset_problem(value: float) -> str | None:
+    """What a noise offset must be (completing "must be ..."), or None when ``value`` is one."""
+    v = float(value)
+    if math.isfinite(v) and abs(v) <= MAX_NOISE_OFFSET_DB:
+        return None
+    return f"within +-{MAX_NOISE_OFFSET_DB:g} dB"
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """Which augmentation steps the default mode applies, and their sources.
@@ -126,10 +134,9 @@ class Augmentation:
     noise_offset_db: float = 0.0
 
     def __post_init__(self) -> None:
-        o = float(self.noise_offset_db)
-        if not (math.isfinite(o) and abs(o) <= MAX_NOISE_OFFSET_DB):
-            raise SettingError("noise_offset", f"must be within +-{MAX_NOISE_OFFSET_DB:g} dB, "
-                                               f"not {self.noise_offset_db}")
+        problem = noise_offset_problem(self.noise_offset_db)
+        if problem is not None:
+            raise SettingError("noise_offset", f"must be {problem}, not {self.noise_offset_db}")
 
     @classmethod
     def from_steps(cls, steps: str | list[str], *, rir: str | os.PathLike | None = None,

@@ -61,7 +61,15 @@ from rnnoise_kit.training.augment import (
 )
 from rnnoise_kit.training.augment import describe as describe_augmentation
 from rnnoise_kit.training.glibc_rand import RAND_MAX, GlibcRand
-from rnnoise_kit.training.layout import DESCRIPTION, FEATURES, GAINS, NOISE, ROW, VAD_COL
+from rnnoise_kit.training.layout import (
+    DESCRIPTION,
+    FEATURES,
+    GAINS,
+    NOISE,
+    ROW,
+    TARGET_GAIN_EPS,
+    VAD_COL,
+)
 from rnnoise_kit.training.sharded import (
     INDEX_NAME,
     ShardedRun,
@@ -240,7 +248,7 @@ def _rows(features, ey, ex, en, silence, vad, band_lp, no_noise, rows):
         for b in range(NB_BANDS):
             fy = d(ey[t, b])
             fx = d(ex[t, b])
-            g = np.float32(math.sqrt((fy + 1e-3) / (fx + 1e-3)))
+            g = np.float32(math.sqrt((fy + TARGET_GAIN_EPS) / (fx + TARGET_GAIN_EPS)))
             if g > np.float32(1):
                 g = np.float32(1)
             if ignore_all or b > band_lp[t] or (fy < 0.05 and fx < 0.05):

@@ -30,6 +30,10 @@ VAD_COL = VAD.start
 ROW = VAD.stop
 """Columns of a row (87)."""
 
+TARGET_GAIN_EPS = 1e-3
+"""Added to both band energies of a target gain, ``min(1, sqrt((Ey + 1e-3) / (Ex + 1e-3)))``
+(spec section 12): the oracle's and the teacher's (:mod:`rnnoise_kit.training.teacher`)."""
+
 GROUPS: tuple[tuple[str, slice], ...] = (
     ("features", FEATURES),
     ("gains", GAINS),

@@ -46,10 +46,7 @@ from rnnoise_kit.dsp import bands as bands01
 from rnnoise_kit.dsp.constants import FRAME_SIZE
 from rnnoise_kit.dsp.v02.analysis import AnalysisState02, analyse_v02, interp_band_gain
 from rnnoise_kit.errors import SettingError
-from rnnoise_kit.training.layout import GAINS, VAD_COL
-
-TEACHER_REGULARISATION = 1e-3
-"""Added to both band energies of the mapping, as the oracle target does (spec section 12)."""
+from rnnoise_kit.training.layout import GAINS, TARGET_GAIN_EPS, VAD_COL
 
 ALIGNMENT = ("row t: 0.2 output of frame t+1 (its lookahead), on frame t's noisy spectrum; "
              "last row of a shard and rows before a silent frame keep the oracle target")
@@ -154,9 +151,9 @@ class ResolvedTeacher:
         # a network of its own (Network02 keeps work buffers: one instance per thread), on the
         # weights the process shares: a Dask worker runs its shards in threads
         net = Network02(_layers(self.path, self.sha256))
-        speech, pause = self.teacher.weights
-        return TeacherStream(net, np.float32(speech), net.new_state(),
-                             pause_weight=np.float32(pause))
+        pause = self.teacher.pause_weight
+        return TeacherStream(net, np.float32(self.teacher.weight), net.new_state(),
+                             pause_weight=None if pause is None else np.float32(pause))
 
 
 @lru_cache(maxsize=2)
@@ -193,7 +190,7 @@ def teacher_band_gains(X: np.ndarray, gains02: np.ndarray) -> np.ndarray:
     g_bins = interp_band_gain(gains02)
     ex = bands01.band_energy(X).astype(np.float64)
     ey = bands01.band_energy((X * g_bins).astype(np.complex64)).astype(np.float64)
-    r = np.sqrt((ey + TEACHER_REGULARISATION) / (ex + TEACHER_REGULARISATION))
+    r = np.sqrt((ey + TARGET_GAIN_EPS) / (ex + TARGET_GAIN_EPS))
     return np.minimum(r, 1.0).astype(np.float32)
 
 
@@ -267,5 +264,5 @@ def check_teacher(teacher: Teacher | None, compat: bool) -> None:
                                       "denoise_training's oracle targets")
 
 
-__all__ = ["ALIGNMENT", "TEACHER_REGULARISATION", "ResolvedTeacher", "Teacher",
+__all__ = ["ALIGNMENT", "ResolvedTeacher", "Teacher",
            "TeacherStream", "check_teacher", "teacher_band_gains"]
