@@ -315,17 +315,7 @@ def _add_features(sub) -> None:
         help="v0.1 default mode: augmentation steps, comma-separated from reverb, filters, "
              "gains, clipping, band-limit, or all (default) or none (see docs/training.md)",
     )
-    p.add_argument("--teacher", metavar="MODEL",
-                   help="v0.1 default mode: blend an RNNoise 0.2 model's gains into the target "
-                        "gains (distillation): rnnoise-0.2 (pyrnnoise's model) or a 0.2 model "
-                        "file; default none (see docs/training.md)")
-    p.add_argument("--teacher-weight", type=float, metavar="W",
-                   help=f"with --teacher: its share of each target gain, in (0, 1] (default "
-                        f"{_teacher_default_weight()}); with --teacher-pause-weight, in the "
-                        f"frames with speech, in [0, 1]")
-    p.add_argument("--teacher-pause-weight", type=float, metavar="W",
-                   help="with --teacher: its share in the frames without speech (VAD target "
-                        "0), in [0, 1] (default: --teacher-weight)")
+    _add_teacher_options(p)
     p.add_argument("--noise-offset", type=float, default=0.0, metavar="DB",
                    help="v0.1 default mode: shift every segment's noise level by DB (-20: "
                         "every SNR 20 dB higher; default 0)")
@@ -341,10 +331,22 @@ def _add_features(sub) -> None:
     p.set_defaults(func=_run_features)
 
 
-def _teacher_default_weight() -> float:
+def _add_teacher_options(p) -> None:
+    """``--teacher``, ``--teacher-weight``, ``--teacher-pause-weight`` (features, pipeline,
+    demo)."""
     from rnnoise_kit.training.teacher import Teacher
 
-    return Teacher.weight
+    p.add_argument("--teacher", metavar="MODEL",
+                   help="v0.1 default mode: blend an RNNoise 0.2 model's gains into the target "
+                        "gains (distillation): rnnoise-0.2 (pyrnnoise's model) or a 0.2 model "
+                        "file; default none (see docs/training.md)")
+    p.add_argument("--teacher-weight", type=float, metavar="W",
+                   help=f"with --teacher: its share of each target gain, in (0, 1] (default "
+                        f"{Teacher.weight}); with --teacher-pause-weight, in the frames with "
+                        f"speech, in [0, 1]")
+    p.add_argument("--teacher-pause-weight", type=float, metavar="W",
+                   help="with --teacher: its share in the frames without speech (VAD target "
+                        "0), in [0, 1] (default: --teacher-weight)")
 
 
 def _run_features(args) -> int:
@@ -837,15 +839,7 @@ def _add_pipeline_options(p, defaults, seed_help: str) -> None:
                         f"(default {defaults.augment})")
     p.add_argument("--rir", metavar="DIR|LIST",
                    help="room impulse responses for the reverb step (default: generated rooms)")
-    p.add_argument("--teacher", metavar="MODEL",
-                   help="v0.1: blend an RNNoise 0.2 model's gains into the training targets, as "
-                        "`features --teacher` (default none)")
-    p.add_argument("--teacher-weight", type=float, metavar="W",
-                   help=f"with --teacher: its share of each target gain (default "
-                        f"{_teacher_default_weight()})")
-    p.add_argument("--teacher-pause-weight", type=float, metavar="W",
-                   help="with --teacher: its share in frames without speech (default: "
-                        "--teacher-weight)")
+    _add_teacher_options(p)
     _add_scheduler(p)
     p.add_argument("--arch", choices=("0.1", "0.2"),
                    help="the generation to train: RNNoise v0.1 (default) or 0.2 (its features, "
