@@ -122,12 +122,51 @@ def test_compare_standin(testset, tmp_path):
     assert set(summary["models"]) == {"noisy", "ss", "ss_half"}
     assert summary["models"]["ss"]["pesq"] > summary["models"]["noisy"]["pesq"]
     assert summary["files"] == 4 and res.failures == {}
+    assert "paired" not in summary  # only with against
     page = (out / "index.html").read_text()
     assert page.count("<audio") == 4 * 4  # noisy, clean and two models per file
     assert page.count('class="best"') > 0
     for rel in ("audio/", "spectrograms/"):
         assert rel in page
     assert not list(out.rglob(".*"))  # no temporary files left
+
+
+def test_compare_against_adds_paired_differences(testset, tmp_path):
+    """``against``: summary.json gets every other row's file-by-file differences from it, and
+    the page a table of them."""
+    from rnnoise_kit.errors import SettingError
+
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    for p in sorted((testset / "noisy").iterdir())[:2]:
+        (noisy / p.name).write_bytes(p.read_bytes())
+    with pytest.raises(SettingError, match=r"against must be one of the rows noisy, ss, "
+                                           r"ss_half \(got 'std'\)"):
+        cmp.compare(tmp_path / "no", ["ss", "ss_half"], noisy=noisy, against="std",
+                    denoiser_factory=standin_factory)
+    assert not (tmp_path / "no").exists()  # refused before any work
+    out = tmp_path / "rep"
+    res = cmp.compare(out, ["ss", "ss_half"], noisy=noisy, clean=testset / "clean", jobs=1,
+                      denoiser_factory=standin_factory, spectrograms=False, against="ss")
+    section = json.loads((out / "summary.json").read_text())["paired"]
+    assert section == res.summary["paired"]
+    assert (section["against"], section["confidence"], section["resamples"]) == (
+        "ss", 0.95, 10_000)
+    assert list(section["sets"]) == ["test"] and list(section["sets"]["test"]) == [
+        "noisy", "ss_half"]
+    half = section["sets"]["test"]["ss_half"]
+    assert "x_realtime" not in half and "vad_mean" not in half
+    rows = _csv(out / "metrics.csv")
+    for metric in ("pesq", "dnsmos_ovrl"):
+        by = {(r["model"], r["file"]): float(r[metric]) for r in rows}
+        diffs = [by["ss_half", f] - by["ss", f] for f in {r["file"] for r in rows}]
+        assert half[metric]["n"] == 2
+        assert half[metric]["mean"] == pytest.approx(np.mean(diffs), abs=1e-4)
+        low, high = half[metric]["ci"]
+        assert min(diffs) - 1e-4 <= low <= high <= max(diffs) + 1e-4
+    page = (out / "index.html").read_text()
+    assert "<h2>Against ss: mean difference [95 % CI], share of files better</h2>" in page
+    assert page.count('<table class="paired">') == 1
 
 
 def test_compare_noisy_only_and_partial(testset, tmp_path):
@@ -308,6 +347,36 @@ def test_cli_exit_codes(testset, reference, tmp_path, capsys):
                  "--model", std, "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("rnnoise-kit: ") for line in err)
+
+
+@pytest.mark.skipif(not _real_denoiser_available() and os.environ.get("CI") != "true",
+                    reason="rnnoise_kit.denoise not available yet")
+def test_cli_against(testset, reference, tmp_path, capsys):
+    """``--against LABEL``: a paired table printed and in summary.json; an unknown label is
+    exit 2 with one line, before any work."""
+    from rnnoise_kit.cli import main
+
+    std = str(reference / "models" / "std.rnnn")
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    src = sorted((testset / "noisy").iterdir())[0]
+    (noisy / src.name).write_bytes(src.read_bytes())
+    out = tmp_path / "rep"
+    args = ["compare", "--noisy", str(noisy), "--clean", str(testset / "clean"), "-m", std,
+            "-m", f"{std}@6", "-o", str(out), "-j", "1", "--no-spectrograms"]
+    assert main([*args, "--against", "sh"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == ("rnnoise-kit: --against must be one of the rows noisy, std, std@6 "
+                            "(got 'sh')\n")
+    assert not out.exists()
+    assert main([*args, "--against", "std"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # the title may wrap
+    assert "against std: mean difference [95 % CI], share of files better" in printed
+    section = json.loads((out / "summary.json").read_text())["paired"]
+    assert section["against"] == "std"
+    entries = section["sets"]["test"]
+    assert list(entries) == ["noisy", "std@6"]
+    assert entries["std@6"]["pesq"]["n"] == 1 and entries["std@6"]["pesq"]["ci"] is not None
 
 
 @pytest.mark.skipif(not _real_denoiser_available() and os.environ.get("CI") != "true",

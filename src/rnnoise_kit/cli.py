@@ -711,8 +711,9 @@ def _add_compare(sub) -> None:
             "a set of real recordings without references (DNSMOS and VAD), reported in a "
             "table of its own beside the test set's. Writes "
             "REPORT_DIR/index.html (audio, spectrograms, charts beside it), metrics.csv and "
-            "summary.json, and prints a summary table. Needs the eval extra "
-            "(pip install 'rnnoise-kit[eval]')."
+            "summary.json, and prints a summary table (--against: also each row's "
+            "differences from one row, file by file, with confidence intervals). Needs the "
+            "eval extra (pip install 'rnnoise-kit[eval]')."
         ),
     )
     src = p.add_mutually_exclusive_group()
@@ -738,6 +739,11 @@ def _add_compare(sub) -> None:
                         "file; name a file ending in @NUMBER with a trailing @)")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                    help="report folder")
+    p.add_argument("--against", metavar="LABEL",
+                   help="the row the others are compared with, file by file (e.g. --against "
+                        "std, or noisy): mean difference per metric with its bootstrap "
+                        "confidence interval and the share of files better, in the report, the "
+                        "printed tables and summary.json")
     default_jobs = min(4, os.cpu_count() or 1)
     p.add_argument("--jobs", "-j", type=int, default=default_jobs, metavar="J",
                    help=f"worker processes (default: {default_jobs}; each needs ~0.6 GB)")
@@ -777,7 +783,8 @@ def _run_compare(args) -> int:
         res = compare(args.output, models, testset=args.testset, noisy=args.noisy,
                       clean=args.clean, real=args.real, jobs=args.jobs,
                       max_lag_s=args.max_lag, spectrograms=not args.no_spectrograms,
-                      audio_format=args.audio_format, scheduler=args.scheduler)
+                      audio_format=args.audio_format, scheduler=args.scheduler,
+                      against=args.against)
     except PartialFailure as exc:
         _list_skipped(exc.result.skipped)
         for table in summary_tables(exc.result.summary):

@@ -9,7 +9,8 @@ without references (``real``) form a second set beside the test set, scored with
 VAD and reported in a table of their own. Files are
 processed in parallel worker processes (``jobs``); each worker denoises, scores, and writes
 the file's audio and spectrograms into the report folder. :mod:`~rnnoise_kit.evaluation.report`
-then writes ``metrics.csv``, ``summary.json``, the charts and ``index.html``.
+then writes ``metrics.csv``, ``summary.json``, the charts and ``index.html``; with ``against``,
+every row is also compared with that one file by file (:mod:`~rnnoise_kit.evaluation.paired`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from rnnoise_kit.errors import (
     RnnoiseKitError,
     SettingError,
 )
-from rnnoise_kit.evaluation import report
+from rnnoise_kit.evaluation import paired, report
 from rnnoise_kit.evaluation._deps import require
 from rnnoise_kit.evaluation.align import DEFAULT_MAX_LAG_S
 from rnnoise_kit.evaluation.schema import BASELINE, CLEAN, REAL_SET, TEST_SET
@@ -443,6 +444,7 @@ def compare(
     audio_format: str = "flac",
     denoiser_factory: DenoiserFactory | None = None,
     scheduler: str | None = None,
+    against: str | None = None,
 ) -> CompareResult:
     """Denoise every file with every model, score all outputs and write the report.
 
@@ -480,6 +482,11 @@ def compare(
         Score the files on a Dask cluster (``"local:N"`` or a scheduler address, see
         :mod:`rnnoise_kit.parallel`) instead of ``jobs`` processes. Its workers write the
         report's media files themselves: ``output`` must be on storage they share.
+    against : str, optional
+        A row label (``noisy`` or a model's): every other row is compared with it file by
+        file (:func:`rnnoise_kit.evaluation.paired.paired_differences`: mean difference,
+        bootstrap confidence interval, share of files better), in ``summary["paired"]``, the
+        report page and :func:`rnnoise_kit.evaluation.report.summary_tables`.
 
     Returns
     -------
@@ -488,7 +495,8 @@ def compare(
     Raises
     ------
     InputError
-        Missing dependencies, bad inputs or models, or no file could be scored.
+        Missing dependencies, bad inputs or models, ``against`` not a row label (a
+        :class:`SettingError`, before any work), or no file could be scored.
     OutputError
         ``output`` is a file, holds someone else's files where the report goes, or is (or
         lies in) a folder of the test audio (checked before any work), or the report cannot
@@ -503,6 +511,9 @@ def compare(
         raise InputError(None, f"audio format must be flac or wav (got {audio_format!r})")
     check_dependencies()
     specs = model_specs(models)
+    labels = [BASELINE] + [m.label for m in specs]
+    if against is not None:
+        paired.check_against(against, labels)
     skipped: list[SkippedFile] = []
     if testset is None and noisy is None and real is None:
         raise InputError(None, "give a test set folder (testset), noisy audio (noisy) or real "
@@ -526,9 +537,10 @@ def compare(
         if not result.rows:
             detail = next(iter(result.failures.values()), "no input")
             raise InputError(None, f"no file could be scored (first error: {detail})")
-        labels = [BASELINE] + [m.label for m in specs]
         result.summary = report.summarize_sets(result.rows, labels, result.files,
                                                result.failures)
+        if against is not None:
+            result.summary["paired"] = paired.paired_differences(result.rows, labels, against)
         result.seconds = time.perf_counter() - t_start
         result.summary["seconds"] = result.seconds
         report.write_report(stage, result.rows, result.summary, labels, result.files,

@@ -33,6 +33,7 @@ from rnnoise_kit.evaluation.schema import (
     HIGHER_IS_BETTER,
     INTRUSIVE,
     METRICS,
+    PAIRED,
     SET_TITLES,
     TEST_SET,
     TITLES,
@@ -296,12 +297,17 @@ def metrics_csv_text(rows: Sequence[dict]) -> str:
 
 def summary_tables(summary: dict) -> list:
     """:func:`summary_table` of every set of a :func:`summarize_sets` summary (one table when
-    there is one set)."""
+    there is one set), then :func:`paired_tables` when the summary has a ``"paired"``
+    section."""
     sets = summary.get("sets") or {}
     if len(sets) <= 1:
-        return [summary_table(summary)]
-    return [summary_table(entry, f"rnnoise-kit compare: {SET_TITLES[name].lower()}")
-            for name, entry in sets.items()]
+        tables = [summary_table(summary)]
+    else:
+        tables = [summary_table(entry, f"rnnoise-kit compare: {SET_TITLES[name].lower()}")
+                  for name, entry in sets.items()]
+    if summary.get("paired"):
+        tables += paired_tables(summary["paired"])
+    return tables
 
 
 def summary_table(summary: dict, title: str = "rnnoise-kit compare: means per model"):
@@ -322,6 +328,99 @@ def summary_table(summary: dict, title: str = "rnnoise-kit compare: means per mo
             cells.append(text)
         table.add_row(*cells)
     return table
+
+
+# --------------------------------------------------------------------------- paired differences
+
+
+def _paired_title(section: dict) -> str:
+    return (f"against {section['against']}: mean difference "
+            f"[{100 * section['confidence']:g} % CI], share of files better")
+
+
+def _paired_caption(section: dict) -> str:
+    """What a paired table shows, in one line."""
+    return (f"Each row minus {section['against']}, file by file. Interval: "
+            f"{100 * section['confidence']:g} % percentile bootstrap of the mean difference "
+            f"({section['resamples']} resamples of the paired files); marked (green: better, "
+            "red: worse) where it excludes 0. %: share of files where the row is better "
+            "(ties count half).")
+
+
+def _paired_metrics(models: dict[str, dict]) -> list[str]:
+    """The metrics of a set's paired section that have pairs for some row, in report order."""
+    return [m for m in PAIRED if any((e.get(m) or {}).get("n") for e in models.values())]
+
+
+def paired_verdict(metric: str, entry: dict) -> int:
+    """1 when the interval of a paired difference lies on the better side of 0, -1 on the
+    worse side, 0 when it holds 0 (or there are no pairs).
+
+    Parameters
+    ----------
+    metric : str
+        A name of :data:`~rnnoise_kit.evaluation.schema.PAIRED` (gives the direction).
+    entry : dict
+        One metric's entry of :func:`~rnnoise_kit.evaluation.paired.paired_differences`.
+
+    Returns
+    -------
+    int
+    """
+    if not entry or entry.get("ci") is None:
+        return 0
+    low, high = entry["ci"]
+    side = 1 if low > 0 else -1 if high < 0 else 0
+    return side if BY_NAME[metric].higher_is_better else -side
+
+
+def paired_cell(metric: str, entry: dict) -> tuple[str, str, str]:
+    """The texts of one paired difference: mean, interval and share of files better.
+
+    Returns
+    -------
+    tuple of str
+        ``("+0.012", "[-0.003, +0.027]", "60 %")``; ``("-", "", "")`` without pairs.
+    """
+    if not entry or entry.get("mean") is None:
+        return fmt(metric, None), "", ""
+    low, high = entry["ci"]
+    return (fmt(metric, entry["mean"], signed=True),
+            f"[{fmt(metric, low, signed=True)}, {fmt(metric, high, signed=True)}]",
+            f"{100 * entry['wins']:.0f} %")
+
+
+def paired_tables(section: dict) -> list:
+    """A rich Table per set of a ``summary["paired"]`` section
+    (:func:`~rnnoise_kit.evaluation.paired.paired_differences`), one line per compared row
+    and metric (a terminal is too narrow for a column per metric): files paired, mean
+    difference, interval, share of files better; a difference whose interval excludes 0 in
+    bold, green when better, red when worse."""
+    from rich.table import Table
+
+    tables = []
+    sets = section["sets"]
+    for name, models in sets.items():
+        title = f"rnnoise-kit compare {_paired_title(section)}"
+        if len(sets) > 1:
+            title += f"; {SET_TITLES[name].lower()}"
+        table = Table(title=title, caption=_paired_caption(section))
+        table.add_column("model", style="bold")
+        table.add_column("metric")
+        table.add_column("files", justify="right")
+        table.add_column("difference", justify="right")
+        table.add_column(f"{100 * section['confidence']:g} % CI", justify="right")
+        table.add_column("better", justify="right")
+        shown = _paired_metrics(models)
+        for label, entries in models.items():
+            for i, m in enumerate(shown):
+                mean, interval, wins = paired_cell(m, entries[m])
+                style = {1: "bold green", -1: "bold red"}.get(paired_verdict(m, entries[m]))
+                table.add_row(label if i == 0 else "", TITLES[m], str(entries[m]["n"]),
+                              f"[{style}]{mean}[/]" if style else mean, interval, wins,
+                              end_section=i == len(shown) - 1)
+        tables.append(table)
+    return tables
 
 
 # --------------------------------------------------------------------------- charts
@@ -403,7 +502,9 @@ table{border-collapse:collapse;margin:.5em 0 1em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th:first-child,td:first-child{text-align:left}
 th{background:#f2f2f2}
-td.best{font-weight:bold;background:#e3f5e1}
+td.best,td.better{font-weight:bold;background:#e3f5e1}
+td.worse{font-weight:bold;background:#fbe3e1}
+table.paired td{white-space:nowrap}
 .sig{display:grid;grid-template-columns:22em 1fr;gap:.4em 1em;align-items:center}
 .sig img{width:100%;max-width:1000px;height:auto;border:1px solid #ddd;display:block}
 .file{border-top:2px solid #ddd;margin-top:1.5em;padding-top:.5em}
@@ -436,6 +537,30 @@ def _table_html(rows: Sequence[tuple[str, dict]], metrics: Sequence[str],
     return f"<table><tr>{head}</tr>\n" + "\n".join(body) + "</table>"
 
 
+def _paired_html(section: dict, name: str, many_sets: bool) -> list[str]:
+    """Heading, caption and table of one set's paired differences."""
+    models = section["sets"][name]
+    shown = _paired_metrics(models)
+    title = _paired_title(section)
+    title = title[0].upper() + title[1:] + (f"; {SET_TITLES[name].lower()}" if many_sets else "")
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("model", "files")) + "".join(
+        f"<th>{html.escape(TITLES[m])}</th>" for m in shown)
+    body = []
+    for label, entries in models.items():
+        n = max((entries[m]["n"] for m in shown), default=0)
+        cells = [f"<td>{html.escape(label)}</td>", f"<td>{n}</td>"]
+        for m in shown:
+            mean, interval, wins = paired_cell(m, entries[m])
+            cls = {1: ' class="better"', -1: ' class="worse"'}.get(
+                paired_verdict(m, entries[m]), "")
+            text = " ".join(t for t in (mean, interval, wins) if t)
+            cells.append(f"<td{cls}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return [f"<h2>{html.escape(title)}</h2>",
+            f'<p class="note">{html.escape(_paired_caption(section))}</p>',
+            f'<table class="paired"><tr>{head}</tr>\n' + "\n".join(body) + "</table>"]
+
+
 def _url(rel: str) -> str:
     return html.escape(quote(rel), quote=True)
 
@@ -465,6 +590,10 @@ def render_html(summary: dict, rows: Sequence[dict], labels: Sequence[str], file
         parts += [f"<h2>{html.escape(title)}</h2>",
                   _table_html([(lab, entry["models"][lab]) for lab in labels], shown,
                               extra=("files",))]
+    section = summary.get("paired")
+    if section:
+        for name in section["sets"]:
+            parts += _paired_html(section, name, len(section["sets"]) > 1)
     if summary.get("failed"):
         parts.append("<h2>Failed files</h2><ul>" + "".join(
             f"<li>{html.escape(k)}: {html.escape(v)}</li>"

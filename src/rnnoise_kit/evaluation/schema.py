@@ -47,6 +47,10 @@ class Metric:
         Needs a clean reference (computed only where one exists).
     charted : bool
         Drawn in the report's charts.
+    quality : bool
+        Scores the output (False: the speed of the run, which says nothing of the output).
+        Quality metrics with a direction are compared file by file against a reference row
+        (:data:`PAIRED`).
     """
 
     name: str
@@ -56,6 +60,7 @@ class Metric:
     digits: int = 3
     intrusive: bool = False
     charted: bool = True
+    quality: bool = True
 
     @property
     def title(self) -> str:
@@ -73,7 +78,7 @@ METRIC_TABLE: tuple[Metric, ...] = (
     Metric("dnsmos_bak", "DNSMOS BAK"),
     Metric("dnsmos_ovrl", "DNSMOS OVRL"),
     Metric("vad_mean", "mean VAD", higher_is_better=None, charted=False),
-    Metric("x_realtime", "x real time", digits=1, charted=False),
+    Metric("x_realtime", "x real time", digits=1, charted=False, quality=False),
 )
 """Every metric, in report order."""
 
@@ -85,6 +90,10 @@ INTRUSIVE: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE if m.intrusive)
 """Metrics that need a clean reference."""
 HIGHER_IS_BETTER: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE if m.higher_is_better)
 """Columns whose best value (the highest) is marked."""
+PAIRED: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE
+                                if m.quality and m.higher_is_better is not None)
+"""Metrics compared file by file against a reference row (``compare --against``): the
+quality metrics that have a better direction."""
 CHART_METRICS: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE if m.charted)
 """Metrics drawn in the charts, one panel each."""
 TITLES: dict[str, str] = {m.name: m.title for m in METRIC_TABLE}
@@ -92,7 +101,7 @@ COLUMNS: tuple[str, ...] = ("model", "file", "snr", *METRICS, "delay", "duration
 """Columns of ``metrics.csv``."""
 
 
-def fmt(metric: str, value: float | None) -> str:
+def fmt(metric: str, value: float | None, signed: bool = False) -> str:
     """Format a metric value for tables (``-`` when missing).
 
     Parameters
@@ -100,6 +109,8 @@ def fmt(metric: str, value: float | None) -> str:
     metric : str
         A name of :data:`METRICS` (decides the decimals).
     value : float or None
+    signed : bool
+        Write ``+`` before positive values (differences).
 
     Returns
     -------
@@ -108,5 +119,5 @@ def fmt(metric: str, value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{BY_NAME[metric].digits}f}"
+        return ("+inf" if signed else "inf") if value > 0 else "-inf"
+    return f"{value:{'+' if signed else ''}.{BY_NAME[metric].digits}f}"
