@@ -331,6 +331,17 @@ def test_teacher_settings_are_checked_and_reach_the_features(tmp_path, monkeypat
     assert record["stages"]["train"]["params"]["undershoot"] == 1.0
     checkpoint = json.loads((run / "train" / "checkpoint.json").read_text())
     assert checkpoint["config"]["undershoot"] == 1.0
+    # the anchor: a fine-tune of the model just made, pulled towards it in speech
+    first = tmp_path / "first.rnnn"
+    first.write_bytes((run / "train" / "model.rnnn").read_bytes())
+    config = pipeline.PipelineConfig(**settings, teacher=blob, teacher_weight=0.15,
+                                     teacher_pause_weight=1.0, noise_offset=-20.0,
+                                     undershoot=1.0, init=str(first), anchor=0.5)
+    pipeline.run_pipeline(run, config, log=lines.append)
+    record = json.loads((run / "run.json").read_text())
+    assert record["stages"]["train"]["params"]["anchor"] == 0.5
+    checkpoint = json.loads((run / "train" / "checkpoint.json").read_text())
+    assert checkpoint["config"]["anchor"] == 0.5 and checkpoint["init"]["path"] == str(first)
 
 
 def test_new_v01_settings_are_checked(tmp_path):
@@ -345,7 +356,10 @@ def test_new_v01_settings_are_checked(tmp_path):
                     ({"noise_offset": 61.0}, "noise_offset"),
                     ({"arch": "0.2", "noise_offset": -20.0}, "noise_offset"),
                     ({"undershoot": -1.0}, "undershoot"),
-                    ({"arch": "0.2", "undershoot": 1.0}, "undershoot")]:
+                    ({"arch": "0.2", "undershoot": 1.0}, "undershoot"),
+                    ({"anchor": 0.5}, "anchor"),
+                    ({"init": "std", "anchor": 1.5}, "anchor"),
+                    ({"arch": "0.2", "anchor": 0.5}, "anchor")]:
         with pytest.raises(InputError, match=f"^{key} "):
             pipeline.PipelineConfig(**kw)
 

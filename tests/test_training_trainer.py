@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -644,4 +645,144 @@ def test_checkpoints_from_before_undershoot_resume_with_the_symmetric_loss(tmp_p
     _check_resumable(header, cfg, {"sha256": "x"}, tmp_path)
     with pytest.raises(CheckpointMismatch, match="undershoot 0.0 -> 2.0"):
         _check_resumable(header, TrainConfig(epochs=2, window=100, undershoot=2.0),
+                         {"sha256": "x"}, tmp_path)
+
+
+# ----------------------------------------------------------------------------- anchor
+
+
+def test_anchor_targets_pull_speech_frames_only():
+    from rnnoise_kit.training.loss import anchor_targets
+
+    y = torch.tensor([[[0.2, -1.0, 0.8]] * 3])
+    vad = torch.tensor([[[0.0], [0.5], [1.0]]])
+    g = torch.tensor([[[1.0, 1.0, 0.0]] * 3])
+    out = anchor_targets(y, vad, g, 0.5)
+    torch.testing.assert_close(out[0, 0], y[0, 0], rtol=0, atol=0)  # a pause: untouched
+    torch.testing.assert_close(out[0, 1:], torch.tensor([[0.6, -1.0, 0.4]] * 2))
+    torch.testing.assert_close(anchor_targets(y, vad, g, 0.0), y, rtol=0, atol=0)
+    # share 1: the reference's gains in speech, except the ignored band
+    torch.testing.assert_close(anchor_targets(y, vad, g, 1.0)[0, 2], torch.tensor([1.0, -1.0, 0.0]))
+
+
+def _capture_targets(monkeypatch):
+    """Record the target gains of every loss call of the trainer."""
+    from rnnoise_kit.training import trainer
+
+    seen = []
+    real = trainer.rnnoise_loss
+
+    def spy(gains, gains_target, *args):
+        seen.append(gains_target.detach().clone())
+        return real(gains, gains_target, *args)
+
+    monkeypatch.setattr(trainer, "rnnoise_loss", spy)
+    return seen
+
+
+def test_anchor_pulls_the_speech_targets_towards_the_init_models_gains(reference, tmp_path,
+                                                                       monkeypatch):
+    """The first step's targets are the matrix's, pulled towards std's own gains on the same
+    features (torch network, int8 / 256 weights) in the rows with speech; pauses and ignored
+    bands keep the matrix's; the run records the share, and anchor 0 is the plain run."""
+    from rnnoise_kit.training.layout import FEATURES, GAINS, VAD_COL
+    from rnnoise_kit.training.trainer import net_from_model
+
+    data = tmp_path / "d.f32"
+    m = _write_matrix(data, 2000)
+    m[::7, GAINS.start + 3] = -1.0  # ignored bands must stay ignored
+    with MatrixWriter(data, len(m)) as w:
+        w.write(m)
+    std = reference / "models" / "std.rnnn"
+    relu = ("relu", "relu", "relu")
+    cfg = TrainConfig(epochs=1, window=100, batch_size=20, activations=relu, anchor=0.4,
+                      val_split=0.0)
+    seen = _capture_targets(monkeypatch)
+    res = train(data, tmp_path / "run", config=cfg, init=std, device="cpu", progress=False)
+    assert read_checkpoint(res.run_dir).header["config"]["anchor"] == 0.4
+
+    # the first batch: which sequences it holds, recomputed as the trainer draws them
+    with SequenceData(data, cfg.window, cfg.val_split) as seqs:
+        first = torch.from_numpy(next(iter(seqs.train_batches(cfg.batch_size, cfg.seed, 0))))
+    ref_net = net_from_model(load_model(std), backend="torch")
+    with torch.no_grad():
+        g, _ = ref_net(first[..., FEATURES])
+    y = first[..., GAINS].numpy()
+    speech = (first[..., VAD_COL] != 0).numpy()[..., None]
+    want = np.where((y >= 0) & speech, y + np.float32(0.4) * (g.numpy() - y), y)
+    got = seen[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+    assert np.abs(got - y)[np.broadcast_to(speech, y.shape) & (y >= 0)].max() > 0.01
+    np.testing.assert_array_equal(got[np.broadcast_to(~speech, y.shape)],
+                                  y[np.broadcast_to(~speech, y.shape)])
+    assert (got[y < 0] == -1).all()
+
+    seen.clear()
+    plain = replace(cfg, anchor=0.0)
+    train(data, tmp_path / "plain", config=plain, init=std, device="cpu", progress=False)
+    np.testing.assert_array_equal(seen[0].numpy(), y)
+
+
+def test_anchored_run_resumes_exactly_and_needs_its_init_model(reference, tmp_path):
+    import shutil
+
+    from rnnoise_kit.errors import SettingError
+
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 3000)
+    init = tmp_path / "std.rnnn"
+    shutil.copy(reference / "models" / "std.rnnn", init)
+    cfg = TrainConfig(epochs=3, window=100, batch_size=4, activations=("relu", "relu", "relu"),
+                      anchor=0.5)
+    full = train(data, tmp_path / "full", config=cfg, init=init, device="cpu", progress=False)
+    plain = train(data, tmp_path / "plain", config=replace(cfg, anchor=0.0), init=init,
+                  device="cpu", progress=False)
+    assert full.model_path.read_bytes() != plain.model_path.read_bytes()
+
+    run = tmp_path / "run"
+    with pytest.raises(_Killed):
+        train(data, run, config=cfg, init=init, device="cpu", progress=False,
+              callback=_kill_after_epoch_2)
+    res = train(data, run, config=cfg, resume=True, device="cpu", progress=False)
+    assert [r["loss"] for r in res.history] == [r["loss"] for r in full.history]
+    assert res.model_path.read_bytes() == full.model_path.read_bytes()
+
+    # the model a resumed anchored run reads again must be the one it started from
+    with pytest.raises(_Killed):
+        train(data, tmp_path / "run2", config=cfg, init=init, device="cpu", progress=False,
+              callback=_kill_after_epoch_2)
+    init.write_bytes(init.read_bytes().replace(b"\n-10 ", b"\n-11 ", 1))
+    with pytest.raises(CheckpointMismatch, match="has changed"):
+        train(data, tmp_path / "run2", config=cfg, resume=True, device="cpu", progress=False)
+    init.unlink()
+    with pytest.raises(CheckpointMismatch, match="is gone"):
+        train(data, tmp_path / "run2", config=cfg, resume=True, device="cpu", progress=False)
+    with pytest.raises(SettingError, match="anchor"):
+        train(data, tmp_path / "run3", config=cfg, device="cpu", progress=False)
+
+
+def test_cli_anchor_needs_init_and_v01(tmp_path, capsys):
+    data = tmp_path / "d.f32"
+    _write_matrix(data, 600)
+    assert main(["train", str(data), "-o", str(tmp_path / "r"), "--anchor", "0.5",
+                 "--epochs", "0", "--window", "100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "anchor" in err and "init" in err and len(err.splitlines()) == 1
+    assert main(["train", str(data), "-o", str(tmp_path / "r"), "--anchor", "1.5", "--init",
+                 "std", "--epochs", "0", "--window", "100"]) == 2
+    assert "--anchor" in capsys.readouterr().err
+    assert main(["train", str(data), "-o", str(tmp_path / "r"), "--arch", "0.2", "--anchor",
+                 "0.5"]) == 2
+    assert "0.1" in capsys.readouterr().err
+
+
+def test_checkpoints_from_before_anchor_resume_unanchored(tmp_path):
+    from rnnoise_kit.training.trainer import _check_resumable
+
+    cfg = TrainConfig(epochs=2, window=100)
+    old = {k: v for k, v in cfg.recipe_settings().items() if k != "anchor"}
+    header = {"config": old, "data": {"sha256": "x"}}
+    _check_resumable(header, cfg, {"sha256": "x"}, tmp_path)
+    with pytest.raises(CheckpointMismatch, match="anchor 0.0 -> 0.5"):
+        _check_resumable(header, TrainConfig(epochs=2, window=100, anchor=0.5),
                          {"sha256": "x"}, tmp_path)

@@ -1007,6 +1007,11 @@ def _add_train(sub) -> None:
                         + ", ".join(f"{k} {v['undershoot']:g}" for k, v in RECIPES.items())
                         + "); e.g. 3 keeps more voice and removes less noise, see "
                         "docs/training.md")
+    p.add_argument("--anchor", type=float, default=None, metavar="W",
+                   help="v0.1, with --init: in the frames with speech (VAD target not 0) pull "
+                        "each target gain towards the gain the --init model itself gives, by "
+                        "the share W in [0, 1] (default 0): the fine-tune keeps that model's "
+                        "voice and learns the pauses from the data, see docs/training.md")
     p.add_argument("--size", choices=SIZE_NAMES, default=None,
                    help="0.2: network size, default = upstream's (conv1 128, GRU 384), small = "
                         "conv1 32, GRU 64 (default: --init's sizes, else default)")
@@ -1049,7 +1054,7 @@ def _run_train(args) -> int:
                       epochs=_or(args.epochs, d.epochs), batch_size=_or(args.batch_size,
                       d.batch_size), window=_or(args.window, d.window), lr=_or(args.lr, d.lr),
                       seed=args.seed, bce=_or(args.bce, d.bce), undershoot=args.undershoot,
-                      activations=run_activations(args.activations, args.init),
+                      anchor=args.anchor, activations=run_activations(args.activations, args.init),
                       sizes=run_sizes(args.sizes, args.init))
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *_a, **_k: _note(f"warning: {message}")
@@ -1084,7 +1089,7 @@ def _run_train02(args) -> int:
     from rnnoise_kit.errors import SettingError
     from rnnoise_kit.training.v02.trainer import TrainConfig02, run_sizes, train02
 
-    for name in ("activations", "bce", "sizes", "recipe", "undershoot"):
+    for name in ("activations", "bce", "sizes", "recipe", "undershoot", "anchor"):
         if getattr(args, name) is not None:
             raise SettingError(name, "is for --arch 0.1 (the 0.2 network has no such choice)")
     if args.allow_unloadable:

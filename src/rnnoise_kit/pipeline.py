@@ -214,6 +214,10 @@ class PipelineConfig:
         default=None, metadata=_rule(replace(RECIPE_RULES["undershoot"], optional=True)))
     """v0.1: the training loss's extra weight on gains below their target (``train
     --undershoot``; None: the recipe's)."""
+    anchor: float | None = field(
+        default=None, metadata=_rule(replace(RECIPE_RULES["anchor"], optional=True)))
+    """v0.1, with ``init``: the share of the ``init`` model's own gains in the targets of the
+    frames with speech (``train --anchor``; None: the recipe's)."""
     size: str | None = field(default=None,
                              metadata=_rule(Rule(str, choices=SIZE_NAMES, optional=True)))
     threads: int | None = field(default=None,
@@ -238,6 +242,9 @@ class PipelineConfig:
             if arch == "0.1" and getattr(self, name) is not None:
                 raise SettingError(name, "is for arch 0.2")
         self.teacher_spec()  # a weight without a teacher is refused here
+        if self.anchor and self.init is None:
+            raise SettingError("anchor", "needs init (the model whose own gains the targets "
+                                         "are pulled towards)")
         if self.sizes is not None:
             from rnnoise_kit.model.core import refuse_unloadable
 
@@ -264,8 +271,9 @@ class PipelineConfig:
         if self.noise_offset:
             raise SettingError("noise_offset", "is for arch 0.1 (0.2's generator draws its "
                                                "levels as upstream)")
-        if self.undershoot is not None:
-            raise SettingError("undershoot", "is for arch 0.1 (0.2 has its own loss)")
+        for name in ("undershoot", "anchor"):
+            if getattr(self, name) is not None:
+                raise SettingError(name, "is for arch 0.1 (0.2 has its own loss)")
         if self.augment != "all":
             raise SettingError("augment", "must be all with arch 0.2 (its generator's "
                                           "augmentation is fixed; rir chooses the rooms)")
@@ -589,8 +597,9 @@ def _run_stages(run: Path, config: PipelineConfig,
         train_params = {**train_params, **arch_param, "size": config.size}
     elif config.sizes is not None:  # unset, the key of a run made before sizes was a setting
         train_params["sizes"] = config.sizes
-    if config.undershoot is not None:  # the same: only when set
-        train_params["undershoot"] = config.undershoot
+    for name in ("undershoot", "anchor"):  # the same: only when set
+        if getattr(config, name) is not None:
+            train_params[name] = getattr(config, name)
     model_name = "model.bin" if v02 else "model.rnnn"
     model_path = train_dir / model_name
 
@@ -607,7 +616,7 @@ def _run_stages(run: Path, config: PipelineConfig,
                           window=config.window, lr=config.lr,
                           activations=tuple(config.activations.split(",")), seed=config.seed,
                           sizes=run_sizes(config.sizes, config.init),
-                          undershoot=config.undershoot)
+                          undershoot=config.undershoot, anchor=config.anchor)
         return train(matrix, train_dir, config=cfg, resume=resume, init=config.init,
                      device=config.device)
 

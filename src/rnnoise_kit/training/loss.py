@@ -32,6 +32,7 @@ __all__ = [
     "VAD_WEIGHT",
     "BCEMode",
     "LossParts",
+    "anchor_targets",
     "binary_crossentropy",
     "gain_loss",
     "mask",
@@ -198,6 +199,32 @@ def msse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Metric ``mean(mask (sqrt(p) - sqrt(y))^2)``."""
     d = _sqrt_pred(pred) - _sqrt_target(target)
     return (mask(target) * d * d).mean()
+
+
+def anchor_targets(gains_target: torch.Tensor, vad_target: torch.Tensor,
+                   anchor_gains: torch.Tensor, share: float) -> torch.Tensor:
+    """Target gains pulled towards a reference network's gains in the frames with speech.
+
+    ``y + share * (g - y)`` for the bands with a target (``y >= 0``) in the frames whose VAD
+    target is not 0; the pauses and the ignored bands (-1) keep ``y``. Fine-tuning with the
+    model it starts from as ``g`` keeps that model's treatment of the voice where the data's
+    own targets would take more of it, and learns the pauses from the data.
+
+    Parameters
+    ----------
+    gains_target : Tensor, shape (B, T, 22)
+    vad_target : Tensor, shape (B, T, 1)
+    anchor_gains : Tensor, shape (B, T, 22)
+        The reference network's gains on the same frames (no gradient flows into them).
+    share : float
+        In [0, 1]: 0 leaves the targets, 1 replaces them with ``anchor_gains`` in speech.
+
+    Returns
+    -------
+    Tensor, shape (B, T, 22)
+    """
+    pulled = gains_target + share * (anchor_gains.detach() - gains_target)
+    return torch.where((gains_target >= 0) & (vad_target != 0), pulled, gains_target)
 
 
 def rnnoise_loss(

@@ -54,10 +54,10 @@ DEFAULT_RECIPE = "modern"
 RECIPES: dict[str, dict] = {
     "seed": {"lr": 1e-3, "l2": 1e-6, "optimizer": "adam", "weight_decay": 0.0,
              "schedule": "constant", "warmup": 0.0, "grad_clip": 0.0, "qat_fraction": 0.0,
-             "undershoot": 0.0},
+             "undershoot": 0.0, "anchor": 0.0},
     "modern": {"lr": 1e-3, "l2": 0.0, "optimizer": "adamw", "weight_decay": 1e-2,
                "schedule": "constant", "warmup": 0.0, "grad_clip": 1.0, "qat_fraction": 0.15,
-               "undershoot": 0.0},
+               "undershoot": 0.0, "anchor": 0.0},
 }
 """The settings each named recipe gives the :class:`TrainConfig` fields left unset (None)."""
 
@@ -73,6 +73,7 @@ RECIPE_RULES: dict[str, Rule] = {
     "gain_weight": Rule(float, minimum=0),
     "vad_weight": Rule(float, minimum=0),
     "undershoot": Rule(float, minimum=0),
+    "anchor": Rule(float, minimum=0, maximum=1),
     "bce": Rule(str, choices=BCE_MODES),
     "activations": Rule(list, choices=ACTIVATIONS, length=3, separator=","),
     "sizes": Rule(list, length=4, separator=",", check=_unit_counts),
@@ -121,6 +122,10 @@ class TrainConfig:
     undershoot : float
         Extra weight of the gain errors that remove speech (prediction below target) in the
         loss (:func:`rnnoise_kit.training.loss.gain_loss`; 0 in both recipes).
+    anchor : float
+        When fine-tuning (``init``): in the frames with speech, each target gain is pulled
+        towards the gain the ``init`` model itself gives by this share, in [0, 1]
+        (:func:`rnnoise_kit.training.loss.anchor_targets`; 0 in both recipes).
     bce : {"swapped", "textbook"}
         Binary cross-entropy flavour (see :mod:`rnnoise_kit.training.loss`).
     activations : tuple of 3 str
@@ -163,6 +168,7 @@ class TrainConfig:
     gain_weight: float = 10.0
     vad_weight: float = 0.5
     undershoot: float | None = None
+    anchor: float | None = None
     bce: str = "swapped"
     activations: tuple[str, str, str] = ("tanh", "relu", "tanh")
     sizes: tuple[int, int, int, int] = (24, 24, 48, 96)

@@ -78,7 +78,7 @@ from rnnoise_kit.progress import progress_bar
 from rnnoise_kit.training import gru
 from rnnoise_kit.training.data import SequenceData, prefetched
 from rnnoise_kit.training.layout import FEATURES, GAINS, ROW, VAD
-from rnnoise_kit.training.loss import rnnoise_loss
+from rnnoise_kit.training.loss import anchor_targets, rnnoise_loss
 from rnnoise_kit.training.network import RNNoiseNet
 from rnnoise_kit.training.qat import fake_quantised
 from rnnoise_kit.training.recipe import TrainConfig, learning_rate, qat_epochs
@@ -324,11 +324,23 @@ def device_batches(batches: Iterator[np.ndarray], device: torch.device) -> Itera
         yield pinned.to(device, non_blocking=True)
 
 
+def _targets(part: torch.Tensor, cfg: TrainConfig, anchor) -> torch.Tensor:
+    """The target gains of a batch (B, T, 87): the matrix's, or with an ``anchor`` network
+    those pulled towards its gains in the frames with speech (:func:`anchor_targets`)."""
+    target = part[..., GAINS]
+    if anchor is None:
+        return target
+    with torch.no_grad():
+        reference, _ = anchor(part[..., FEATURES])
+    return anchor_targets(target, part[..., VAD], reference, cfg.anchor)
+
+
 def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, device, bar,
-               step_seqs: int, quantise: bool = False) -> dict:
+               step_seqs: int, quantise: bool = False, anchor=None) -> dict:
     """One epoch; each batch's gradient is accumulated over chunks of ``step_seqs`` sequences
     (the same gradient as the whole batch, up to float rounding, with less memory).
-    ``quantise``: forward and backward at the int8 weights (straight-through, :mod:`.qat`)."""
+    ``quantise``: forward and backward at the int8 weights (straight-through, :mod:`.qat`).
+    ``anchor``: the frozen network whose gains :func:`_targets` blends in."""
     net.train()
     tot = gsum = vsum = 0.0
     n = 0
@@ -348,8 +360,8 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
                 part = t[a : a + step_seqs]
                 w = part.shape[0] / b
                 gains, vad = net(part[..., FEATURES])
-                parts = rnnoise_loss(gains, part[..., GAINS], vad, part[..., VAD], cfg.bce,
-                                     cfg.gain_weight, cfg.vad_weight, cfg.undershoot)
+                parts = rnnoise_loss(gains, _targets(part, cfg, anchor), vad, part[..., VAD],
+                                     cfg.bce, cfg.gain_weight, cfg.vad_weight, cfg.undershoot)
                 (parts.total * w if w != 1 else parts.total).backward()
                 total += w * float(parts.total.detach())
                 gain += w * float(parts.gain.detach())
@@ -371,21 +383,22 @@ def _run_epoch(net, opt, data: SequenceData, cfg: TrainConfig, epoch: int, devic
 
 
 @torch.no_grad()
-def _validate(net, data: SequenceData, cfg: TrainConfig, device, quantise: bool = False) -> dict:
+def _validate(net, data: SequenceData, cfg: TrainConfig, device, quantise: bool = False,
+              anchor=None) -> dict:
     if data.n_val == 0:
         return {"val_loss": math.nan, "val_gain_loss": math.nan, "val_vad_loss": math.nan}
     with fake_quantised(net, quantise, cfg.clip):
-        return _validation_loss(net, data, cfg, device)
+        return _validation_loss(net, data, cfg, device, anchor)
 
 
-def _validation_loss(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
+def _validation_loss(net, data: SequenceData, cfg: TrainConfig, device, anchor=None) -> dict:
     net.eval()
     reg = float(net.regularization_loss(cfg.l2))
     tot = gsum = vsum = 0.0
     n = 0
     for t in device_batches(data.val_batches(cfg.batch_size), device):
         gains, vad = net(t[..., FEATURES])
-        parts = rnnoise_loss(gains, t[..., GAINS], vad, t[..., VAD], cfg.bce,
+        parts = rnnoise_loss(gains, _targets(t, cfg, anchor), vad, t[..., VAD], cfg.bce,
                              cfg.gain_weight, cfg.vad_weight, cfg.undershoot)
         b = t.shape[0]
         tot += b * (float(parts.total) + reg)
@@ -396,9 +409,10 @@ def _validation_loss(net, data: SequenceData, cfg: TrainConfig, device) -> dict:
 
 
 def _check_resumable(ck_header: dict, cfg: TrainConfig, ident: dict, run_dir: Path) -> None:
-    # runs made before sizes and undershoot were settings trained the classic network with
+    # runs made before sizes, undershoot and anchor were settings trained the classic network with
     # the symmetric loss
-    old = {"sizes": list(CLASSIC_SIZES), "undershoot": 0.0} | ck_header.get("config", {})
+    old = {"sizes": list(CLASSIC_SIZES), "undershoot": 0.0, "anchor": 0.0} | ck_header.get(
+        "config", {})
     diffs = []
     if isinstance(cfg, TrainConfig):
         settings = cfg.recipe_settings()
@@ -572,7 +586,9 @@ def train(
     init : path-like or str, optional
         Fine-tune from a model file (``.rnnn``, ``.c``, Keras ``.hdf5``, checkpoint) or a
         public model name (:func:`load_init_model`): its weights (int8 / 256) replace the
-        random initialisation. Ignored when resuming.
+        random initialisation; with ``config.anchor``, also the network whose gains the
+        speech frames' targets are pulled towards. Ignored when resuming (an anchored run
+        reads the model its checkpoint names again).
     device : {"auto", "cpu", "cuda"}
         ``"auto"``: CUDA when torch sees a GPU and Triton is installed (the fused Triton
         recurrence), otherwise the CPU (the fused Numba recurrence).
@@ -603,7 +619,8 @@ def train(
         ``resume`` with a ``train_state.pt`` that cannot be read.
     SettingError
         ``config.sizes`` outside the loadable family without ``allow_unloadable``; sizes or
-        activations other than those of the ``init`` model.
+        activations other than those of the ``init`` model; ``config.anchor`` without
+        ``init``.
     CheckpointMismatch
         ``resume`` with a checkpoint made from other data or another recipe.
     TrainingDiverged
@@ -626,12 +643,18 @@ def train(
     state, header, ident = open_run(run, data_path, cfg, resume)
 
     init_info = None
+    anchor = None
     if state is not None:
         net, opt, history = restore_state(
             state, state_path, lambda: RNNoiseNet(cfg.activations, sizes=cfg.sizes),
             lambda n: _make_optimizer(n, cfg), dev)
         init_info = header.get("init")
+        if cfg.anchor > 0:
+            anchor = _anchor_network(_resumed_init_model(init_info, run), cfg, dev)
     else:
+        if cfg.anchor > 0 and init is None:
+            raise SettingError("anchor", "needs a model to fine-tune from (init): its own gains "
+                               "are what the targets are pulled towards")
         torch.manual_seed(cfg.seed)
         net = RNNoiseNet(cfg.activations, sizes=cfg.sizes)
         if init is not None:
@@ -654,6 +677,8 @@ def train(
                 _load_float_arrays(net, model.to_float_arrays())
             except (ValueError, KeyError) as exc:
                 raise InputError(init, f"cannot initialise the network from it ({exc})") from None
+            if cfg.anchor > 0:
+                anchor = _anchor_network(model, cfg, dev)
             init_info = {"path": str(init_file.resolve()), "format": model_format_of(init_file)}
             if not Path(init).exists():  # named: a public model, or the bundled one
                 init_info["name"] = os.fspath(init)
@@ -684,8 +709,8 @@ def train(
             t0 = time.perf_counter()
             desc = f"epoch {epoch + 1}/{cfg.epochs}"
             with progress_bar(n_batches, desc, enabled=progress) as bar:
-                m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs, quantise)
-                m |= _validate(net, seqs, cfg, dev, quantise)
+                m = _run_epoch(net, opt, seqs, cfg, epoch, dev, bar, step_seqs, quantise, anchor)
+                m |= _validate(net, seqs, cfg, dev, quantise, anchor)
                 bar.update(info=f"loss {format_loss(m['loss'])} val {format_loss(m['val_loss'])}")
             m["epoch"] = epoch + 1
             m["seconds"] = time.perf_counter() - t0
@@ -699,6 +724,35 @@ def train(
     _torch_save({"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                  "header": json.dumps(header)}, run / "model.pt")
     return result
+
+
+def _anchor_network(model: RNNoiseModel, cfg: TrainConfig, device) -> RNNoiseNet:
+    """A frozen network with ``model``'s weights, whose gains anchor the targets
+    (``cfg.anchor``). Made without drawing from torch's generator, so the run's shuffles and
+    initialisation are those of the same run without an anchor."""
+    with torch.random.fork_rng(devices=[]):
+        anchor = RNNoiseNet(cfg.activations, sizes=cfg.sizes)
+    _load_float_arrays(anchor, model.to_float_arrays())
+    anchor.requires_grad_(False)
+    return anchor.to(device).eval()
+
+
+def _resumed_init_model(init_info: dict | None, run: Path) -> RNNoiseModel:
+    """The model a resumed anchored run fine-tuned from, as its checkpoint recorded it.
+
+    Raises
+    ------
+    CheckpointMismatch
+        The checkpoint names no such model, or the file is gone or has changed.
+    """
+    path = (init_info or {}).get("path")
+    if path is None or not Path(path).is_file():
+        raise CheckpointMismatch(run, "the run is anchored to the model it fine-tuned from, "
+                                 f"and that model ({path}) is gone; resume where it is")
+    if init_info.get("sha256") not in (None, sha256_file(Path(path))):
+        raise CheckpointMismatch(run, f"the run is anchored to the model it fine-tuned from, "
+                                 f"and {path} has changed since")
+    return load_init_model(path)[0]
 
 
 def restore_state(state: dict, state_path: Path, make_net: Callable[[], torch.nn.Module],
