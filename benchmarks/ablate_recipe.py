@@ -52,8 +52,11 @@ VARIANTS: dict[str, dict] = {
     "modern+schedule-qat": {"recipe": "modern", "qat_fraction": 0.0, **COSINE},
     "modern+schedule": {"recipe": "modern", **COSINE},
     "modern": {"recipe": "modern"},
+    "modern@24-24-62-128": {"recipe": "modern", "sizes": (24, 24, 62, 128)},
+    "modern@62-24-62-128": {"recipe": "modern", "sizes": (62, 24, 62, 128)},
 }
-"""Variant name -> :class:`TrainConfig` settings."""
+"""Variant name -> :class:`TrainConfig` settings (``@D-V-N-G``: the modern recipe at the
+largest sizes FFmpeg and librnnoise load, docs/training.md "Larger networks")."""
 METRICS = ("pesq", "si_sdr", "stoi")
 
 

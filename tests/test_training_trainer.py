@@ -636,15 +636,18 @@ def test_checkpoints_from_before_named_recipes_resume_as_seed(tmp_path):
                          {"sha256": "x"}, tmp_path)
 
 
-def test_checkpoints_from_before_undershoot_resume_with_the_symmetric_loss(tmp_path):
+@pytest.mark.parametrize("setting, value", [("undershoot", 2.0), ("anchor", 0.5)])
+def test_checkpoints_from_before_a_setting_resume_without_it(tmp_path, setting, value):
+    """A checkpoint written before ``undershoot`` (the symmetric loss) or ``anchor`` (the
+    matrix's own targets) existed resumes as a run with that setting at 0, and only so."""
     from rnnoise_kit.training.trainer import _check_resumable
 
     cfg = TrainConfig(epochs=2, window=100)
-    old = {k: v for k, v in cfg.recipe_settings().items() if k != "undershoot"}
+    old = {k: v for k, v in cfg.recipe_settings().items() if k != setting}
     header = {"config": old, "data": {"sha256": "x"}}
     _check_resumable(header, cfg, {"sha256": "x"}, tmp_path)
-    with pytest.raises(CheckpointMismatch, match="undershoot 0.0 -> 2.0"):
-        _check_resumable(header, TrainConfig(epochs=2, window=100, undershoot=2.0),
+    with pytest.raises(CheckpointMismatch, match=f"{setting} 0.0 -> {value}"):
+        _check_resumable(header, TrainConfig(epochs=2, window=100, **{setting: value}),
                          {"sha256": "x"}, tmp_path)
 
 
@@ -774,15 +777,3 @@ def test_cli_anchor_needs_init_and_v01(tmp_path, capsys):
     assert main(["train", str(data), "-o", str(tmp_path / "r"), "--arch", "0.2", "--anchor",
                  "0.5"]) == 2
     assert "0.1" in capsys.readouterr().err
-
-
-def test_checkpoints_from_before_anchor_resume_unanchored(tmp_path):
-    from rnnoise_kit.training.trainer import _check_resumable
-
-    cfg = TrainConfig(epochs=2, window=100)
-    old = {k: v for k, v in cfg.recipe_settings().items() if k != "anchor"}
-    header = {"config": old, "data": {"sha256": "x"}}
-    _check_resumable(header, cfg, {"sha256": "x"}, tmp_path)
-    with pytest.raises(CheckpointMismatch, match="anchor 0.0 -> 0.5"):
-        _check_resumable(header, TrainConfig(epochs=2, window=100, anchor=0.5),
-                         {"sha256": "x"}, tmp_path)
