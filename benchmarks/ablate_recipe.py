@@ -52,6 +52,7 @@ VARIANTS: dict[str, dict] = {
     "modern+schedule-qat": {"recipe": "modern", "qat_fraction": 0.0, **COSINE},
     "modern+schedule": {"recipe": "modern", **COSINE},
     "modern": {"recipe": "modern"},
+    "modern-decay": {"recipe": "modern", "weight_decay": 0.0},
     "modern@24-24-62-128": {"recipe": "modern", "sizes": (24, 24, 62, 128)},
     "modern@62-24-62-128": {"recipe": "modern", "sizes": (62, 24, 62, 128)},
 }
