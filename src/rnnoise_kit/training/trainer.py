@@ -650,7 +650,7 @@ def train(
             lambda n: _make_optimizer(n, cfg), dev)
         init_info = header.get("init")
         if cfg.anchor > 0:
-            anchor = _anchor_network(_resumed_init_model(init_info, run), cfg, dev)
+            anchor = _anchor_network(_resumed_init_model(init_info, run), dev)
     else:
         if cfg.anchor > 0 and init is None:
             raise SettingError("anchor", "needs a model to fine-tune from (init): its own gains "
@@ -678,7 +678,7 @@ def train(
             except (ValueError, KeyError) as exc:
                 raise InputError(init, f"cannot initialise the network from it ({exc})") from None
             if cfg.anchor > 0:
-                anchor = _anchor_network(model, cfg, dev)
+                anchor = _anchor_network(model, dev)
             init_info = {"path": str(init_file.resolve()), "format": model_format_of(init_file)}
             if not Path(init).exists():  # named: a public model, or the bundled one
                 init_info["name"] = os.fspath(init)
@@ -726,13 +726,12 @@ def train(
     return result
 
 
-def _anchor_network(model: RNNoiseModel, cfg: TrainConfig, device) -> RNNoiseNet:
-    """A frozen network with ``model``'s weights, whose gains anchor the targets
+def _anchor_network(model: RNNoiseModel, device) -> RNNoiseNet:
+    """A frozen :func:`net_from_model` of ``model``, whose gains anchor the targets
     (``cfg.anchor``). Made without drawing from torch's generator, so the run's shuffles and
     initialisation are those of the same run without an anchor."""
     with torch.random.fork_rng(devices=[]):
-        anchor = RNNoiseNet(cfg.activations, sizes=cfg.sizes)
-    _load_float_arrays(anchor, model.to_float_arrays())
+        anchor = net_from_model(model)
     anchor.requires_grad_(False)
     return anchor.to(device).eval()
 
