@@ -53,9 +53,8 @@ OVER = (24, 24, 96, 128)
 """The issue's measured over-limit case: denoise_gru reads 24 + 96 + 42 = 162 inputs."""
 STD_FLOOR_DB = 28.0
 NEW_WEIGHT = 16 / 256
-"""Largest weight to or from a new unit (std's mean |w| is 0.07): the new units move the
-output by about 36 dB SNR from std's."""
-"""Largest weight to or from a new unit: live, yet small beside std's (mean |w| 0.07)."""
+"""Largest weight to or from a new unit: live, yet small beside std's (mean |w| 0.07); the new
+units move the output by about 36 dB SNR from std's."""
 _INPUTS = {
     "input_dense": ("features",),
     "vad_gru": ("input_dense",),

@@ -21,12 +21,17 @@ from numba import njit
 from rnnoise_kit.dsp._block import deps_key
 from rnnoise_kit.dsp._kissfft import radix4_first, radix4_stage
 from rnnoise_kit.dsp.biquad import biquad_step
+from rnnoise_kit.dsp.constants import FRAME_SIZE
 from rnnoise_kit.dsp.v02.constants import NB_BANDS, NB_FEATURES
 from rnnoise_kit.training.v02.layout import GAINS, VAD_COL
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 _F32 = np.float32
-FRAME = 480
+
+TARGET_ENERGY_EPS = 1e-3
+"""The (double) offset of the target gain ``sqrt((Ey + eps) / (Ex + eps))``, as C's training."""
+TARGET_MIN_ENERGY = 0.05
+"""A band whose clean and noisy energies are both below this gets no target (-1)."""
 
 VAD_STAY = _F32(0.99)
 """Viterbi VAD: probability of staying in a state from one frame to the next."""
@@ -104,19 +109,19 @@ def clear_vad(x, vad):
     n = vad.shape[0]
     active = vad[0] != 0
     one = _F32(1)
-    size = _F32(FRAME)
+    size = _F32(FRAME_SIZE)
     for i in range(n):
-        base = i * FRAME
+        base = i * FRAME_SIZE
         if not active:
             if i < n - 1 and vad[i + 1]:
-                for j in range(FRAME):
+                for j in range(FRAME_SIZE):
                     x[base + j] *= _F32(j) / size
                 active = True
             else:
-                for j in range(FRAME):
+                for j in range(FRAME_SIZE):
                     x[base + j] = _F32(0)
         elif i >= 1 and vad[i] == 0 and vad[i - 1] == 0:
-            for j in range(FRAME):
+            for j in range(FRAME_SIZE):
                 x[base + j] *= one - _F32(j) / size
             active = False
 
@@ -314,10 +319,10 @@ def target_rows(features, ey, ex, silence, vad, band_lp, no_noise, rows):
         for b in range(NB_BANDS):
             fy = d(ey[t, b])
             fx = d(ex[t, b])
-            g = _F32(math.sqrt((fy + 1e-3) / (fx + 1e-3)))
+            g = _F32(math.sqrt((fy + TARGET_ENERGY_EPS) / (fx + TARGET_ENERGY_EPS)))
             if g > _F32(1):
                 g = _F32(1)
-            if ignore or b > band_lp or (fy < 0.05 and fx < 0.05):
+            if ignore or b > band_lp or (fy < TARGET_MIN_ENERGY and fx < TARGET_MIN_ENERGY):
                 g = _F32(-1)
             r[GAINS.start + b] = g
         r[VAD_COL] = _F32(vad[t])
